@@ -1,0 +1,81 @@
+"""Entry point of the ``registry`` command: one typer app, commands registered per area.
+
+Each area lives in its own module with a ``register(app)`` function, so the areas stay small and
+independent. Errors from the registry print one line on stderr and exit non-zero; ``--debug``
+shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from registry.cli import admin, auditing, dev, issuing, verifying
+from registry.cli.common import state
+from registry.errors import RegistryError
+
+app = typer.Typer(
+    name="registry",
+    help="Blockchain-anchored credential registry: issue, anchor, verify, audit.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks on errors"),
+    config: str | None = typer.Option(None, "--config", help="TOML settings file"),
+) -> None:
+    """Global options."""
+    state.debug = debug
+    if config:
+        import os
+
+        os.environ["REGISTRY_CONFIG"] = config
+
+
+for _area in (admin, issuing, verifying, auditing, dev):
+    _area.register(app)
+
+
+def run() -> None:
+    """Console-script entry: run the app, turning registry errors into one line and exit code."""
+    try:
+        app(standalone_mode=False)
+    except RegistryError as exc:
+        if state.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc_exit_code(exc))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if state.debug:
+            raise
+        print(f"error: internal: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(70)
+
+
+def exc_exit_code(exc: RegistryError) -> int:
+    """Exit code of a registry error: 3 chain unavailable, 2 input problems, 1 otherwise."""
+    from registry.errors import ChainError, InputError
+
+    if isinstance(exc, ChainError):
+        return 3
+    if isinstance(exc, InputError):
+        return 2
+    return 1

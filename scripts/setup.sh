@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine: Python venv with the locked packages, the pinned
+# node tools (npm ci), and with --test the Debian packages the browser tests need.
+# Re-running it does nothing when everything is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+WANT_TEST=0
+[[ "${1:-}" == "--test" ]] && WANT_TEST=1
+
+PY=${PYTHON:-python3}
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+  || { echo "setup: Python 3.11+ is required" >&2; exit 1; }
+
+stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+if [[ ! -x .venv/bin/python ]]; then
+  "$PY" -m venv .venv
+fi
+PYSTAMP=$(stamp requirements.lock pyproject.toml)
+if [[ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$PYSTAMP" ]]; then
+  echo "setup: installing Python packages into .venv" >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+  echo "$PYSTAMP" > .venv/.setup-stamp
+fi
+
+NODESTAMP=$(stamp package.json package-lock.json)
+if [[ "$(cat node_modules/.setup-stamp 2>/dev/null)" != "$NODESTAMP" ]]; then
+  command -v npm >/dev/null || { echo "setup: node and npm are required (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+  echo "setup: installing pinned node tools (npm ci)" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$NODESTAMP" > node_modules/.setup-stamp
+fi
+
+if [[ $WANT_TEST == 1 ]]; then
+  if ! command -v chromium >/dev/null; then
+    echo "setup: installing Debian chromium for the browser tests" >&2
+    if [[ $(id -u) == 0 ]]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+echo "setup: ready in $ROOT" >&2
