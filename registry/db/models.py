@@ -1,0 +1,134 @@
+"""Tables of the issuer database: credentials, batches, transactions, revocations, accounts.
+
+Bytes (digests, roots, raw transactions) are stored as binary; times as timezone-aware UTC.
+The state of a credential follows its batch:
+
+* credential ``status``: ``queued`` (no batch yet) → ``sealed`` (in a batch) → ``anchored``
+  (the batch is confirmed on chain and the proof file is written).
+* batch ``status``: ``sealed`` (tree built) → ``pinned`` (manifest in the content store) →
+  ``submitted`` (anchor transaction signed and stored; broadcast or about to be) → ``confirmed``
+  (mined at the configured depth) → ``done`` (proof files written).
+* transaction ``status``: ``signed`` → ``broadcast`` → ``mined`` → ``confirmed``; or ``replaced``
+  (a higher-fee twin with the same nonce took its place), ``dropped`` (never mined, its nonce
+  was used by another of our transactions), ``failed`` (mined but reverted).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = True) -> Column:  # type: ignore[type-arg]
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class Credential(SQLModel, table=True):
+    """One issued credential: its digest, where it is pinned, and where it stands."""
+
+    __tablename__ = "credentials"
+    __table_args__ = (Index("ix_credentials_status_id", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    source_digest: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    cid: str = Field(max_length=128)
+    credential_id: str | None = Field(default=None, max_length=2048)
+    kind: str = Field(default="plain", max_length=16)
+    name: str | None = Field(default=None, max_length=1024)
+    source: str | None = Field(default=None, max_length=4096)
+    status: str = Field(default="queued", max_length=16)
+    batch_id: int | None = Field(default=None, foreign_key="batches.id", index=True)
+    leaf_index: int | None = None
+    chain_status: str | None = Field(default=None, max_length=16)  # revoked | suspended (mirror)
+    queued_at: datetime = Field(sa_column=_ts(False))
+    anchored_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class Batch(SQLModel, table=True):
+    """A sealed set of credentials, one Merkle tree and one anchor transaction."""
+
+    __tablename__ = "batches"
+
+    id: int | None = Field(default=None, primary_key=True)
+    root: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    count: int
+    status: str = Field(default="sealed", max_length=16, index=True)
+    issuer: str = Field(max_length=42)
+    manifest_cid: str | None = Field(default=None, max_length=128)
+    registry_ref: str | None = Field(default=None, max_length=128)  # eip155:<chain>:<addr>
+    tx_id: int | None = Field(default=None)
+    tx_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32)))
+    block_number: int | None = Field(default=None, sa_column=Column(BigInteger))
+    block_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32)))
+    anchored_at: datetime | None = Field(default=None, sa_column=_ts())
+    sealed_at: datetime = Field(sa_column=_ts(False))
+    done_at: datetime | None = Field(default=None, sa_column=_ts())
+    attempts: int = 0
+
+
+class Transaction(SQLModel, table=True):
+    """A signed transaction, stored before it is broadcast (raw bytes kept for re-broadcast)."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (Index("ix_transactions_sender_nonce", "chain_id", "sender", "nonce"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chain_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sender: str = Field(max_length=42)
+    nonce: int = Field(sa_column=Column(BigInteger, nullable=False))
+    kind: str = Field(max_length=24)  # anchor | revoke | suspend | reinstate
+    batch_id: int | None = Field(default=None, index=True)
+    revocation_id: int | None = Field(default=None, index=True)
+    tx_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    gas: int = Field(sa_column=Column(BigInteger, nullable=False))
+    max_fee: int = Field(sa_column=Column(BigInteger, nullable=False))
+    priority_fee: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(default="signed", max_length=16, index=True)
+    replaces_id: int | None = None
+    created_at: datetime = Field(sa_column=_ts(False))
+    broadcast_at: datetime | None = Field(default=None, sa_column=_ts())
+    block_number: int | None = Field(default=None, sa_column=Column(BigInteger))
+    block_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32)))
+    gas_used: int | None = Field(default=None, sa_column=Column(BigInteger))
+    error: str | None = Field(default=None, max_length=1024)
+
+
+class Revocation(SQLModel, table=True):
+    """A revoke / suspend / reinstate request for a set of credentials, sent as one transaction."""
+
+    __tablename__ = "revocations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    action: str = Field(max_length=16)  # revoke | suspend | reinstate
+    digests: str  # JSON list of 0x hex digests
+    reason: str | None = Field(default=None, max_length=4096)
+    status: str = Field(default="pending", max_length=16)  # pending | submitted | confirmed | failed
+    tx_id: int | None = None
+    created_at: datetime = Field(sa_column=_ts(False))
+    confirmed_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class Account(SQLModel, table=True):
+    """Next nonce of a sending account on a chain, kept here rather than re-read per send."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("chain_id", "address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chain_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    address: str = Field(max_length=42)
+    next_nonce: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+credentials_table = Credential.__table__  # type: ignore[attr-defined]
+batches_table = Batch.__table__  # type: ignore[attr-defined]
+transactions_table = Transaction.__table__  # type: ignore[attr-defined]
