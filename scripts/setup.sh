@@ -41,4 +41,13 @@ if [[ $WANT_TEST == 1 ]]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
   fi
 fi
+if [[ $WANT_TEST == 1 ]]; then
+  # auditor tooling: the Hardhat 2 example's own pinned packages (tests copy it and symlink these)
+  HHSTAMP=$(stamp examples/hardhat/package.json examples/hardhat/package-lock.json)
+  if [[ "$(cat examples/hardhat/node_modules/.setup-stamp 2>/dev/null)" != "$HHSTAMP" ]]; then
+    echo "setup: installing the Hardhat example's packages (npm ci in examples/hardhat)" >&2
+    (cd examples/hardhat && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$HHSTAMP" > examples/hardhat/node_modules/.setup-stamp
+  fi
+fi
 echo "setup: ready in $ROOT" >&2
