@@ -1,0 +1,1 @@
+"""Chain access: compiled artifact, web3 connection, keys, contract binding, transactions."""

@@ -1,0 +1,254 @@
+"""Binding of the deployed registry contract: typed reads and revert decoding."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from eth_abi import decode as abi_decode
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractLogicError
+
+from registry.chain.artifact import load_artifact
+from registry.errors import ChainError, ContractRevert, InputError
+
+T = TypeVar("T")
+
+ISSUER_STATUS = {0: "none", 1: "active", 2: "suspended"}
+CREDENTIAL_STATUS = {0: "none", 1: "revoked", 2: "suspended"}
+VERIFY_STATUS = {
+    0: "valid",
+    1: "unknown_batch",
+    2: "invalid_proof",
+    3: "batch_revoked",
+    4: "issuer_key_revoked",
+    5: "credential_revoked",
+    6: "credential_suspended",
+}
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """A batch record; ``exists`` is False (issuer zero) for unknown roots."""
+
+    root: bytes
+    issuer: str
+    anchored_at: int
+    count: int
+    revoked_at: int
+
+    @property
+    def exists(self) -> bool:
+        """True when the root was anchored."""
+        return self.issuer != ZERO_ADDRESS
+
+
+@dataclass(frozen=True)
+class IssuerInfo:
+    """An issuer record (status 0 none, 1 active, 2 suspended)."""
+
+    address: str
+    status: int
+    registered_at: int
+    key_revoked_since: int
+    name: str
+    uri: str
+
+    @property
+    def status_name(self) -> str:
+        """``none``, ``active`` or ``suspended``."""
+        return ISSUER_STATUS.get(self.status, str(self.status))
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Everything a verifier needs about one credential, read in one call."""
+
+    root: bytes
+    digest: bytes
+    issuer: str
+    anchored_at: int
+    count: int
+    batch_revoked_at: int
+    issuer_status: int
+    key_revoked_since: int
+    credential_status: int
+
+    @property
+    def exists(self) -> bool:
+        """True when the batch is known."""
+        return self.issuer != ZERO_ADDRESS
+
+    @property
+    def key_revoked(self) -> bool:
+        """True when the issuer key was revoked at or before the anchoring time."""
+        return self.key_revoked_since != 0 and self.anchored_at >= self.key_revoked_since
+
+
+def _b32(value: bytes | str, what: str = "value") -> bytes:
+    if isinstance(value, str):
+        s = value[2:] if value.startswith(("0x", "0X")) else value
+        try:
+            value = bytes.fromhex(s)
+        except ValueError:
+            raise InputError(f"{what} is not hex: {value!r}") from None
+    if len(value) != 32:
+        raise InputError(f"{what} must be 32 bytes, got {len(value)}")
+    return bytes(value)
+
+
+def _revert_data(exc: BaseException) -> str | None:
+    data: Any = getattr(exc, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data") or data.get("result")
+    if isinstance(data, bytes):
+        data = "0x" + data.hex()
+    if isinstance(data, str) and data.startswith("Reverted "):
+        data = data.split(" ", 1)[1]
+    if isinstance(data, str) and data.startswith("0x"):
+        return data
+    for arg in getattr(exc, "args", ()):  # some providers only put the data in the message
+        if isinstance(arg, bytes) and len(arg) >= 4:
+            return "0x" + arg.hex()
+        if isinstance(arg, str) and arg.startswith("0x") and len(arg) >= 10:
+            return arg
+        if isinstance(arg, str) and arg.startswith("execution reverted: b"):
+            # eth-tester's estimate_gas puts repr(revert bytes) into the message
+            try:
+                raw = ast.literal_eval(arg[len("execution reverted: ") :])
+            except (ValueError, SyntaxError):
+                continue
+            if isinstance(raw, bytes) and len(raw) >= 4:
+                return "0x" + raw.hex()
+    return None
+
+
+def is_revert(exc: BaseException) -> bool:
+    """True when ``exc`` is a contract revert (web3's, or eth-tester's TransactionFailed)."""
+    if isinstance(exc, ContractLogicError):
+        return True
+    return type(exc).__name__ == "TransactionFailed" and "revert" in str(exc)
+
+
+def decode_revert(exc: BaseException) -> ContractRevert:
+    """Turn a web3 revert into ``ContractRevert`` naming the custom error and its arguments.
+
+    ``details``: ``error`` (name, or ``unknown``), ``args`` (list), ``data`` (hex revert data).
+    """
+    data = _revert_data(exc)
+    if not data or len(data) < 10:
+        msg = getattr(exc, "message", None) or "execution reverted"
+        return ContractRevert(f"reverted: {msg}", error="unknown", args=[], data=data)
+    raw = bytes.fromhex(data[2:])
+    selector, payload = raw[:4], raw[4:]
+    if selector == bytes.fromhex("08c379a0"):
+        (reason,) = abi_decode(["string"], payload)
+        return ContractRevert(f"reverted: {reason}", error="Error", args=[reason], data=data)
+    if selector == bytes.fromhex("4e487b71"):
+        (code,) = abi_decode(["uint256"], payload)
+        return ContractRevert(f"reverted: Panic(0x{code:02x})", error="Panic", args=[code], data=data)
+    entry = load_artifact().error_selectors().get(selector)
+    if entry is None:
+        return ContractRevert(f"reverted with unknown error {data[:10]}", error="unknown", args=[], data=data)
+    types = [i["type"] for i in entry.get("inputs", [])]
+    try:
+        values = list(abi_decode(types, payload)) if types else []
+    except Exception:
+        values = []
+    shown = [
+        ("0x" + v.hex()) if isinstance(v, bytes) else Web3.to_checksum_address(v) if t == "address" else v
+        for t, v in zip(types, values, strict=False)
+    ]
+    args_text = ", ".join(str(v) for v in shown)
+    return ContractRevert(
+        f"reverted with {entry['name']}({args_text})", error=entry["name"], args=shown, data=data
+    )
+
+
+def call_chain(fn: Callable[[], T], what: str) -> T:
+    """Run one chain read: reverts become ``ContractRevert``, node failures ``ChainError``."""
+    try:
+        return fn()
+    except (ContractRevert, InputError):
+        raise
+    except Exception as exc:
+        if is_revert(exc):
+            raise decode_revert(exc) from None
+        raise ChainError(f"cannot read {what} from the chain: {type(exc).__name__}: {exc}") from None
+
+
+class RegistryContract:
+    """The deployed registry at ``address`` on ``w3``, with typed view calls."""
+
+    def __init__(self, w3: Web3, address: str) -> None:
+        if not Web3.is_address(address):
+            raise InputError(f"not a contract address: {address!r}")
+        self.w3 = w3
+        self.address: str = Web3.to_checksum_address(address)
+        self.contract: Contract = w3.eth.contract(address=self.address, abi=load_artifact().abi)
+
+    def __repr__(self) -> str:
+        return f"RegistryContract({self.address})"
+
+    @property
+    def functions(self) -> Any:
+        """The web3 contract functions (for building transactions)."""
+        return self.contract.functions
+
+    def has_code(self) -> bool:
+        """True when there is contract code at the address."""
+        return bool(call_chain(lambda: self.w3.eth.get_code(self.address), "contract code"))  # type: ignore[arg-type]
+
+    def owner(self) -> str:
+        """Current admin."""
+        return str(call_chain(lambda: self.contract.functions.owner().call(), "owner"))
+
+    def pending_owner(self) -> str:
+        """Pending admin of a two-step transfer (zero address when none)."""
+        return str(call_chain(lambda: self.contract.functions.pendingOwner().call(), "pendingOwner"))
+
+    def batch(self, root: bytes | str) -> BatchInfo:
+        """The batch record of ``root`` (``exists`` False when unknown)."""
+        r = _b32(root, "root")
+        issuer, anchored_at, count, revoked_at = call_chain(
+            lambda: self.contract.functions.batch(r).call(), "batch"
+        )
+        return BatchInfo(r, Web3.to_checksum_address(issuer), anchored_at, count, revoked_at)
+
+    def issuer(self, address: str) -> IssuerInfo:
+        """The issuer record of ``address`` (status 0 when unknown)."""
+        if not Web3.is_address(address):
+            raise InputError(f"not an address: {address!r}")
+        a = Web3.to_checksum_address(address)
+        status, registered_at, since, name, uri = call_chain(
+            lambda: self.contract.functions.issuer(a).call(), "issuer"
+        )
+        return IssuerInfo(a, status, registered_at, since, name, uri)
+
+    def credential_status(self, issuer: str, digest: bytes | str) -> int:
+        """0 none, 1 revoked, 2 suspended."""
+        d = _b32(digest, "digest")
+        a = Web3.to_checksum_address(issuer)
+        fn = self.contract.functions.credentialStatus(a, d)
+        return int(call_chain(lambda: fn.call(), "credentialStatus"))
+
+    def verify(self, digest: bytes | str, proof: Sequence[bytes | str], root: bytes | str) -> int:
+        """On-chain verification status code (see ``VERIFY_STATUS``)."""
+        d, r = _b32(digest, "digest"), _b32(root, "root")
+        p = [_b32(x, "proof element") for x in proof]
+        return int(call_chain(lambda: self.contract.functions.verify(d, p, r).call(), "verify"))
+
+    def lookup(self, root: bytes | str, digest: bytes | str) -> Lookup:
+        """Batch, issuer and credential state for one credential in one call."""
+        r, d = _b32(root, "root"), _b32(digest, "digest")
+        res = call_chain(lambda: self.contract.functions.lookup(r, d).call(), "lookup")
+        return Lookup(r, d, Web3.to_checksum_address(res[0]), *res[1:])
+
+    def leaf_hash(self, digest: bytes | str) -> bytes:
+        """The contract's Merkle leaf of ``digest``."""
+        d = _b32(digest, "digest")
+        return bytes(call_chain(lambda: self.contract.functions.leafHash(d).call(), "leafHash"))

@@ -1,0 +1,39 @@
+"""Session fixtures shared by every area: a running anvil and an in-process eth-tester Web3."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import helpers` from any test folder
+
+from helpers import new_tester_w3  # noqa: E402
+
+from registry.chain.anvil import Anvil, start_anvil  # noqa: E402
+from registry.chain.connection import connect  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[Anvil]:
+    """One anvil on 127.0.0.1 (free port) for the session; stopped with SIGTERM afterwards."""
+    node = start_anvil()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def anvil_w3(anvil: Anvil) -> Web3:
+    """A Web3 connected to the session anvil."""
+    return connect(anvil.url)
+
+
+@pytest.fixture(scope="session")
+def tester_w3() -> Web3:
+    """A Web3 on an in-process eth-tester (py-evm) chain, anvil's dev accounts funded."""
+    return new_tester_w3()
