@@ -1,0 +1,493 @@
+"""The audit engine: replay the registry's events, check every batch against its manifest.
+
+For a block range it reads every event in chunks, replays the issuers' admissions, suspensions
+and key revocations in chain order, and for each ``BatchAnchored``:
+
+- the issuer was admitted, active and its key not revoked at that point of the chain;
+- the contract's batch record agrees with the event (issuer, count);
+- the manifest named by the event's CID is in the content store, its bytes match the CID, it is a
+  valid manifest for this registry and issuer, its digests rebuild the anchored root and their
+  number equals the anchored count.
+
+Anything else is an :class:`~registry.audit.model.Anomaly`. Views are read at the last audited
+block so that the report is one consistent snapshot. The resume cursor is saved after each run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from web3 import Web3
+
+from registry.audit import model as m
+from registry.audit.cursor import Cursor, load_cursor, save_cursor
+from registry.audit.events import DEFAULT_CHUNK, ISSUER_EVENTS, ChainEvent, EventReader
+from registry.chain.contract import RegistryContract, call_chain
+from registry.core.cid import cid_for_bytes, parse_cid, same_cid
+from registry.core.formats import Manifest, format_registry
+from registry.errors import ChainError, InputError, NotFoundError, RegistryError
+
+ProgressFn = Callable[[int, int], None]  # (blocks done, blocks total)
+
+
+class ManifestSource(Protocol):
+    """What the audit needs from a content store (``registry.ipfs.ContentStore`` fits)."""
+
+    def has(self, cid: str) -> bool:
+        """True when the store holds ``cid``."""
+        ...
+
+    def get(self, cid: str) -> bytes:
+        """The bytes of ``cid``; ``StoreError`` when they do not match it."""
+        ...
+
+
+class Auditor:
+    """Audits one registry contract on one chain, resuming from a cursor file when given."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        address: str,
+        store: ManifestSource | None,
+        *,
+        cursor_path: Path | None = None,
+        chunk_size: int = DEFAULT_CHUNK,
+        confirmations: int = 0,
+        genesis_block: int = 0,
+    ) -> None:
+        if confirmations < 0 or genesis_block < 0:
+            raise InputError("confirmations and genesis block must not be negative")
+        self.w3 = w3
+        self.registry = RegistryContract(w3, address)
+        self.address = self.registry.address
+        self.chain_id = int(call_chain(lambda: w3.eth.chain_id, "chain id"))
+        self.caip = format_registry(self.chain_id, self.address)
+        self.store = store
+        self.cursor_path = cursor_path
+        self.confirmations = confirmations
+        self.genesis_block = genesis_block
+        self.reader = EventReader(w3, self.registry.contract, chunk_size=chunk_size)
+        if not self.registry.has_code():
+            raise ChainError(
+                f"no contract code at {self.address} on chain {self.chain_id}", code="no_contract"
+            )
+
+    # -- chain helpers -------------------------------------------------------------------------
+
+    def head(self) -> int:
+        """The newest block the audit may read (latest minus the confirmation depth)."""
+        latest = int(call_chain(lambda: self.w3.eth.block_number, "block number"))
+        return max(latest - self.confirmations, -1)
+
+    def _block_hash(self, number: int) -> str:
+        block = call_chain(lambda: self.w3.eth.get_block(number), f"block {number}")
+        return "0x" + bytes(block["hash"]).hex()
+
+    def _view(self, name: str, *args: Any, block: int) -> Any:
+        fn = getattr(self.registry.contract.functions, name)
+        return call_chain(lambda: fn(*args).call(block_identifier=block), name)
+
+    # -- cursor --------------------------------------------------------------------------------
+
+    def load_cursor(self) -> Cursor | None:
+        """The saved cursor for this registry (None without a cursor file or for another registry)."""
+        if self.cursor_path is None:
+            return None
+        cur = load_cursor(self.cursor_path)
+        if cur is None:
+            return None
+        if cur.chain_id != self.chain_id or cur.address.lower() != self.address.lower():
+            raise InputError(
+                f"audit cursor {self.cursor_path} belongs to eip155:{cur.chain_id}:{cur.address},"
+                f" not {self.caip}",
+                code="invalid_cursor",
+            )
+        return cur
+
+    def _check_reorg(self, cur: Cursor) -> None:
+        if cur.last_block_hash is None or cur.next_block <= 0:
+            return
+        now = self._block_hash(cur.next_block - 1)
+        if now != cur.last_block_hash:
+            raise ChainError(
+                f"block {cur.next_block - 1} changed since the last audit (chain reorganisation):"
+                f" run again with --from-block and a --confirmations depth",
+                code="reorg_detected",
+            )
+
+    def _bootstrap_issuers(self, until: int) -> dict[str, m.IssuerState]:
+        """Issuer state replayed from the genesis block up to ``until`` (issuer events only)."""
+        issuers: dict[str, m.IssuerState] = {}
+        if until >= self.genesis_block:
+            for ev in self.reader.read(self.genesis_block, until, names=ISSUER_EVENTS):
+                _apply_issuer_event(issuers, ev)
+        return issuers
+
+    # -- one run -------------------------------------------------------------------------------
+
+    def audit(
+        self,
+        from_block: int | None = None,
+        to_block: int | None = None,
+        *,
+        resume: bool = True,
+        progress: ProgressFn | None = None,
+    ) -> m.AuditReport:
+        """Audit ``[from_block, to_block]`` and save the cursor.
+
+        Without ``from_block`` the run resumes after the cursor (``resume``), else starts at the
+        genesis block. Without ``to_block`` it ends at the head. An empty range gives an empty
+        report (``to_block < from_block``).
+        """
+        cur = self.load_cursor() if resume else None
+        if from_block is None and cur is not None:
+            self._check_reorg(cur)
+            start = cur.next_block
+            issuers = cur.issuers
+            resumed = True
+        else:
+            start = self.genesis_block if from_block is None else from_block
+            issuers = self._bootstrap_issuers(start - 1)
+            resumed = False
+        end = self.head() if to_block is None else to_block
+        if to_block is not None and to_block > self.head():
+            raise InputError(f"--to-block {to_block} is beyond the chain head {self.head()}")
+        report = m.AuditReport(
+            registry=self.caip,
+            address=self.address,
+            chain_id=self.chain_id,
+            from_block=start,
+            to_block=end,
+            resumed=resumed,
+            previous_anomalies=cur.anomalies if (cur is not None and resumed) else 0,
+        )
+        if end >= start:
+            self._run(report, issuers, start, end, progress)
+        if self.cursor_path is not None and end >= start:
+            save_cursor(
+                self.cursor_path,
+                Cursor(
+                    chain_id=self.chain_id,
+                    address=self.address,
+                    next_block=end + 1,
+                    last_block_hash=self._block_hash(end),
+                    issuers=issuers,
+                    batches=(cur.batches if resumed and cur else 0) + len(report.batches),
+                    anomalies=report.previous_anomalies + len(report.anomalies),
+                ),
+            )
+        return report
+
+    def _run(
+        self,
+        report: m.AuditReport,
+        issuers: dict[str, m.IssuerState],
+        start: int,
+        end: int,
+        progress: ProgressFn | None,
+    ) -> None:
+        total = end - start + 1
+
+        def on_chunk(_s: int, chunk_end: int) -> None:
+            if progress is not None:
+                progress(chunk_end - start + 1, total)
+
+        touched: set[tuple[str, str]] = set()
+        batches: dict[str, m.BatchRecord] = {}
+        for ev in self.reader.read(start, end, on_chunk=on_chunk):
+            report.events[ev.name] = report.events.get(ev.name, 0) + 1
+            if ev.name in ISSUER_EVENTS:
+                _apply_issuer_event(issuers, ev)
+            elif ev.name == "BatchAnchored":
+                rec = self._on_anchor(report, issuers, ev)
+                batches[rec.root] = rec
+                report.batches.append(rec)
+            elif ev.name == "BatchRevoked":
+                root = ev.args["root"]
+                if root in batches:
+                    batches[root].revoke_reason = ev.args["reason"]
+            else:  # credential events
+                self._on_credential_op(report, issuers, ev)
+                touched.add((ev.args["issuer"], ev.args["digest"]))
+
+        for rec in report.batches:
+            self._check_batch_state(report, rec, end)
+            self._check_manifest(report, rec)
+        for address in sorted(issuers):
+            status, registered_at, since, name, uri = self._view("issuer", address, block=end)
+            report.issuers[address] = m.IssuerView(
+                address, m.ISSUER_STATUS_NAMES.get(status, str(status)), registered_at, since, name, uri
+            )
+        for rec in report.batches:
+            since = report.issuers[rec.issuer].key_revoked_since if rec.issuer in report.issuers else 0
+            rec.key_revoked = since != 0 and rec.anchored_at >= since
+        for issuer, digest in sorted(touched):
+            code = int(self._view("credentialStatus", issuer, bytes.fromhex(digest[2:]), block=end))
+            report.credentials.setdefault(issuer, {})[digest] = m.CREDENTIAL_STATUS_NAMES.get(code, str(code))
+
+    # -- checks --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _anomaly(
+        report: m.AuditReport,
+        rec: m.BatchRecord | None,
+        ev: ChainEvent,
+        kind: str,
+        msg: str,
+        issuer: str | None = None,
+    ) -> None:
+        report.anomalies.append(
+            m.Anomaly(
+                kind,
+                msg,
+                ev.block_number,
+                ev.transaction_hash,
+                rec.root if rec else None,
+                issuer or (rec.issuer if rec else None),
+            )
+        )
+        if rec is not None:
+            rec.anomalies.append(kind)
+
+    def _on_anchor(
+        self, report: m.AuditReport, issuers: dict[str, m.IssuerState], ev: ChainEvent
+    ) -> m.BatchRecord:
+        a = ev.args
+        rec = m.BatchRecord(
+            root=a["root"],
+            issuer=a["issuer"],
+            count=int(a["count"]),
+            manifest_cid=a["manifestCid"],
+            block_number=ev.block_number,
+            transaction_hash=ev.transaction_hash,
+        )
+        state = issuers.get(rec.issuer)
+        why = _not_allowed_to_anchor(state)
+        if why:
+            self._anomaly(
+                report,
+                rec,
+                ev,
+                m.ANCHOR_BY_NON_ISSUER,
+                f"batch {rec.root} anchored at block {ev.block_number} by {rec.issuer}, {why}",
+            )
+        return rec
+
+    def _on_credential_op(
+        self, report: m.AuditReport, issuers: dict[str, m.IssuerState], ev: ChainEvent
+    ) -> None:
+        state = issuers.get(ev.args["issuer"])
+        if state is None or state.status == 0 or state.key_revoked_since:
+            why = "never admitted" if state is None or state.status == 0 else "its key was revoked"
+            self._anomaly(
+                report,
+                None,
+                ev,
+                m.CREDENTIAL_OP_BY_NON_ISSUER,
+                f"{ev.name} of {ev.args['digest']} at block {ev.block_number} by {ev.args['issuer']}, {why}",
+                issuer=ev.args["issuer"],
+            )
+
+    def _check_batch_state(self, report: m.AuditReport, rec: m.BatchRecord, end: int) -> None:
+        issuer, anchored_at, count, revoked_at = self._view("batch", bytes.fromhex(rec.root[2:]), block=end)
+        rec.anchored_at, rec.revoked_at = int(anchored_at), int(revoked_at)
+        ev = ChainEvent("BatchAnchored", rec.block_number, 0, rec.transaction_hash, {})
+        if Web3.to_checksum_address(issuer) != rec.issuer:
+            self._anomaly(
+                report,
+                rec,
+                ev,
+                m.STATE_MISMATCH,
+                f"batch {rec.root}: the contract records issuer {issuer}, the event {rec.issuer}",
+            )
+        if int(count) != rec.count:
+            self._anomaly(
+                report,
+                rec,
+                ev,
+                m.COUNT_MISMATCH,
+                f"batch {rec.root}: the contract records count {count}, the event {rec.count}",
+            )
+
+    def _check_manifest(self, report: m.AuditReport, rec: m.BatchRecord) -> None:
+        ev = ChainEvent("BatchAnchored", rec.block_number, 0, rec.transaction_hash, {})
+        cid = rec.manifest_cid
+        if self.store is None:
+            rec.manifest = "unchecked"
+            return
+        if not cid.strip():
+            rec.manifest = "missing"
+            self._anomaly(
+                report, rec, ev, m.MANIFEST_MISSING, f"batch {rec.root} was anchored without a manifest CID"
+            )
+            return
+        try:
+            parsed = parse_cid(cid)
+        except InputError:
+            rec.manifest = "missing"
+            self._anomaly(
+                report,
+                rec,
+                ev,
+                m.MANIFEST_MISSING,
+                f"batch {rec.root}: manifest CID {cid[:100]!r} is not a CID",
+            )
+            return
+        try:
+            present = self.store.has(cid)
+            data = self.store.get(cid) if present else b""
+        except NotFoundError:
+            present = False
+        except RegistryError as exc:
+            rec.manifest = "unreadable"
+            self._anomaly(
+                report,
+                rec,
+                ev,
+                m.MANIFEST_UNREADABLE,
+                f"batch {rec.root}: manifest {cid} cannot be read from the content store: {exc}",
+            )
+            return
+        if not present:
+            rec.manifest = "missing"
+            self._anomaly(
+                report,
+                rec,
+                ev,
+                m.MANIFEST_MISSING,
+                f"batch {rec.root}: manifest {cid} is not in the content store",
+            )
+            return
+        if parsed.codec == "raw" and parsed.hash_code == 0x12 and not same_cid(cid_for_bytes(data), cid):
+            rec.manifest = "unreadable"
+            self._anomaly(
+                report,
+                rec,
+                ev,
+                m.MANIFEST_UNREADABLE,
+                f"batch {rec.root}: the content store returned bytes that do not match {cid}",
+            )
+            return
+        try:
+            manifest = Manifest.parse(data)
+        except InputError as exc:
+            rec.manifest = "invalid"
+            self._anomaly(
+                report, rec, ev, m.MANIFEST_INVALID, f"batch {rec.root}: manifest {cid} is invalid: {exc}"
+            )
+            return
+        rec.digests = len(manifest.digests)
+        problems = False
+        if manifest.registry != self.caip or manifest.issuer != rec.issuer:
+            problems = True
+            self._anomaly(
+                report,
+                rec,
+                ev,
+                m.MANIFEST_MISMATCH,
+                f"batch {rec.root}: manifest names registry {manifest.registry} and issuer"
+                f" {manifest.issuer}, expected {self.caip} and {rec.issuer}",
+            )
+        rebuilt = "0x" + manifest.rebuild_root().hex()
+        if rebuilt != rec.root or manifest.root != rec.root:
+            problems = True
+            self._anomaly(
+                report,
+                rec,
+                ev,
+                m.ROOT_MISMATCH,
+                f"batch {rec.root}: the manifest's digests rebuild root {rebuilt}"
+                f" (manifest says {manifest.root})",
+            )
+        if len(manifest.digests) != rec.count:
+            problems = True
+            self._anomaly(
+                report,
+                rec,
+                ev,
+                m.COUNT_MISMATCH,
+                f"batch {rec.root}: anchored count {rec.count}, manifest lists"
+                f" {len(manifest.digests)} digests",
+            )
+        rec.manifest = "mismatch" if problems else "ok"
+
+    # -- follow --------------------------------------------------------------------------------
+
+    def follow(
+        self,
+        from_block: int | None = None,
+        *,
+        until_block: int | None = None,
+        max_seconds: float | None = None,
+        poll_interval: float = 1.0,
+        on_round: Callable[[m.AuditReport], None] | None = None,
+        progress: ProgressFn | None = None,
+        resume: bool = True,
+    ) -> m.AuditReport:
+        """Audit up to the head, then keep auditing new blocks as they come.
+
+        Stops once ``until_block`` is audited, after ``max_seconds``, or on KeyboardInterrupt;
+        returns all rounds merged into one report. The cursor is saved after every round.
+        """
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        total: m.AuditReport | None = None
+        first = True
+        while True:
+            head = self.head()
+            end = head if until_block is None else min(head, until_block)
+            if first:
+                rnd = self.audit(from_block, end, resume=resume, progress=progress)
+                first = False
+            else:
+                rnd = self.audit(None, end, resume=True, progress=progress)
+            if total is None:
+                total = rnd
+            elif not rnd.empty_range:
+                total.merge(rnd)
+            if on_round is not None:
+                on_round(rnd)
+            if until_block is not None and total.to_block >= until_block:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            try:
+                time.sleep(
+                    poll_interval
+                    if deadline is None
+                    else max(0.0, min(poll_interval, deadline - time.monotonic()))
+                )
+            except KeyboardInterrupt:
+                break
+        return total
+
+
+def _not_allowed_to_anchor(state: m.IssuerState | None) -> str | None:
+    if state is None or state.status == 0:
+        return "which was never admitted as an issuer"
+    if state.status == 2:
+        return "which was suspended at that block"
+    if state.key_revoked_since:
+        return f"whose key had been revoked (since {state.key_revoked_since})"
+    if state.status != 1:
+        return f"whose status was {state.status}"
+    return None
+
+
+def _apply_issuer_event(issuers: dict[str, m.IssuerState], ev: ChainEvent) -> None:
+    address = ev.args["issuer"]
+    state = issuers.setdefault(address, m.IssuerState())
+    if ev.name == "IssuerRegistered":
+        state.status = 1
+        state.registered_block = ev.block_number
+        state.name = ev.args.get("name", "")
+        state.uri = ev.args.get("uri", "")
+    elif ev.name == "IssuerSuspended":
+        state.status = 2
+    elif ev.name == "IssuerReinstated":
+        state.status = 1
+    elif ev.name == "IssuerKeyRevoked":
+        state.key_revoked_since = int(ev.args["since"])
