@@ -1,0 +1,130 @@
+"""The verification result: one verdict, the issuer, the anchor and every named check.
+
+The shape is public (the JSON API, ``registry verify --json`` and the web page read it), so field
+names are stable. Every check carries a sentence a person understands.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class CheckStatus(StrEnum):
+    """Outcome of one check."""
+
+    passed = "passed"
+    failed = "failed"
+    skipped = "skipped"
+    error = "error"
+
+
+class Status(StrEnum):
+    """The one verdict of a verification."""
+
+    valid = "valid"
+    revoked = "revoked"
+    suspended = "suspended"
+    expired = "expired"
+    not_yet_valid = "not_yet_valid"
+    invalid = "invalid"
+    indeterminate = "indeterminate"
+
+
+CHECK_NAMES: tuple[str, ...] = (
+    "format",
+    "integrity",
+    "merkle_inclusion",
+    "trusted_registry",
+    "anchored",
+    "issuer",
+    "batch_not_revoked",
+    "credential_not_revoked",
+    "credential_not_suspended",
+    "validity_window",
+)
+
+CHECK_TITLES: dict[str, str] = {
+    "format": "Format",
+    "integrity": "Integrity",
+    "merkle_inclusion": "Included in the batch",
+    "trusted_registry": "Trusted registry",
+    "anchored": "Anchored on chain",
+    "issuer": "Issuer",
+    "batch_not_revoked": "Batch not revoked",
+    "credential_not_revoked": "Credential not revoked",
+    "credential_not_suspended": "Credential not suspended",
+    "validity_window": "Validity period",
+}
+
+
+class Check(BaseModel):
+    """One named check with its outcome and a human sentence."""
+
+    name: str = Field(description="one of the fixed check names")
+    status: CheckStatus
+    message: str = Field(description="what was checked and what was found, in plain words")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class IssuerInfo(BaseModel):
+    """The issuer as the registry contract knows it."""
+
+    address: str
+    name: str | None = None
+    uri: str | None = None
+    status: str | None = Field(default=None, description="active, suspended or unknown")
+    registered_at: str | None = None
+    key_revoked_since: str | None = None
+
+
+class AnchorInfo(BaseModel):
+    """Where and when the credential's batch was anchored."""
+
+    registry: str = Field(description="eip155:<chainId>:<address>")
+    chain_id: int
+    contract: str
+    merkle_root: str
+    transaction_hash: str | None = None
+    block_number: int | None = None
+    anchored_at: str | None = None
+    confirmations: int | None = None
+    manifest_cid: str | None = None
+    count: int | None = None
+    batch_revoked_at: str | None = None
+
+
+class VerificationResult(BaseModel):
+    """What a verifier gets back: ``verified`` is true only when ``status`` is ``valid``."""
+
+    verified: bool
+    status: Status
+    summary: str = Field(description="one sentence for people")
+    digest: str | None = None
+    issuer: IssuerInfo | None = None
+    anchor: AnchorInfo | None = None
+    checks: list[Check]
+    checked_at: str = Field(description="RFC 3339 UTC time the verdict applies to")
+
+    def check(self, name: str) -> Check:
+        """The check called ``name``."""
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+SUMMARIES: dict[Status, str] = {
+    Status.valid: "This credential is valid: it was issued by a registered issuer, anchored on chain, "
+    "and is neither revoked nor suspended nor outside its validity period.",
+    Status.revoked: "This credential was revoked by its issuer.",
+    Status.suspended: "This credential is currently suspended by its issuer.",
+    Status.expired: "This credential has expired.",
+    Status.not_yet_valid: "This credential is not valid yet.",
+    Status.invalid: "This credential could not be verified: it is not genuine, was altered, "
+    "or was not anchored in a trusted registry.",
+    Status.indeterminate: "The credential could not be checked right now (the chain could not be "
+    "read or the anchor is not yet confirmed); try again later.",
+}

@@ -1,0 +1,622 @@
+"""The verification service: JSON API, web page, health, readiness and metrics (FastAPI).
+
+It holds no private key and never writes to the chain. Errors are RFC 9457 problem+json; an
+``indeterminate`` verdict (chain unreadable, anchor not yet confirmed) answers HTTP 503 with the
+full result as body, so that clients can both retry and show why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import re
+import time
+from base64 import b64encode
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, File, Path, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from registry.core.formats import format_timestamp
+from registry.errors import ChainError, NotFoundError, RegistryError
+from registry.settings import Settings, load_settings
+from registry.verify.core import (
+    Prepared,
+    VerifyConfig,
+    finish,
+    prepare_digest,
+    prepare_document,
+)
+from registry.verify.index import DigestIndex
+from registry.verify.reader import ChainReader, ChainView
+from registry.verify.result import Status, VerificationResult
+
+log = logging.getLogger(__name__)
+
+PROBLEM_BASE = "urn:credential-registry:problem:"
+HEX32 = r"^0x[0-9a-fA-F]{64}$"
+ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(description="URI naming the problem; ends in the stable error code")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    code: str
+
+
+class BatchView(BaseModel):
+    """A batch as the registry records it."""
+
+    root: str
+    registry: str
+    issuer: str
+    issuer_name: str | None = None
+    count: int
+    anchored_at: str
+    revoked: bool
+    revoked_at: str | None = None
+    transaction_hash: str | None = None
+    block_number: int | None = None
+    confirmations: int | None = None
+    manifest_cid: str | None = None
+
+
+class IssuerView(BaseModel):
+    """An issuer as the registry records it."""
+
+    address: str
+    registry: str
+    name: str
+    uri: str
+    status: str
+    registered_at: str | None = None
+    key_revoked_since: str | None = None
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    instance: str | None = None,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A problem+json response."""
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+_TITLES = {
+    400: "Bad request",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Unprocessable request",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {
+        "model": Problem,
+        "description": "request body over the size cap",
+        "content": {"application/problem+json": {}},
+    },
+    422: {"model": Problem, "description": "malformed request", "content": {"application/problem+json": {}}},
+}
+RESULT_503: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": VerificationResult,
+        "description": "indeterminate: the chain could not be read or the anchor is not yet confirmed",
+    },
+}
+
+
+class BodySizeLimit:
+    """Pure ASGI middleware: reject request bodies over ``max_bytes`` with 413 problem+json."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    resp = problem(
+                        413,
+                        "request_too_large",
+                        f"request body is over the {self.max_bytes}-byte cap",
+                        scope.get("path"),
+                    )
+                    await resp(scope, receive, send)
+                    return
+        seen = 0
+        max_bytes = self.max_bytes
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            resp = problem(
+                413, "request_too_large", f"request body is over the {max_bytes}-byte cap", scope.get("path")
+            )
+            await resp(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Metrics:
+    """Prometheus metrics of one app (own registry, so several apps can live in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.verifications = Counter(
+            "registry_verifications", "verifications by verdict", ["status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "registry_verification_seconds",
+            "time to verify one credential",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+            registry=self.registry,
+        )
+        self.cache = Counter(
+            "registry_chain_cache", "chain view cache lookups", ["outcome"], registry=self.registry
+        )
+        self.chain_errors = Counter(
+            "registry_chain_errors", "chain reads that failed", registry=self.registry
+        )
+        self.head = Gauge(
+            "registry_chain_head_block", "head block seen by the event follower", registry=self.registry
+        )
+        self.sync_age = Gauge(
+            "registry_event_sync_age_seconds", "seconds since events were last read", registry=self.registry
+        )
+        self.indexed = Gauge(
+            "registry_indexed_batches", "batches in the digest index", registry=self.registry
+        )
+        self.pending = Gauge("registry_pending_manifests", "manifests not read yet", registry=self.registry)
+
+
+def _page() -> tuple[bytes, str]:
+    html = resources.files("registry.verify").joinpath("static/index.html").read_bytes()
+    scripts = re.findall(rb"<script>(.*?)</script>", html, re.S)
+    styles = re.findall(rb"<style>(.*?)</style>", html, re.S)
+    shas = " ".join(f"'sha256-{b64encode(hashlib.sha256(s).digest()).decode()}'" for s in scripts)
+    style_shas = " ".join(f"'sha256-{b64encode(hashlib.sha256(s).digest()).decode()}'" for s in styles)
+    csp = (
+        f"default-src 'none'; script-src {shas}; style-src {style_shas}; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return html, csp
+
+
+class Verifier:
+    """Shared state of the service: reader, index, config, memo of the pure part."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        reader: ChainReader | None,
+        index: DigestIndex | None,
+        config: VerifyConfig,
+        memo_size: int = 20_000,
+    ) -> None:
+        self.settings = settings
+        self.reader = reader
+        self.index = index
+        self.config = config
+        self.metrics = Metrics()
+        self._memo: OrderedDict[bytes, Prepared] = OrderedDict()
+        self._memo_size = memo_size
+
+    def prepare(self, body: bytes) -> Prepared:
+        """Local checks, memoised by the body's hash when the document carries its proof."""
+        key = hashlib.sha256(body).digest()
+        prep = self._memo.get(key)
+        if prep is not None:
+            return prep
+        prep = prepare_document(body, self.config, self.index)
+        if prep.proof is not None or prep.local_failed:
+            self._memo[key] = prep
+            if len(self._memo) > self._memo_size:
+                self._memo.popitem(last=False)
+        return prep
+
+    async def chain(self, prep: Prepared) -> tuple[ChainView | None, ChainError | None]:
+        """The chain view: cache on the event loop, otherwise one round trip in a thread."""
+        if not prep.needs_chain:
+            return None, None
+        if self.reader is None:
+            return None, ChainError("no chain reader is configured")
+        assert prep.contract is not None and prep.root is not None and prep.digest is not None
+        view = self.reader.cached(prep.contract, prep.root, prep.digest)
+        if view is not None:
+            self.metrics.cache.labels("hit").inc()
+            return view, None
+        self.metrics.cache.labels("miss").inc()
+        reader = self.reader
+        try:
+            view = await anyio.to_thread.run_sync(
+                reader.fetch, prep.contract, prep.root, prep.digest, prep.issuer_hint
+            )
+            return view, None
+        except ChainError as exc:
+            self.metrics.chain_errors.inc()
+            return None, exc
+
+    async def verify(self, prep: Prepared) -> VerificationResult:
+        """Chain read + verdict, with metrics."""
+        t0 = time.perf_counter()
+        view, error = await self.chain(prep)
+        result = finish(prep, view, error, self.config, datetime.now(UTC))
+        self.metrics.latency.observe(time.perf_counter() - t0)
+        self.metrics.verifications.labels(result.status.value).inc()
+        return result
+
+
+def result_response(result: VerificationResult) -> Response:
+    """200 with the result, or 503 when indeterminate."""
+    status = 503 if result.status is Status.indeterminate else 200
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return Response(
+        result.model_dump_json(), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def build_reader(settings: Settings, config: VerifyConfig) -> ChainReader:
+    """A reader for the settings' node following every trusted contract."""
+    contracts = sorted({a for _, a in config.trusted})
+    return ChainReader(
+        settings.rpc_url, contracts, timeout=settings.rpc_timeout, staleness=settings.cache_staleness
+    )
+
+
+def open_content_store(settings: Settings) -> object | None:
+    """The content store for manifests, or None when the stores module is unavailable."""
+    try:
+        from registry.ipfs import open_store  # type: ignore[attr-defined]
+    except ImportError:
+        try:
+            from registry.ipfs.local import open_store  # type: ignore[no-redef]
+        except ImportError:
+            log.warning("registry.ipfs is not available: bare documents cannot be looked up")
+            return None
+    return open_store(settings)  # type: ignore[no-any-return]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    reader: ChainReader | None = None,
+    index: DigestIndex | None = None,
+    store: object | None = None,
+    follow: bool = True,
+) -> FastAPI:
+    """Build the FastAPI app; without a reader, one is made from the settings."""
+    settings = settings or load_settings()
+    config = VerifyConfig.from_settings(settings)
+    if reader is None:
+        if not config.trusted and settings.contract:
+            # chain id unknown from the settings: ask the node once, lazily
+            probe = ChainReader(settings.rpc_url, timeout=settings.rpc_timeout)
+            try:
+                config = VerifyConfig.from_settings(settings, chain_id=probe.chain_id())
+            except ChainError as exc:
+                log.warning("cannot read the chain id yet: %s", exc)
+            finally:
+                probe.close()
+        reader = build_reader(settings, config)
+    if index is None:
+        index = DigestIndex(reader, store if store is not None else open_content_store(settings))
+    verifier = Verifier(settings, reader, index, config)
+    page, csp = _page()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if follow:
+            reader.start_following()
+        try:
+            yield
+        finally:
+            if follow:
+                reader.stop()
+
+    app = FastAPI(
+        title="Credential registry verifier",
+        version="1.0.0",
+        description="Verify blockchain-anchored credentials. Every answer lists each check in plain "
+        "words; `indeterminate` (HTTP 503) means the chain could not be read: never a guess.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.verifier = verifier
+
+    # -- errors as problem+json ---------------------------------------------------------------------
+    @app.exception_handler(RegistryError)
+    async def _registry_error(request: Request, exc: RegistryError) -> JSONResponse:
+        return problem(exc.http_status, exc.code, exc.message, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors():
+            loc = "/".join(str(p) for p in err.get("loc", ()))
+            parts.append(f"{loc}: {err.get('msg')}")
+        return problem(422, "invalid_request", "; ".join(parts) or "invalid request", request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(
+            exc.status_code, code, str(exc.detail), request.url.path, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error on %s", request.url.path)
+        return problem(500, "internal_error", "internal error", request.url.path)
+
+    # -- page ---------------------------------------------------------------------------------------
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index_page() -> Response:
+        return Response(
+            page,
+            media_type="text/html; charset=utf-8",
+            headers={
+                "Content-Security-Policy": csp,
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+
+    # -- verification -------------------------------------------------------------------------------
+    @app.post(
+        "/api/v1/verify",
+        response_model=VerificationResult,
+        responses={**RESULT_503, **PROBLEM_RESPONSES},
+        summary="Verify a credential (JSON body: the credential with or without its proof)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+            }
+        },
+    )
+    async def verify(request: Request) -> Response:
+        body = await request.body()
+        prep = verifier.prepare(body)
+        return result_response(await verifier.verify(prep))
+
+    @app.post(
+        "/api/v1/verify/file",
+        response_model=VerificationResult,
+        responses={**RESULT_503, **PROBLEM_RESPONSES},
+        summary="Verify an uploaded credential file (multipart form field `file`)",
+    )
+    async def verify_file(file: UploadFile = File(..., description="credential JSON file")) -> Response:
+        data = await file.read(settings.max_request_bytes + 1)
+        if len(data) > settings.max_request_bytes:
+            err = RegistryError(
+                f"file is over the {settings.max_request_bytes}-byte cap", code="request_too_large"
+            )
+            err.http_status = 413
+            raise err
+        prep = verifier.prepare(data)
+        return result_response(await verifier.verify(prep))
+
+    @app.get(
+        "/api/v1/credentials/{digest}",
+        response_model=VerificationResult,
+        responses={
+            **RESULT_503,
+            404: {"model": Problem, "description": "no anchored batch lists this digest"},
+            **PROBLEM_RESPONSES,
+        },
+        summary="Status of a credential known only by its digest (looked up in the digest index)",
+    )
+    async def credential(digest: str = Path(..., pattern=HEX32, description="0x + 64 hex")) -> Response:
+        prep = prepare_digest(bytes.fromhex(digest[2:]), verifier.config, verifier.index)
+        result = await verifier.verify(prep)
+        if prep.local_failed:
+            raise NotFoundError(f"no batch anchored in a trusted registry lists digest {digest.lower()}")
+        return result_response(result)
+
+    def _contracts() -> list[str]:
+        cid = reader._chain_id
+        if cid is None:
+            try:
+                cid = reader.chain_id()
+            except ChainError:
+                raise
+        return verifier.config.contracts_on(cid)
+
+    @app.get(
+        "/api/v1/batches/{root}",
+        response_model=BatchView,
+        responses={404: {"model": Problem}, 503: {"model": Problem}, **PROBLEM_RESPONSES},
+        summary="A batch by its Merkle root",
+    )
+    async def batch(
+        root: str = Path(..., pattern=HEX32, description="Merkle root, 0x + 64 hex"),
+    ) -> BatchView:
+        rb = bytes.fromhex(root[2:])
+
+        def read() -> BatchView | None:
+            for contract in _contracts():
+                rec, ev, head = reader.batch_info(contract, rb)
+                if rec.anchored_at == 0:
+                    continue
+                name = None
+                with contextlib.suppress(ChainError):
+                    name = reader.issuer_info(contract, rec.issuer).name
+                return BatchView(
+                    root=root.lower(),
+                    registry=f"eip155:{reader.chain_id()}:{contract}",
+                    issuer=rec.issuer,
+                    issuer_name=name,
+                    count=rec.count,
+                    anchored_at=format_timestamp(rec.anchored_at),
+                    revoked=rec.revoked_at != 0,
+                    revoked_at=format_timestamp(rec.revoked_at) if rec.revoked_at else None,
+                    transaction_hash=ev.transaction_hash if ev else None,
+                    block_number=ev.block_number if ev else None,
+                    confirmations=head - ev.block_number + 1 if ev else None,
+                    manifest_cid=ev.manifest_cid if ev else None,
+                )
+            return None
+
+        view = await anyio.to_thread.run_sync(read)
+        if view is None:
+            raise NotFoundError(f"no batch with root {root.lower()} in the trusted registries")
+        return view
+
+    @app.get(
+        "/api/v1/issuers/{address}",
+        response_model=IssuerView,
+        responses={404: {"model": Problem}, 503: {"model": Problem}, **PROBLEM_RESPONSES},
+        summary="An issuer by address",
+    )
+    async def issuer(address: str = Path(..., pattern=ADDRESS, description="0x + 40 hex")) -> IssuerView:
+        def read() -> IssuerView | None:
+            for contract in _contracts():
+                rec = reader.issuer_info(contract, address)
+                if rec.status == 0:
+                    continue
+                return IssuerView(
+                    address=rec.address,
+                    registry=f"eip155:{reader.chain_id()}:{contract}",
+                    name=rec.name,
+                    uri=rec.uri,
+                    status={1: "active", 2: "suspended"}.get(rec.status, "unknown"),
+                    registered_at=format_timestamp(rec.registered_at) if rec.registered_at else None,
+                    key_revoked_since=format_timestamp(rec.key_revoked_since)
+                    if rec.key_revoked_since
+                    else None,
+                )
+            return None
+
+        view = await anyio.to_thread.run_sync(read)
+        if view is None:
+            raise NotFoundError(f"{address} is not a registered issuer in the trusted registries")
+        return view
+
+    # -- operations ---------------------------------------------------------------------------------
+    @app.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        summary="Readiness: chain events read within the staleness bound, index caught up",
+        responses={503: {"model": Problem}},
+    )
+    async def readyz() -> Response:
+        fresh = reader.follower_fresh()
+        caught_up = index.caught_up()
+        body = {
+            "status": "ready" if fresh and caught_up else "not_ready",
+            "chain": fresh,
+            "index": caught_up,
+            "head": reader.head,
+            "pending_manifests": len(index.pending),
+            "last_error": reader.last_error,
+        }
+        if fresh and caught_up:
+            return JSONResponse(body)
+        why = []
+        if not fresh:
+            why.append(
+                f"chain events not read within {reader.staleness:g} s"
+                + (f" ({reader.last_error})" if reader.last_error else "")
+            )
+        if not caught_up:
+            why.append(
+                f"digest index not caught up ({len(index.pending)} manifests pending)"
+                if index.store is not None
+                else "no content store for the digest index"
+            )
+        return problem(503, "not_ready", "; ".join(why), "/readyz")
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        m = verifier.metrics
+        if reader.head is not None:
+            m.head.set(reader.head)
+        if reader.synced_at is not None:
+            m.sync_age.set(reader.clock() - reader.synced_at)
+        m.indexed.set(len(index.manifests))
+        m.pending.set(len(index.pending))
+        return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (settings from the environment / TOML file)."""
+    return create_app(load_settings())

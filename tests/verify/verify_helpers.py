@@ -1,0 +1,229 @@
+"""Test helpers of the verifier: anchor real credentials on a real chain without the pipeline.
+
+Credentials are built, canonicalised and put in a Merkle tree with ``registry.core``; the root
+is anchored with the contract's ``anchor()`` through web3 (anvil over HTTP); each holder's copy
+gets its anchor proof exactly as the issuer pipeline writes it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from helpers import ADMIN, DEV_ACCOUNTS, deploy
+from web3 import Web3
+
+from registry.chain.contract import RegistryContract
+from registry.chain.tx import send
+from registry.core.canonical import document_digest
+from registry.core.cid import cid_for_bytes, cid_from_digest
+from registry.core.formats import AnchorProof, Manifest, attach_proof, format_registry, format_timestamp
+from registry.core.merkle import MerkleTree
+
+ISSUER = DEV_ACCOUNTS[1]
+OTHER_ISSUER = DEV_ACCOUNTS[2]
+STRANGER = DEV_ACCOUNTS[3]
+
+
+def make_credential(
+    name: str = "Ada Lovelace",
+    *,
+    course: str = "Applied Cryptography",
+    valid_from: str = "2025-01-01T00:00:00Z",
+    valid_until: str | None = "2099-01-01T00:00:00Z",
+    with_id: bool = True,
+) -> dict[str, Any]:
+    """A W3C VC 2.0 course certificate (unique id, so no two are alike)."""
+    doc: dict[str, Any] = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential"],
+        "issuer": {"id": "https://example.edu/issuers/1", "name": "Example University"},
+        "validFrom": valid_from,
+        "credentialSubject": {
+            "id": "did:example:" + uuid.uuid4().hex[:16],
+            "name": name,
+            "achievement": {"name": course, "hours": 40, "grade": "A", "tags": ["crypto", "merkle"]},
+        },
+    }
+    if valid_until is not None:
+        doc["validUntil"] = valid_until
+    if with_id:
+        doc = {"id": f"urn:uuid:{uuid.uuid4()}", **doc}
+    return doc
+
+
+@dataclass
+class Env:
+    """A deployed registry with one registered issuer."""
+
+    w3: Web3
+    reg: RegistryContract
+    chain_id: int
+    issuer: LocalAccount = ISSUER
+    admin: LocalAccount = ADMIN
+
+    @property
+    def address(self) -> str:
+        """The contract address (checksummed)."""
+        return str(self.reg.address)
+
+    @property
+    def registry(self) -> str:
+        """``eip155:<chainId>:<address>``."""
+        return format_registry(self.chain_id, self.address)
+
+    def tx(self, sender: LocalAccount, fn: Any) -> Any:
+        """Send a contract transaction and wait for it."""
+        return send(self.w3, sender, fn)
+
+    def revoke(self, digests: Sequence[bytes], issuer: LocalAccount | None = None) -> None:
+        """Revoke credentials (as their issuer)."""
+        self.tx(issuer or self.issuer, self.reg.functions.revokeCredentials(list(digests), "test revocation"))
+
+    def suspend(self, digests: Sequence[bytes], issuer: LocalAccount | None = None) -> None:
+        """Suspend credentials."""
+        self.tx(issuer or self.issuer, self.reg.functions.suspendCredentials(list(digests)))
+
+    def reinstate(self, digests: Sequence[bytes], issuer: LocalAccount | None = None) -> None:
+        """Reinstate suspended credentials."""
+        self.tx(issuer or self.issuer, self.reg.functions.reinstateCredentials(list(digests)))
+
+    def revoke_batch(self, root: bytes, issuer: LocalAccount | None = None) -> None:
+        """Revoke a whole batch."""
+        self.tx(issuer or self.issuer, self.reg.functions.revokeBatch(root, "test batch revocation"))
+
+    def suspend_issuer(self, who: str) -> None:
+        """Suspend an issuer (admin)."""
+        self.tx(self.admin, self.reg.functions.suspendIssuer(who))
+
+    def reinstate_issuer(self, who: str) -> None:
+        """Reinstate an issuer (admin)."""
+        self.tx(self.admin, self.reg.functions.reinstateIssuer(who))
+
+    def revoke_issuer_key(self, who: str, since: int) -> None:
+        """Report an issuer's key compromised as of ``since`` (admin)."""
+        self.tx(self.admin, self.reg.functions.revokeIssuerKey(who, since))
+
+    def register(self, who: LocalAccount, name: str) -> None:
+        """Admit another issuer."""
+        self.tx(self.admin, self.reg.functions.registerIssuer(who.address, name, "https://example.org"))
+
+
+def new_env(w3: Web3, issuer_name: str = "Example University") -> Env:
+    """Deploy a registry and admit ISSUER under ``issuer_name``."""
+    reg = deploy(w3, ADMIN)
+    env = Env(w3, reg, int(w3.eth.chain_id))
+    env.tx(ADMIN, reg.functions.registerIssuer(ISSUER.address, issuer_name, "https://example.edu"))
+    return env
+
+
+@dataclass
+class Batch:
+    """An anchored batch and the holders' credentials with their proofs."""
+
+    root: bytes
+    digests: list[bytes]
+    credentials: list[dict[str, Any]]
+    manifest: Manifest
+    manifest_cid: str
+    tx_hash: str
+    block_number: int
+    anchored_at: int
+    bare: list[dict[str, Any]] = field(default_factory=list)
+
+
+def anchor_batch(
+    env: Env, docs: Sequence[dict[str, Any]], *, issuer: LocalAccount | None = None, store: Any | None = None
+) -> Batch:
+    """Anchor ``docs`` as one batch; pin the manifest to ``store`` when given."""
+    issuer = issuer or env.issuer
+    digests = [document_digest(d) for d in docs]
+    tree = MerkleTree.build(digests)
+    manifest = Manifest.from_tree(env.registry, issuer.address, tree)
+    data = manifest.to_bytes()
+    manifest_cid = store.put(data) if store is not None else cid_for_bytes(data)
+    receipt = env.tx(issuer, env.reg.functions.anchor(tree.root, len(digests), manifest_cid))
+    block = env.w3.eth.get_block(receipt["blockNumber"])
+    ts = int(block["timestamp"])
+    creds = []
+    for i, d in enumerate(docs):
+        proof = AnchorProof(
+            digest="0x" + digests[i].hex(),
+            cid=cid_from_digest(digests[i]),
+            merkleRoot="0x" + tree.root.hex(),
+            merklePath=["0x" + p.hex() for p in tree.proof(i)],
+            registry=env.registry,
+            issuer=issuer.address,
+            transactionHash="0x" + bytes(receipt["transactionHash"]).hex(),
+            blockNumber=int(receipt["blockNumber"]),
+            anchoredAt=format_timestamp(ts),
+            manifestCid=manifest_cid,
+        )
+        creds.append(attach_proof(d, proof))
+    return Batch(
+        tree.root,
+        digests,
+        creds,
+        manifest,
+        manifest_cid,
+        "0x" + bytes(receipt["transactionHash"]).hex(),
+        int(receipt["blockNumber"]),
+        ts,
+        bare=[copy.deepcopy(d) for d in docs],
+    )
+
+
+def write_json(path: Path, doc: Any) -> Path:
+    """Write a JSON file and return its path."""
+    path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return path
+
+
+class _GarbageHandler(BaseHTTPRequestHandler):
+    mode = "garbage"
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        if self.mode == "garbage":
+            body = b'{"jsonrpc": "2.0", "id": 1, "result": "0xzz-this-is-not-hex'  # truncated nonsense
+        elif self.mode == "wrong":
+            body = b'[{"jsonrpc":"2.0","id":999,"result":"0x1"}]'  # answers to requests never sent
+        else:
+            body = b"<html>502 bad gateway</html>"
+        self.send_response(200 if self.mode != "html" else 502)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+
+@contextmanager
+def garbage_node(mode: str = "garbage") -> Iterator[str]:
+    """A tiny real HTTP server on 127.0.0.1 that stands in for a broken chain node.
+
+    ``garbage``: truncated, non-JSON answers; ``wrong``: well-formed JSON-RPC answering ids that
+    were never asked; ``html``: an HTTP 502 page. Yields its URL; stopped afterwards.
+    """
+    handler = type("Handler", (_GarbageHandler,), {"mode": mode})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        t.join(timeout=5)
