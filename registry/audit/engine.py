@@ -16,7 +16,7 @@ block so that the report is one consistent snapshot. The resume cursor is saved 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -196,9 +196,33 @@ class Auditor:
             if progress is not None:
                 progress(chunk_end - start + 1, total)
 
+        touched = self.replay(report, issuers, self.reader.read(start, end, on_chunk=on_chunk))
+        for rec in report.batches:
+            self._check_batch_state(report, rec, end)
+            self._check_manifest(report, rec)
+        for address in sorted(set(issuers) | {b.issuer for b in report.batches}):
+            status, registered_at, since, name, uri = self._view("issuer", address, block=end)
+            report.issuers[address] = m.IssuerView(
+                address, m.ISSUER_STATUS_NAMES.get(status, str(status)), registered_at, since, name, uri
+            )
+        for rec in report.batches:
+            since = report.issuers[rec.issuer].key_revoked_since if rec.issuer in report.issuers else 0
+            rec.key_revoked = since != 0 and rec.anchored_at >= since
+        for issuer, digest in sorted(touched):
+            code = int(self._view("credentialStatus", issuer, bytes.fromhex(digest[2:]), block=end))
+            report.credentials.setdefault(issuer, {})[digest] = m.CREDENTIAL_STATUS_NAMES.get(code, str(code))
+
+    def replay(
+        self, report: m.AuditReport, issuers: dict[str, m.IssuerState], events: Iterable[ChainEvent]
+    ) -> set[tuple[str, str]]:
+        """Replay ``events`` (chain order) into ``report`` and ``issuers``; event-level checks only.
+
+        Returns the (issuer, digest) pairs whose credential status changed. Batch state and
+        manifests are checked afterwards by :meth:`audit`.
+        """
         touched: set[tuple[str, str]] = set()
         batches: dict[str, m.BatchRecord] = {}
-        for ev in self.reader.read(start, end, on_chunk=on_chunk):
+        for ev in events:
             report.events[ev.name] = report.events.get(ev.name, 0) + 1
             if ev.name in ISSUER_EVENTS:
                 _apply_issuer_event(issuers, ev)
@@ -213,21 +237,7 @@ class Auditor:
             else:  # credential events
                 self._on_credential_op(report, issuers, ev)
                 touched.add((ev.args["issuer"], ev.args["digest"]))
-
-        for rec in report.batches:
-            self._check_batch_state(report, rec, end)
-            self._check_manifest(report, rec)
-        for address in sorted(issuers):
-            status, registered_at, since, name, uri = self._view("issuer", address, block=end)
-            report.issuers[address] = m.IssuerView(
-                address, m.ISSUER_STATUS_NAMES.get(status, str(status)), registered_at, since, name, uri
-            )
-        for rec in report.batches:
-            since = report.issuers[rec.issuer].key_revoked_since if rec.issuer in report.issuers else 0
-            rec.key_revoked = since != 0 and rec.anchored_at >= since
-        for issuer, digest in sorted(touched):
-            code = int(self._view("credentialStatus", issuer, bytes.fromhex(digest[2:]), block=end))
-            report.credentials.setdefault(issuer, {})[digest] = m.CREDENTIAL_STATUS_NAMES.get(code, str(code))
+        return touched
 
     # -- checks --------------------------------------------------------------------------------
 
