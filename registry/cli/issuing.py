@@ -1,9 +1,257 @@
-"""CLI commands: issuing (filled in by its issue)."""
+"""CLI commands of the issuer: issue, anchor, revoke, suspend, reinstate, status.
+
+Exit codes: 0 success; 2 when some documents were rejected (the others are still queued) or the
+input was bad; 3 when the chain node cannot be reached; 1 other registry errors.
+"""
 
 from __future__ import annotations
 
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+
+from registry.cli.common import print_json, settings
+
+err = Console(stderr=True, highlight=False)
+PROGRESS_MIN_BYTES = 256 * 1024
+
+
+def _say_to_stderr(quiet: bool) -> Any:
+    def say(msg: str) -> None:
+        if not quiet:
+            err.print(msg, markup=False)
+
+    return say
+
+
+def issue(
+    paths: list[Path] = typer.Argument(..., help="files, folders or JSON Lines files of credentials"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    workers: int = typer.Option(1, "--workers", min=1, help="processes for parsing/canonicalizing"),
+    strict: bool = typer.Option(None, "--strict/--lenient", help="strict credential validation"),
+) -> None:
+    """Validate, canonicalize, add ids, digest, pin and queue credentials for anchoring."""
+    from registry.anchor.context import open_store_from
+    from registry.anchor.intake import Intake, source_size
+    from registry.db import open_database
+
+    s = settings(strict=strict)
+    db = open_database(settings=s)
+    store = open_store_from(s)
+    intake = Intake(
+        db, store, max_bytes=s.max_document_bytes, max_depth=s.max_depth, strict=s.strict, workers=workers
+    )
+    total = source_size(paths)
+    if total >= PROGRESS_MIN_BYTES and not as_json:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(
+            TextColumn("issuing"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("issue", total=total)
+            report = intake.run(paths, on_bytes=lambda n: bar.advance(task, n))
+    else:
+        report = intake.run(paths)
+    store.close()
+    db.close()
+    if as_json:
+        print_json(report.to_json())
+    else:
+        out = Console(highlight=False)
+        shown = 0
+        for o in report.outcomes:
+            if o.status == "accepted":
+                continue
+            if shown >= 50:
+                out.print("… and more (use --json for the full list)")
+                break
+            shown += 1
+            if o.status == "duplicate":
+                out.print(
+                    f"duplicate  {o.source}: already issued as {o.digest} (nothing changed)", markup=False
+                )
+            else:
+                out.print(f"rejected   {o.source}: {o.code}: {o.reason}", markup=False)
+        out.print(
+            f"{report.accepted} accepted, {report.duplicate} duplicate (no-op), {report.rejected} rejected",
+            markup=False,
+        )
+        if report.accepted:
+            out.print("queued for anchoring: run `registry anchor`", markup=False)
+    if report.rejected:
+        raise typer.Exit(2)
+
+
+def anchor(
+    watch: bool = typer.Option(False, "--watch", help="keep running; seal when full or waited long enough"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    batch_size: int = typer.Option(None, "--batch-size", min=1, help="max credentials per batch"),
+    max_wait: float = typer.Option(None, "--max-wait", min=0, help="seconds the oldest may wait (--watch)"),
+    confirmations: int = typer.Option(None, "--confirmations", min=0, help="confirmation depth"),
+    output: Path = typer.Option(None, "--output", help="folder for credentials with proofs"),
+    node_timeout: float = typer.Option(
+        None, "--node-timeout", help="give up after this many seconds without a node (default: wait)"
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress messages"),
+) -> None:
+    """Seal queued credentials into batches, anchor them on chain and write the proof files."""
+    from registry.anchor.context import build_pipeline
+    from registry.anchor.manage import finish_pending
+    from registry.db import open_database
+
+    s = settings(
+        batch_size=batch_size, batch_max_wait=max_wait, confirmations=confirmations, output_dir=output
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        err.print(f"received {signal.Signals(signum).name}: stopping after the current step", markup=False)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    db = open_database(settings=s)
+    with db.lock("anchor", wait=False):
+        pipe = build_pipeline(s, db, say=_say_to_stderr(quiet), stop=stop, node_timeout=node_timeout)
+        finish_pending(pipe)
+        report = pipe.watch() if watch else pipe.run_once()
+    db.close()
+    if as_json:
+        print_json(report.to_json())
+    else:
+        r = report
+        print(
+            f"{len(r.anchored_batches)} batch(es) anchored, {r.credentials} credential(s) with proofs in "
+            f"{s.resolved_output_dir}, {r.transactions} transaction(s) sent"
+        )
+    if stop.is_set() and not watch:
+        raise typer.Exit(130)
+
+
+def _change(action: str, digests: list[str], reason: str | None, as_json: bool, quiet: bool) -> None:
+    from registry.anchor.context import build_pipeline
+    from registry.anchor.manage import change_status, parse_digests
+    from registry.db import open_database
+
+    s = settings()
+    parsed = parse_digests(digests)
+    db = open_database(settings=s)
+    pipe = build_pipeline(s, db, say=_say_to_stderr(quiet or as_json))
+    result = change_status(pipe, action, parsed, reason)
+    db.close()
+    if as_json:
+        print_json(result)
+    else:
+        print(f"{action}: {len(parsed)} credential(s), tx {result['transaction']} in block {result['block']}")
+        if result["unknown_locally"]:
+            print(f"note: {len(result['unknown_locally'])} digest(s) are not in this issuer's database")
+
+
+def revoke(
+    digests: list[str] = typer.Argument(..., help="credential digests (0x…)"),
+    reason: str = typer.Option(..., "--reason", help="why (public, on chain)"),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Revoke credentials on chain (irreversible)."""
+    _change("revoke", digests, reason, as_json, quiet)
+
+
+def suspend(
+    digests: list[str] = typer.Argument(..., help="credential digests (0x…)"),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Suspend credentials on chain (reversible with `registry reinstate`)."""
+    _change("suspend", digests, None, as_json, quiet)
+
+
+def reinstate(
+    digests: list[str] = typer.Argument(..., help="credential digests (0x…)"),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Lift a suspension."""
+    _change("reinstate", digests, None, as_json, quiet)
+
+
+def status(
+    digest: str = typer.Argument(None, help="one credential digest (0x…); none: the overview"),
+    as_json: bool = typer.Option(False, "--json"),
+    offline: bool = typer.Option(False, "--offline", help="do not ask the chain"),
+) -> None:
+    """Where credentials and batches stand."""
+    from registry.anchor import manage
+    from registry.db import open_database
+
+    s = settings()
+    db = open_database(settings=s)
+    if digest is None:
+        data = manage.overview(db)
+    else:
+        d = manage.parse_digests([digest])[0]
+        pipe = None
+        if not offline and s.contract:
+            from registry.anchor.context import build_pipeline
+            from registry.errors import RegistryError
+
+            try:
+                pipe = build_pipeline(s, db)
+            except RegistryError as exc:
+                err.print(f"chain not available: {exc}", markup=False)
+        data = manage.credential_status(db, d, pipe=pipe)
+    db.close()
+    if as_json:
+        print_json(data)
+        return
+    _print_status(data)
+
+
+def _print_status(data: dict[str, Any]) -> None:
+    out = Console(highlight=False, markup=False)
+    if "digest" not in data:
+        c = data["credentials"]
+        out.print(
+            "credentials: " + (", ".join(f"{v} {k}" for k, v in sorted(c.items())) or "none"), markup=False
+        )
+        b = data["batches"]
+        out.print("batches: " + (", ".join(f"{v} {k}" for k, v in sorted(b.items())) or "none"), markup=False)
+        for t in data["pending_transactions"]:
+            out.print(f"pending tx {t['hash']} nonce {t['nonce']} ({t['kind']}, {t['status']})", markup=False)
+        for bj in data["recent_batches"]:
+            out.print(
+                f"batch {bj['batch']}: {bj['count']} credentials, {bj['status']}, root {bj['root']}"
+                + (f", block {bj['block']}" if bj["block"] is not None else ""),
+                markup=False,
+            )
+        return
+    out.print(f"credential {data['digest']}: {data['status']}", markup=False)
+    for key in ("id", "name", "cid", "queued_at", "proof_file", "local_chain_status"):
+        if data.get(key):
+            out.print(f"  {key}: {data[key]}", markup=False)
+    if data.get("batch"):
+        bj = data["batch"]
+        out.print(
+            f"  batch {bj['batch']} ({bj['status']}), root {bj['root']}, tx {bj['transaction']}", markup=False
+        )
+    if data.get("chain"):
+        out.print(f"  chain: {data['chain']}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the app."""
+    app.command("issue")(issue)
+    app.command("anchor")(anchor)
+    app.command("revoke")(revoke)
+    app.command("suspend")(suspend)
+    app.command("reinstate")(reinstate)
+    app.command("status")(status)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -48,6 +48,7 @@ class Credential(SQLModel, table=True):
     batch_id: int | None = Field(default=None, foreign_key="batches.id", index=True)
     leaf_index: int | None = None
     chain_status: str | None = Field(default=None, max_length=16)  # revoked | suspended (mirror)
+    extra_proof: str | None = Field(default=None, sa_column=Column(Text))  # input's own proof, JSON
     queued_at: datetime = Field(sa_column=_ts(False))
     anchored_at: datetime | None = Field(default=None, sa_column=_ts())
 
@@ -85,6 +86,8 @@ class Transaction(SQLModel, table=True):
     sender: str = Field(max_length=42)
     nonce: int = Field(sa_column=Column(BigInteger, nullable=False))
     kind: str = Field(max_length=24)  # anchor | revoke | suspend | reinstate
+    to_address: str = Field(max_length=42)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     batch_id: int | None = Field(default=None, index=True)
     revocation_id: int | None = Field(default=None, index=True)
     tx_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))

@@ -70,6 +70,8 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(length=42), nullable=False),
         sa.Column("nonce", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("to_address", sa.String(length=42), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.Column("batch_id", sa.Integer(), nullable=True),
         sa.Column("revocation_id", sa.Integer(), nullable=True),
         sa.Column("tx_hash", sa.LargeBinary(length=32), nullable=False),
@@ -108,6 +110,7 @@ def upgrade() -> None:
         sa.Column("batch_id", sa.Integer(), nullable=True),
         sa.Column("leaf_index", sa.Integer(), nullable=True),
         sa.Column("chain_status", sa.String(length=16), nullable=True),
+        sa.Column("extra_proof", sa.Text(), nullable=True),
         sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("anchored_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(

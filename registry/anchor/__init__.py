@@ -1,0 +1,1 @@
+"""The issuer pipeline: intake, batching, pinning, durable transactions, proofs, watch loop."""

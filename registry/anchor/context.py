@@ -1,0 +1,99 @@
+"""Everything an issuer command needs, opened from the settings: database, store, chain, key."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from registry.anchor.pipeline import Pipeline, PipelineConfig
+from registry.chain.contract import RegistryContract
+from registry.db import Database, open_database
+from registry.errors import ConfigError
+from registry.settings import Settings
+
+GWEI = 10**9
+
+
+def open_store_from(settings: Settings) -> Any:
+    """The configured content store (local folder by default, Kubo when ``ipfs_api`` is set)."""
+    from registry import ipfs
+
+    opener: Any = getattr(ipfs, "open_store", None)
+    if opener is None:  # depends on the stores package layout
+        opener = importlib.import_module("registry.ipfs.local").open_store
+    return opener(settings)
+
+
+@dataclass
+class ChainSide:
+    """The chain half of an issuer: node, key, contract."""
+
+    w3: Web3
+    account: LocalAccount
+    contract: RegistryContract
+    chain_id: int
+
+    def __repr__(self) -> str:
+        return f"ChainSide(issuer={self.account.address}, contract={self.contract.address})"
+
+
+def open_chain(settings: Settings) -> ChainSide:
+    """Connect to the node, load the issuer key and bind the contract (errors name what is missing)."""
+    from registry.chain.connection import connect
+    from registry.chain.keys import load_account
+
+    if not settings.contract:
+        raise ConfigError("no registry contract configured: set REGISTRY_CONTRACT (0x…)")
+    account = load_account(settings)
+    w3 = connect(settings.rpc_url, timeout=settings.rpc_timeout, chain_id=settings.chain_id)
+    contract = RegistryContract(w3, settings.contract)
+    return ChainSide(w3=w3, account=account, contract=contract, chain_id=int(w3.eth.chain_id))
+
+
+def pipeline_config(settings: Settings, **overrides: Any) -> PipelineConfig:
+    """Pipeline knobs from the settings, with explicit overrides (None ignored)."""
+    cfg = PipelineConfig(
+        output_dir=settings.resolved_output_dir,
+        batch_size=settings.batch_size,
+        max_wait=settings.batch_max_wait,
+        confirmations=settings.confirmations,
+    )
+    for k, v in overrides.items():
+        if v is not None:
+            setattr(cfg, k, v)
+    return cfg
+
+
+def build_pipeline(
+    settings: Settings,
+    db: Database | None = None,
+    *,
+    say: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
+    **overrides: Any,
+) -> Pipeline:
+    """A ready pipeline from the settings."""
+    from registry.chain.connection import safe_url
+
+    db = db or open_database(settings=settings)
+    chain = open_chain(settings)
+    return Pipeline(
+        db,
+        open_store_from(settings),
+        chain.w3,
+        chain.account,
+        chain.contract,
+        pipeline_config(settings, **overrides),
+        chain_id=chain.chain_id,
+        tx_timeout=settings.tx_timeout,
+        fee_cap_wei=int(settings.max_fee_cap_gwei * GWEI),
+        say=say,
+        stop=stop,
+        rpc_label=f"the chain node at {safe_url(settings.rpc_url)}",
+    )

@@ -1,0 +1,395 @@
+"""Intake: read documents, check them, give them an id, digest, pin and queue them.
+
+Sources are files (one JSON document each), folders (every ``*.json`` / ``*.jsonl`` inside,
+recursively, in name order) and JSON Lines files (``*.jsonl`` / ``*.ndjson``, one document per
+line). Every document gets its own outcome: ``accepted``, ``duplicate`` (the same document was
+issued before: nothing changes) or ``rejected`` with a stable code and a reason. One bad document
+never stops the others.
+
+A document is recognised as issued before by the digest of its canonical form *as given* (before
+an ``id`` is added), so re-issuing a document without an ``id`` does not mint a second credential.
+
+Work is done in chunks: the CPU part per document, then one query for duplicates, the pins, and
+one database transaction inserting the whole chunk (bulk core insert, no per-row ORM objects).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from registry.anchor.crash import crash_point
+from registry.db import Database, utcnow
+from registry.db.models import credentials_table
+from registry.errors import InputError, RegistryError
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+DOC_SUFFIXES = (".json", *JSONL_SUFFIXES)
+ANCHOR_PROOF_TYPE = "CredentialRegistryAnchor2026"
+
+
+@dataclass
+class Item:
+    """One document's raw bytes and where it came from (``path`` or ``path:line``)."""
+
+    source: str
+    data: bytes
+
+
+@dataclass
+class Outcome:
+    """What happened to one document."""
+
+    source: str
+    status: str  # accepted | duplicate | rejected
+    digest: str | None = None
+    cid: str | None = None
+    code: str | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict without empty fields."""
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class Prepared:
+    """A checked document ready to be pinned and queued."""
+
+    source: str
+    source_digest: bytes
+    digest: bytes
+    canonical: bytes
+    cid: str
+    credential_id: str | None
+    kind: str
+    name: str | None
+    extra_proof: str | None
+
+
+@dataclass
+class IntakeReport:
+    """Counts and per-document outcomes of one intake run."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+
+    def add(self, o: Outcome) -> None:
+        """Record one outcome."""
+        self.outcomes.append(o)
+        setattr(self, o.status, getattr(self, o.status) + 1)
+
+    def to_json(self) -> dict[str, Any]:
+        """Summary and outcomes as JSON."""
+        return {
+            "accepted": self.accepted,
+            "duplicate": self.duplicate,
+            "rejected": self.rejected,
+            "results": [o.to_json() for o in self.outcomes],
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# sources
+
+
+def source_size(paths: Sequence[Path]) -> int:
+    """Total bytes of the documents under ``paths`` (for a progress bar)."""
+    total = 0
+    for p in _files(paths):
+        if isinstance(p, Path):
+            with contextlib.suppress(OSError):
+                total += p.stat().st_size
+    return total
+
+
+def _files(paths: Sequence[Path]) -> Iterator[Path | Outcome]:
+    for p in paths:
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in DOC_SUFFIXES)
+            yield from found
+        elif p.is_file():
+            yield p
+        else:
+            yield Outcome(str(p), "rejected", code="not_found", reason="no such file or folder")
+
+
+def iter_items(
+    paths: Sequence[Path], on_bytes: Callable[[int], None] | None = None
+) -> Iterator[Item | Outcome]:
+    """Every document under ``paths`` as an :class:`Item`, or an :class:`Outcome` when unreadable."""
+    for p in _files(paths):
+        if isinstance(p, Outcome):
+            yield p
+            continue
+        try:
+            if p.suffix.lower() in JSONL_SUFFIXES:
+                with p.open("rb") as fh:
+                    for lineno, line in enumerate(fh, 1):
+                        if on_bytes is not None:
+                            on_bytes(len(line))
+                        if line.strip():
+                            yield Item(f"{p}:{lineno}", line.rstrip(b"\r\n"))
+            else:
+                data = p.read_bytes()
+                if on_bytes is not None:
+                    on_bytes(len(data))
+                yield Item(str(p), data)
+        except OSError as exc:
+            yield Outcome(str(p), "rejected", code="unreadable", reason=exc.strerror or str(exc))
+
+
+# --------------------------------------------------------------------------------------------
+# per-document work (pure apart from the uuid)
+
+
+def prepare(item: Item, *, max_bytes: int, max_depth: int, strict: bool) -> Prepared | Outcome:
+    """Parse strictly, validate, canonicalize, add an ``id`` when missing and digest one document."""
+    from registry.core.canonical import canonical_bytes, load_document, sha256
+    from registry.core.cid import cid_from_digest
+    from registry.core.credential import ensure_id, validate_credential
+
+    try:
+        doc = load_document(item.data, max_bytes=max_bytes, max_depth=max_depth)
+        source_canonical = canonical_bytes(doc)
+        info = validate_credential(doc, strict=strict)
+        extra: str | None = None
+        proof = doc.get("proof")
+        if proof is not None:
+            others = [p for p in (proof if isinstance(proof, list) else [proof]) if not _is_anchor(p)]
+            if others:
+                extra = json.dumps(others if isinstance(proof, list) else others[0], ensure_ascii=False)
+        with_id, added = ensure_id(doc)
+        canonical = canonical_bytes(with_id) if added else source_canonical
+        source_digest = sha256(source_canonical)
+        digest = sha256(canonical) if added else source_digest
+        cred_id = with_id.get("id")
+        return Prepared(
+            source=item.source,
+            source_digest=source_digest,
+            digest=digest,
+            canonical=canonical,
+            cid=cid_from_digest(digest),
+            credential_id=str(cred_id)[:2048] if cred_id is not None else None,
+            kind=str(getattr(info, "kind", "plain")),
+            name=(str(info.name)[:1024] if getattr(info, "name", None) else None),
+            extra_proof=extra,
+        )
+    except RegistryError as exc:
+        return Outcome(item.source, "rejected", code=exc.code, reason=_one_line(exc.message))
+
+
+def _is_anchor(p: Any) -> bool:
+    return isinstance(p, dict) and p.get("type") == ANCHOR_PROOF_TYPE
+
+
+def _one_line(s: str, limit: int = 500) -> str:
+    s = " ".join(str(s).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _prepare_many(args: tuple[list[Item], int, int, bool]) -> list[Prepared | Outcome]:
+    items, max_bytes, max_depth, strict = args
+    return [prepare(i, max_bytes=max_bytes, max_depth=max_depth, strict=strict) for i in items]
+
+
+# --------------------------------------------------------------------------------------------
+# the run
+
+
+class Intake:
+    """Queues documents into the database after pinning them to the content store."""
+
+    def __init__(
+        self,
+        db: Database,
+        store: Any,
+        *,
+        max_bytes: int = 1024 * 1024,
+        max_depth: int = 64,
+        strict: bool = False,
+        chunk_size: int = 2000,
+        workers: int = 1,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+        self.strict = strict
+        self.chunk_size = chunk_size
+        self.workers = max(1, workers)
+
+    def run(
+        self,
+        paths: Sequence[Path],
+        *,
+        on_bytes: Callable[[int], None] | None = None,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> IntakeReport:
+        """Take in every document under ``paths``; return the report."""
+        return self.run_items(iter_items(paths, on_bytes), on_outcome=on_outcome)
+
+    def run_items(
+        self, items: Iterable[Item | Outcome], *, on_outcome: Callable[[Outcome], None] | None = None
+    ) -> IntakeReport:
+        """Take in documents given as items (e.g. generated in memory)."""
+        report = IntakeReport()
+
+        def emit(o: Outcome) -> None:
+            report.add(o)
+            if on_outcome is not None:
+                on_outcome(o)
+
+        for prepared in self._prepared_chunks(items):
+            for o in self._queue_chunk(prepared):
+                emit(o)
+        crash_point("after-intake")
+        return report
+
+    def _prepared_chunks(self, items: Iterable[Item | Outcome]) -> Iterator[list[Prepared | Outcome]]:
+        params = (self.max_bytes, self.max_depth, self.strict)
+        if self.workers == 1:
+            for chunk in _chunks(items, self.chunk_size):
+                yield [
+                    i
+                    if isinstance(i, Outcome)
+                    else prepare(i, max_bytes=self.max_bytes, max_depth=self.max_depth, strict=self.strict)
+                    for i in chunk
+                ]
+            return
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = _mp_context()
+        sub = max(1, self.chunk_size // self.workers)
+        with ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
+            for chunk in _chunks(items, self.chunk_size):
+                results: list[Prepared | Outcome] = []
+                futures = []
+                order: list[tuple[str, Any]] = []
+                plain: list[Item] = []
+                for i in chunk:
+                    if isinstance(i, Outcome):
+                        order.append(("o", i))
+                    else:
+                        order.append(("p", None))
+                        plain.append(i)
+                for k in range(0, len(plain), sub):
+                    futures.append(pool.submit(_prepare_many, (plain[k : k + sub], *params)))
+                done: list[Prepared | Outcome] = []
+                for f in futures:
+                    done.extend(f.result())
+                it = iter(done)
+                for kind, o in order:
+                    results.append(o if kind == "o" else next(it))
+                yield results
+
+    def _queue_chunk(self, chunk: list[Prepared | Outcome]) -> list[Outcome]:
+        out: list[Outcome | None] = [None] * len(chunk)
+        fresh: dict[bytes, tuple[int, Prepared]] = {}
+        by_digest: dict[bytes, bytes] = {}
+        for idx, p in enumerate(chunk):
+            if isinstance(p, Outcome):
+                out[idx] = p
+                continue
+            if p.source_digest in fresh or p.digest in by_digest or p.source_digest in by_digest:
+                out[idx] = Outcome(
+                    p.source,
+                    "duplicate",
+                    digest="0x" + p.digest.hex(),
+                    cid=p.cid,
+                    reason="same document earlier in this run",
+                )
+                continue
+            fresh[p.source_digest] = (idx, p)
+            by_digest[p.digest] = p.source_digest
+        if fresh:
+            keys = list({*fresh.keys(), *by_digest.keys()})
+            t = credentials_table
+            with self.db.engine.connect() as conn:
+                known: dict[bytes, bytes] = {}
+                for k in range(0, len(keys), 500):
+                    part = keys[k : k + 500]
+                    rows = conn.execute(
+                        select(t.c.source_digest, t.c.digest).where(
+                            or_(t.c.source_digest.in_(part), t.c.digest.in_(part))
+                        )
+                    ).all()
+                    for sd, d in rows:
+                        known[bytes(sd)] = bytes(d)
+                        known[bytes(d)] = bytes(d)
+            for sd in list(fresh):
+                idx, p = fresh[sd]
+                prior = known.get(sd) or known.get(p.digest)
+                if prior is not None:
+                    out[idx] = Outcome(
+                        p.source, "duplicate", digest="0x" + prior.hex(), reason="issued before"
+                    )
+                    del fresh[sd]
+        if fresh:
+            self._pin([p for _, p in fresh.values()])
+            now = utcnow()
+            new_rows: list[dict[str, Any]] = [
+                {
+                    "digest": p.digest,
+                    "source_digest": p.source_digest,
+                    "cid": p.cid,
+                    "credential_id": p.credential_id,
+                    "kind": p.kind,
+                    "name": p.name,
+                    "source": p.source[-4096:],
+                    "status": "queued",
+                    "queued_at": now,
+                    "extra_proof": p.extra_proof,
+                }
+                for _, p in sorted(fresh.values(), key=lambda x: x[0])
+            ]
+            with self.db.begin() as conn:
+                conn.execute(_insert_ignore(self.db), new_rows)
+            for idx, p in fresh.values():
+                out[idx] = Outcome(p.source, "accepted", digest="0x" + p.digest.hex(), cid=p.cid)
+        return [o for o in out if o is not None]
+
+    def _pin(self, prepared: list[Prepared]) -> None:
+        from registry.core.cid import same_cid
+
+        for p in prepared:
+            cid = self.store.put(p.canonical)
+            if cid != p.cid and not same_cid(cid, p.cid):
+                raise InputError(f"content store answered CID {cid} for {p.cid}", code="store_error")
+
+
+def _insert_ignore(db: Database) -> Any:
+    t = credentials_table
+    if db.dialect == "postgresql":
+        return postgresql.insert(t).on_conflict_do_nothing()
+    if db.dialect == "sqlite":
+        return sqlite.insert(t).on_conflict_do_nothing()
+    return t.insert()
+
+
+def _chunks(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
+    buf: list[Any] = []
+    for i in items:
+        buf.append(i)
+        if len(buf) >= n:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+def _mp_context() -> Any:
+    import multiprocessing
+
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(os.environ.get("REGISTRY_MP_START", method))

@@ -1,0 +1,583 @@
+"""The anchoring pipeline: seal → pin manifest → sign → broadcast → mined → confirmed → proofs.
+
+Every step reads its input from the database and commits its result before the next one starts,
+so a process killed anywhere resumes where it stopped when run again (see ``crash.py`` for the
+named crash points the tests use). A batch moves through::
+
+    sealed ─ pin manifest ─> pinned ─ sign+store tx ─> submitted ─ receipt ─> mined
+    mined ─ depth reached, root on chain ─> confirmed ─ proof files ─> done
+    mined ─ block gone (reorg) ─> submitted (same raw tx sent again)
+    submitted ─ nonce taken by a foreign tx ─> pinned (new tx)
+
+Before signing, the chain is asked whether it already holds the root for this issuer; if so the
+batch is adopted from the ``BatchAnchored`` event instead of being sent twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select, update
+from sqlmodel import col
+from web3 import Web3
+
+from registry.anchor.crash import crash_point
+from registry.anchor.txmanager import GWEI, Lost, Mined, TxManager, is_node_down
+from registry.chain.contract import RegistryContract, decode_revert, is_revert
+from registry.core.formats import ANCHOR_PROOF_TYPE, AnchorProof, Manifest, attach_proof, format_registry
+from registry.core.merkle import MerkleTree
+from registry.db import Batch, Database, Transaction, utcnow
+from registry.db.models import batches_table, credentials_table
+from registry.errors import ChainError, ContractRevert, RegistryError
+
+log = logging.getLogger("registry.anchor")
+
+OPEN = ("sealed", "pinned", "submitted", "mined", "confirmed")
+
+
+@dataclass
+class PipelineConfig:
+    """Knobs of the pipeline (from the settings, or explicit in tests and the bench)."""
+
+    output_dir: Path
+    batch_size: int = 10_000
+    max_wait: float = 60.0
+    confirmations: int = 1
+    poll_interval: float = 0.25
+    node_timeout: float | None = None  # give up after this long without a node (None: never)
+    max_attempts: int = 5
+
+
+@dataclass
+class AnchorReport:
+    """What one run did."""
+
+    sealed: int = 0
+    anchored_batches: list[dict[str, Any]] = field(default_factory=list)
+    credentials: int = 0
+    transactions: int = 0
+    gas_used: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON summary."""
+        return {
+            "batches_sealed": self.sealed,
+            "batches_anchored": len(self.anchored_batches),
+            "credentials_anchored": self.credentials,
+            "transactions_sent": self.transactions,
+            "gas_used": self.gas_used,
+            "batches": self.anchored_batches,
+        }
+
+
+def _dt(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _rfc3339(d: datetime) -> str:
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=UTC)
+    return d.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Pipeline:
+    """One issuer's anchoring pipeline on one registry contract."""
+
+    def __init__(
+        self,
+        db: Database,
+        store: Any,
+        w3: Web3,
+        account: LocalAccount,
+        contract: RegistryContract,
+        config: PipelineConfig,
+        *,
+        chain_id: int | None = None,
+        tx_timeout: float = 120.0,
+        fee_cap_wei: int = 500 * GWEI,
+        say: Callable[[str], None] | None = None,
+        stop: threading.Event | None = None,
+        rpc_label: str = "the chain node",
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.w3 = w3
+        self.account = account
+        self.address: str = account.address
+        self.contract = contract
+        self.cfg = config
+        self.chain_id = chain_id if chain_id is not None else int(w3.eth.chain_id)
+        self.registry_ref = format_registry(self.chain_id, contract.address)
+        self.txm = TxManager(db, w3, account, self.chain_id, tx_timeout=tx_timeout, fee_cap_wei=fee_cap_wei)
+        self.say = say or (lambda msg: log.info("%s", msg))
+        self.stop = stop or threading.Event()
+        self.rpc_label = rpc_label
+        self.report = AnchorReport()
+        self._down_since: float | None = None
+        self._last_down_msg = 0.0
+
+    def __repr__(self) -> str:
+        return f"Pipeline(issuer={self.address}, registry={self.registry_ref})"
+
+    # ---------------------------------------------------------------------------------------
+    # sealing
+
+    def queued_count(self) -> int:
+        """Credentials waiting for a batch."""
+        from sqlalchemy import func
+
+        t = credentials_table
+        with self.db.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(t.c.status == "queued")).scalar() or 0)
+
+    def _oldest_wait(self) -> float | None:
+        from sqlalchemy import func
+
+        t = credentials_table
+        with self.db.engine.connect() as conn:
+            oldest = conn.execute(select(func.min(t.c.queued_at)).where(t.c.status == "queued")).scalar()
+        if oldest is None:
+            return None
+        if oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        return (utcnow() - oldest).total_seconds()
+
+    def seal(self, *, force: bool) -> list[int]:
+        """Seal queued credentials into batches of at most ``batch_size``.
+
+        Full batches always; a partial one when ``force`` or its oldest credential waited
+        ``max_wait`` seconds. Returns the new batch ids.
+        """
+        made: list[int] = []
+        t = credentials_table
+        while not self.stop.is_set():
+            with self.db.engine.connect() as conn:
+                rows = conn.execute(
+                    select(t.c.id, t.c.digest)
+                    .where(t.c.status == "queued")
+                    .order_by(t.c.id)
+                    .limit(self.cfg.batch_size)
+                ).all()
+            if not rows:
+                break
+            if len(rows) < self.cfg.batch_size and not force:
+                waited = self._oldest_wait()
+                if waited is None or waited < self.cfg.max_wait:
+                    break
+            digests = [bytes(r[1]) for r in rows]
+            tree = MerkleTree.build(digests)
+            with self.db.begin() as conn:
+                batch_id = conn.execute(
+                    batches_table.insert().values(
+                        root=tree.root,
+                        count=len(rows),
+                        status="sealed",
+                        issuer=self.address,
+                        registry_ref=self.registry_ref,
+                        sealed_at=utcnow(),
+                        attempts=0,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+                res = conn.execute(
+                    t.update()
+                    .where(t.c.id == _bind("cid"), t.c.status == "queued")
+                    .values(batch_id=batch_id, leaf_index=_bind("leaf"), status="sealed"),
+                    [{"cid": r[0], "leaf": i} for i, r in enumerate(rows)],
+                )
+                if res.rowcount != len(rows):
+                    raise RegistryError("queued credentials changed while sealing (another sealer?)")
+            made.append(int(batch_id))
+            self.report.sealed += 1
+            self.say(f"sealed batch {batch_id}: {len(rows)} credentials, root 0x{tree.root.hex()}")
+            crash_point("after-seal")
+        return made
+
+    # ---------------------------------------------------------------------------------------
+    # batch steps
+
+    def _batch(self, batch_id: int) -> Batch:
+        with self.db.session() as s:
+            b = s.get(Batch, batch_id)
+            assert b is not None
+            return b
+
+    def _set(self, batch_id: int, **values: Any) -> None:
+        with self.db.begin() as conn:
+            conn.execute(batches_table.update().where(batches_table.c.id == batch_id).values(**values))
+
+    def _tree(self, batch: Batch) -> MerkleTree:
+        t = credentials_table
+        with self.db.engine.connect() as conn:
+            digests = [
+                bytes(r[0])
+                for r in conn.execute(
+                    select(t.c.digest).where(t.c.batch_id == batch.id).order_by(t.c.leaf_index)
+                ).all()
+            ]
+        tree = MerkleTree.build(digests)
+        if tree.root != batch.root or len(digests) != batch.count:
+            raise RegistryError(
+                f"batch {batch.id}: stored credentials no longer give its root", code="corrupt"
+            )
+        return tree
+
+    def open_batches(self) -> list[Batch]:
+        """Batches not finished yet, oldest first."""
+        with self.db.session() as s:
+            return list(s.scalars(select(Batch).where(col(Batch.status).in_(OPEN)).order_by(col(Batch.id))))
+
+    def step(self, batch: Batch) -> bool:
+        """Run the next step of ``batch``; True when it moved (False: waiting on the chain)."""
+        handler = {
+            "sealed": self._pin_manifest,
+            "pinned": self._submit,
+            "submitted": self._await_mined,
+            "mined": self._await_confirmed,
+            "confirmed": self._write_proofs,
+        }[batch.status]
+        return handler(batch)
+
+    def _pin_manifest(self, batch: Batch) -> bool:
+        tree = self._tree(batch)
+        manifest = Manifest.from_tree(self.registry_ref, self.address, tree)
+        cid = self.store.put(manifest.to_bytes())
+        self.store.pin(cid)
+        self._set(batch.id, status="pinned", manifest_cid=cid)  # type: ignore[arg-type]
+        self.say(f"batch {batch.id}: manifest pinned as {cid}")
+        crash_point("after-pin")
+        return True
+
+    def _fn(self, batch: Batch) -> Any:
+        return self.contract.functions.anchor(batch.root, batch.count, batch.manifest_cid)
+
+    def _submit(self, batch: Batch) -> bool:
+        info = self.contract.batch(batch.root)
+        if info.exists:
+            return self._adopt(batch, info.issuer)
+        fn = self._fn(batch)
+        try:
+            gas = int(fn.estimate_gas({"from": self.address}))
+        except Exception as exc:
+            if not is_revert(exc):
+                raise
+            err = decode_revert(exc)
+            if err.details.get("error") == "BatchAlreadyAnchored":
+                return self._adopt(batch, self.contract.batch(batch.root).issuer)
+            raise ContractRevert(
+                f"batch {batch.id}: the registry refuses the anchor: {err.message}",
+                error=err.details.get("error"),
+            ) from None
+        data = bytes.fromhex(
+            self.contract.contract.encode_abi("anchor", args=[batch.root, batch.count, batch.manifest_cid])[
+                2:
+            ]
+        )
+
+        def stored(session: Any, tx: Transaction) -> None:
+            session.execute(
+                update(Batch)
+                .where(col(Batch.id) == batch.id)
+                .values(status="submitted", tx_id=tx.id, tx_hash=tx.tx_hash, attempts=Batch.attempts + 1)
+            )
+
+        tx = self.txm.create(
+            kind="anchor",
+            to=self.contract.address,
+            data=data,
+            gas=gas + gas // 5 + 5_000,
+            batch_id=batch.id,
+            on_stored=stored,
+        )
+        self.report.transactions += 1
+        crash_point("after-sign")
+        self.txm.broadcast(tx)
+        self.say(f"batch {batch.id}: anchor tx 0x{tx.tx_hash.hex()} sent (nonce {tx.nonce})")
+        crash_point("after-broadcast")
+        return True
+
+    def _adopt(self, batch: Batch, issuer: str) -> bool:
+        """The chain already holds this root: take the anchor from its event, never send twice."""
+        if issuer != self.address:
+            self._set(batch.id, status="failed")  # type: ignore[arg-type]
+            raise RegistryError(
+                f"batch {batch.id}: root 0x{batch.root.hex()} is anchored by another issuer ({issuer})",
+                code="root_taken",
+            )
+        logs = self.contract.contract.events.BatchAnchored.get_logs(
+            from_block=0, to_block="latest", argument_filters={"root": batch.root}
+        )
+        if not logs:
+            return False  # state visible but the event not yet: look again on the next round
+        ev = logs[-1]
+        self._set(
+            batch.id,  # type: ignore[arg-type]
+            status="mined",
+            tx_hash=bytes(ev["transactionHash"]),
+            block_number=int(ev["blockNumber"]),
+            block_hash=bytes(ev["blockHash"]),
+            manifest_cid=batch.manifest_cid or ev["args"]["manifestCid"],
+        )
+        self.say(
+            f"batch {batch.id}: root already on chain (block {ev['blockNumber']}); adopted, not sent again"
+        )
+        return True
+
+    def _await_mined(self, batch: Batch) -> bool:
+        with self.db.session() as s:
+            tx = s.get(Transaction, batch.tx_id)
+        if tx is None:
+            self._set(batch.id, status="pinned")  # type: ignore[arg-type]
+            return True
+        res = self.txm.check(tx)
+        if isinstance(res, Lost):
+            self.say(f"batch {batch.id}: nonce {tx.nonce} was used by another transaction; re-sending")
+            self._set(batch.id, status="pinned", tx_id=None, tx_hash=None)  # type: ignore[arg-type]
+            return True
+        if not isinstance(res, Mined):
+            if res.tx.id != tx.id:
+                self._set(batch.id, tx_id=res.tx.id, tx_hash=res.tx.tx_hash)  # type: ignore[arg-type]
+            return False
+        if res.status != 1:
+            info = self.contract.batch(batch.root)
+            if info.exists:
+                return self._adopt(batch, info.issuer)
+            issuer = self.contract.issuer(self.address)
+            attempts = batch.attempts
+            self._set(batch.id, status="pinned", tx_id=None, tx_hash=None)  # type: ignore[arg-type]
+            if attempts >= self.cfg.max_attempts or issuer.status_name != "active":
+                raise ContractRevert(
+                    f"batch {batch.id}: anchor tx 0x{res.tx.tx_hash.hex()} reverted "
+                    f"(issuer status {issuer.status_name}); batch kept for a later run",
+                    error="reverted",
+                )
+            return True
+        self._set(
+            batch.id,  # type: ignore[arg-type]
+            status="mined",
+            tx_id=res.tx.id,
+            tx_hash=res.tx.tx_hash,
+            block_number=res.block_number,
+            block_hash=res.block_hash,
+        )
+        self.report.gas_used += res.gas_used
+        self.say(f"batch {batch.id}: mined in block {res.block_number} ({res.gas_used} gas)")
+        crash_point("after-mined")
+        return True
+
+    def _await_confirmed(self, batch: Batch) -> bool:
+        assert batch.tx_hash is not None and batch.block_hash is not None
+        depth = self.txm.depth(batch.tx_hash, batch.block_hash)
+        info = self.contract.batch(batch.root) if depth is not None else None
+        if depth is None or (info is not None and depth >= self.cfg.confirmations and not info.exists):
+            self.say(
+                f"batch {batch.id}: block {batch.block_number} with its anchor is no longer on the chain "
+                "(reorg); sending the batch again"
+            )
+            with self.db.session() as s:
+                tx = s.get(Transaction, batch.tx_id) if batch.tx_id is not None else None
+            if tx is None:
+                self._set(batch.id, status="pinned", block_number=None, block_hash=None, tx_hash=None)  # type: ignore[arg-type]
+            else:
+                self._set(batch.id, status="submitted", block_number=None, block_hash=None)  # type: ignore[arg-type]
+                self.txm.reopen(tx)
+            return True
+        if depth < self.cfg.confirmations:
+            return False
+        assert info is not None
+        if info.issuer != self.address:
+            raise RegistryError(f"batch {batch.id}: root held by {info.issuer}", code="root_taken")
+        self._set(batch.id, status="confirmed", anchored_at=_dt(info.anchored_at))  # type: ignore[arg-type]
+        if batch.tx_id is not None:
+            with self.db.begin() as conn:
+                conn.execute(
+                    update(Transaction).where(col(Transaction.id) == batch.tx_id).values(status="confirmed")
+                )
+        return True
+
+    def _write_proofs(self, batch: Batch) -> bool:
+        tree = self._tree(batch)
+        paths = tree.all_proofs()
+        out_dir = self.cfg.output_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        assert batch.anchored_at is not None and batch.tx_hash is not None and batch.block_number is not None
+        common = {
+            "registry": self.registry_ref,
+            "issuer": self.address,
+            "transactionHash": "0x" + batch.tx_hash.hex(),
+            "blockNumber": int(batch.block_number),
+            "anchoredAt": _rfc3339(batch.anchored_at),
+            "manifestCid": batch.manifest_cid,
+        }
+        root_hex = "0x" + batch.root.hex()
+        t = credentials_table
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.leaf_index, t.c.digest, t.c.cid, t.c.extra_proof)
+                .where(t.c.batch_id == batch.id)
+                .order_by(t.c.leaf_index)
+            ).all()
+        half = len(rows) // 2
+        for n, (leaf, digest, cid, extra) in enumerate(rows):
+            if n == half and n:
+                crash_point("mid-proofs")
+            proof = {
+                "type": ANCHOR_PROOF_TYPE,
+                "digest": "0x" + bytes(digest).hex(),
+                "cid": cid,
+                "merkleRoot": root_hex,
+                "merklePath": ["0x" + p.hex() for p in paths[leaf]],
+                **common,
+            }
+            if n == 0:  # the format is public: check the first of every batch against the model
+                checked = AnchorProof.parse(proof)
+                if not checked.verify_inclusion():
+                    raise RegistryError(
+                        f"batch {batch.id}: Merkle path does not reach the root", code="corrupt"
+                    )
+            body = self.store.get(cid)
+            data = _with_proof(body, proof, extra)
+            _write_atomic(out_dir / f"0x{bytes(digest).hex()}.json", data)
+        now = utcnow()
+        with self.db.begin() as conn:
+            conn.execute(
+                t.update()
+                .where(t.c.batch_id == batch.id)
+                .values(status="anchored", anchored_at=batch.anchored_at)
+            )
+            conn.execute(
+                batches_table.update()
+                .where(batches_table.c.id == batch.id)
+                .values(status="done", done_at=now)
+            )
+        gas = None
+        if batch.tx_id is not None:
+            with self.db.session() as s:
+                tx = s.get(Transaction, batch.tx_id)
+                gas = tx.gas_used if tx is not None else None
+        self.report.credentials += len(rows)
+        self.report.anchored_batches.append(
+            {
+                "batch": batch.id,
+                "root": root_hex,
+                "count": batch.count,
+                "transaction": common["transactionHash"],
+                "block": batch.block_number,
+                "manifest_cid": batch.manifest_cid,
+                "gas_used": gas,
+            }
+        )
+        self.say(f"batch {batch.id}: {len(rows)} proof files written to {out_dir}")
+        return True
+
+    # ---------------------------------------------------------------------------------------
+    # loops
+
+    def _guard(self, fn: Callable[[], bool]) -> bool | None:
+        """Run one step; a node that cannot be reached means wait (None), not crash."""
+        try:
+            result = fn()
+        except RegistryError as exc:
+            if isinstance(exc, ChainError) and exc.code == "chain_unavailable":
+                self._node_down(exc)
+                return None
+            raise
+        except Exception as exc:
+            if is_node_down(exc):
+                self._node_down(exc)
+                return None
+            raise
+        if self._down_since is not None:
+            self.say(f"{self.rpc_label} answers again; resuming")
+            self._down_since = None
+        return result
+
+    def _node_down(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self._down_since is None:
+            self._down_since = now
+            self._last_down_msg = 0.0
+        waited = now - self._down_since
+        if self.cfg.node_timeout is not None and waited > self.cfg.node_timeout:
+            raise ChainError(f"{self.rpc_label} unreachable for {waited:.0f}s; giving up (state is saved)")
+        if now - self._last_down_msg >= 30 or self._last_down_msg == 0.0:
+            self._last_down_msg = now
+            self.say(
+                f"waiting for {self.rpc_label}: cannot reach it ({type(exc).__name__}); "
+                f"retrying, nothing is lost"
+            )
+        backoff = min(5.0, 0.5 * 2 ** min(6, int(waited // 2)))
+        self.stop.wait(backoff)
+
+    def advance_all(self) -> bool:
+        """One round over the open batches; True when every batch is finished."""
+        pending = False
+        for batch in self.open_batches():
+            if self.stop.is_set():
+                return False
+            while batch.status in OPEN and not self.stop.is_set():
+                moved = self._guard(lambda b=batch: self.step(b))  # type: ignore[misc]
+                if not moved:
+                    pending = True
+                    break
+                batch = self._batch(batch.id)  # type: ignore[arg-type]
+        return not pending and not self.open_batches()
+
+    def run_once(self) -> AnchorReport:
+        """Seal everything queued and drive every open batch to ``done`` (or until stopped)."""
+        sealed = self._guard(lambda: bool(self.seal(force=True)))
+        while sealed is None and not self.stop.is_set():
+            sealed = self._guard(lambda: bool(self.seal(force=True)))
+        while not self.stop.is_set():
+            if self.advance_all():
+                break
+            self.stop.wait(self.cfg.poll_interval)
+        return self.report
+
+    def watch(self, *, idle: float = 1.0) -> AnchorReport:
+        """Keep sealing (full batch, or oldest waited ``max_wait``) and anchoring until stopped."""
+        self.say(f"watching: batches of up to {self.cfg.batch_size}, sealed after {self.cfg.max_wait:g}s")
+        while not self.stop.is_set():
+            self._guard(lambda: bool(self.seal(force=False)))
+            if self.stop.is_set():
+                break
+            done = self.advance_all()
+            self.stop.wait(idle if done else self.cfg.poll_interval)
+        self.say("stopped cleanly")
+        return self.report
+
+
+def _bind(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name)
+
+
+def _with_proof(body: bytes, proof: dict[str, Any], extra: str | None) -> bytes:
+    """The credential's canonical bytes with the proof member added (no re-serialisation)."""
+    if extra is not None:
+        doc = json.loads(body)
+        doc["proof"] = json.loads(extra)
+        return json.dumps(attach_proof(doc, proof), ensure_ascii=False, separators=(",", ":")).encode()
+    tail = json.dumps(proof, separators=(",", ":")).encode()
+    inner = body.rstrip()
+    if not inner.endswith(b"}"):
+        raise RegistryError("stored credential is not a JSON object", code="corrupt")
+    sep = b"," if inner[:-1].strip() not in (b"{", b"") else b""
+    return inner[:-1] + sep + b'"proof":' + tail + b"}"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
