@@ -1,0 +1,252 @@
+"""Strict JSON intake, RFC 8785 (JCS) canonical bytes and the document digest.
+
+Everything a document may contain must survive JCS unchanged, so input that JCS cannot represent
+faithfully is rejected with a :class:`~registry.errors.CanonicalizationError` whose ``code`` is
+one of the stable codes below and whose ``details["path"]`` is a JSON pointer (RFC 6901).
+
+=========================  ==============================================================
+code                       meaning
+=========================  ==============================================================
+``document_too_large``     input longer than ``max_bytes``
+``invalid_utf8``           input bytes are not UTF-8 (``details["offset"]`` = byte offset)
+``invalid_json``           not JSON at all (``details["line"]``, ``details["column"]``)
+``duplicate_key``          an object names the same member twice
+``non_finite_number``      NaN, Infinity, -Infinity or a float literal that overflows
+``integer_out_of_range``   an integer outside +-(2**53 - 1), also written as a float (``1e20``)
+``nesting_too_deep``       objects/arrays nested deeper than ``max_depth``
+``invalid_unicode``        a string holding a lone UTF-16 surrogate (``"\\ud800"``)
+``not_an_object``          top level is not a JSON object (``load_document`` only)
+``unsupported_value``      a Python value with no JSON form (``canonical_bytes`` only)
+=========================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import rfc8785
+
+from registry.errors import CanonicalizationError
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_DEPTH",
+    "MAX_SAFE_INTEGER",
+    "CanonicalizationError",
+    "canonical_bytes",
+    "document_digest",
+    "json_pointer",
+    "load_document",
+    "parse_json",
+    "sha256",
+]
+
+DEFAULT_MAX_BYTES = 1024 * 1024
+DEFAULT_MAX_DEPTH = 64
+MAX_SAFE_INTEGER = 2**53 - 1
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_pointer(path: tuple[str | int, ...] | list[str | int]) -> str:
+    """Render a path as an RFC 6901 JSON pointer (``""`` is the whole document)."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _fail(code: str, problem: str, path: tuple[str | int, ...] = (), **details: Any) -> CanonicalizationError:
+    pointer = json_pointer(path)
+    where = f"at {pointer!r}" if pointer else "at the document root"
+    return CanonicalizationError(f"{problem} {where}", code=code, path=pointer, **details)
+
+
+class _NonFinite:
+    """Placeholder the parser leaves where a non-finite number was written."""
+
+    __slots__ = ("literal",)
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+class _DuplicateKeys(dict):  # type: ignore[type-arg]
+    """An object that had duplicate members; remembers the first repeated key."""
+
+    duplicate: str = ""
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                marked = _DuplicateKeys(pairs)
+                marked.duplicate = key
+                return marked
+            seen.add(key)
+    return out
+
+
+def _parse_constant(literal: str) -> _NonFinite:
+    return _NonFinite(literal)
+
+
+def _parse_float(literal: str) -> Any:
+    value = float(literal)
+    if not math.isfinite(value):
+        return _NonFinite(literal)
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_pairs_hook, parse_constant=_parse_constant, parse_float=_parse_float
+)
+
+
+def _check(value: Any, path: tuple[str | int, ...], max_depth: int, *, parsed: bool) -> None:
+    """Walk a value and raise on the first thing JCS cannot represent faithfully."""
+    depth = len(path)
+    if isinstance(value, dict):
+        if depth >= max_depth:
+            raise _fail("nesting_too_deep", f"nesting deeper than {max_depth} levels", path,
+                        max_depth=max_depth)
+        if isinstance(value, _DuplicateKeys):
+            raise _fail("duplicate_key", f"duplicate object key {value.duplicate!r}", path,
+                        key=value.duplicate)
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _fail("unsupported_value", f"object key {key!r} is not a string", path)
+            if _SURROGATE.search(key):
+                raise _fail("invalid_unicode", f"object key {key!r} holds a lone UTF-16 surrogate", path)
+            _check(item, (*path, key), max_depth, parsed=parsed)
+    elif isinstance(value, list | tuple) and (not parsed or isinstance(value, list)):
+        if depth >= max_depth:
+            raise _fail("nesting_too_deep", f"nesting deeper than {max_depth} levels", path,
+                        max_depth=max_depth)
+        for i, item in enumerate(value):
+            _check(item, (*path, i), max_depth, parsed=parsed)
+    elif isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise _fail("invalid_unicode", "string holds a lone UTF-16 surrogate", path)
+    elif value is None or isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise _fail("integer_out_of_range",
+                        f"integer {value} is outside the IEEE-754 exact range +-(2**53 - 1)", path)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _fail("non_finite_number", f"number {value!r} is not finite", path)
+        if MAX_SAFE_INTEGER < abs(value) < 1e21 and value.is_integer():
+            # JCS would write it as an integer literal beyond the exact range, which no strict
+            # reader (this one included) accepts back: refuse it here already.
+            raise _fail("integer_out_of_range",
+                        f"number {value!r} is an integer outside the IEEE-754 exact range +-(2**53 - 1)",
+                        path)
+    elif isinstance(value, _NonFinite):
+        raise _fail("non_finite_number", f"number {value.literal} is not finite", path)
+    elif isinstance(value, Mapping):
+        _check(dict(value), path, max_depth, parsed=parsed)
+    else:
+        raise _fail("unsupported_value", f"value of type {type(value).__name__} has no JSON form", path)
+
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]', re.S)
+
+
+def _check_depth(text: str, max_depth: int) -> None:
+    """Find nesting beyond ``max_depth`` before the recursive parser sees it, with its path.
+
+    Only called when the document holds more brackets than ``max_depth`` at all.
+    """
+    stack: list[list[Any]] = []  # [is_object, key or index, expecting a key]
+    for m in _TOKENS.finditer(text):
+        tok = m.group()
+        if tok == "[" or tok == "{":
+            if len(stack) >= max_depth:
+                path = tuple(e[1] for e in stack)
+                raise _fail("nesting_too_deep", f"nesting deeper than {max_depth} levels", path,
+                            max_depth=max_depth, offset=m.start())
+            stack.append([tok == "{", None if tok == "{" else 0, tok == "{"])
+        elif tok == "]" or tok == "}":
+            if stack:
+                stack.pop()
+        elif tok == ",":
+            if stack:
+                top = stack[-1]
+                if top[0]:
+                    top[2] = True
+                else:
+                    top[1] += 1
+        elif tok == ":":
+            if stack:
+                stack[-1][2] = False
+        elif stack and stack[-1][0] and stack[-1][2]:
+            try:
+                stack[-1][1] = json.loads(tok)
+            except ValueError:
+                stack[-1][1] = tok[1:-1]
+
+
+def parse_json(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES,
+               max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """Parse JSON strictly; raise :class:`CanonicalizationError` on anything JCS cannot keep."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    if len(raw) > max_bytes:
+        raise _fail("document_too_large", f"document is {len(raw)} bytes, over the {max_bytes}-byte cap",
+                    size=len(raw), max_bytes=max_bytes)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail("invalid_utf8", f"invalid UTF-8 at byte offset {exc.start}", offset=exc.start) from None
+    stripped = text.strip(" \t\r\n")
+    if stripped.count("[") + stripped.count("{") > max_depth:
+        _check_depth(stripped, max_depth)
+    try:
+        value, end = _DECODER.raw_decode(stripped)
+    except RecursionError:  # pragma: no cover - _check_depth bounds the nesting first
+        raise _fail("nesting_too_deep", f"nesting deeper than {max_depth} levels",
+                    max_depth=max_depth) from None
+    except json.JSONDecodeError as exc:
+        raise _fail("invalid_json", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+                    line=exc.lineno, column=exc.colno) from None
+    if end != len(stripped):
+        raise _fail("invalid_json", f"invalid JSON: extra data after the value (character {end})",
+                    offset=end)
+    _check(value, (), max_depth, parsed=True)
+    return value
+
+
+def load_document(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                  max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, Any]:
+    """Parse a credential document: strict JSON whose top level is an object."""
+    value = parse_json(data, max_bytes=max_bytes, max_depth=max_depth)
+    if not isinstance(value, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(value), "a number")
+        raise _fail("not_an_object", f"top level must be a JSON object, got {kind}")
+    return value
+
+
+def canonical_bytes(doc: Mapping[str, Any], *, max_depth: int = DEFAULT_MAX_DEPTH) -> bytes:
+    """RFC 8785 canonical bytes of ``doc`` without its ``proof`` member."""
+    if not isinstance(doc, Mapping):
+        raise _fail("not_an_object", f"document must be a JSON object, got {type(doc).__name__}")
+    body = {k: v for k, v in doc.items() if k != "proof"}
+    _check(body, (), max_depth, parsed=False)
+    return rfc8785.dumps(body)
+
+
+def sha256(data: bytes) -> bytes:
+    """SHA-256 of ``data`` (32 bytes)."""
+    return hashlib.sha256(data).digest()
+
+
+def document_digest(doc: Mapping[str, Any]) -> bytes:
+    """The credential digest: ``sha256(canonical_bytes(doc))``."""
+    return hashlib.sha256(canonical_bytes(doc)).digest()

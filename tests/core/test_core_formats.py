@@ -1,0 +1,229 @@
+"""Manifest and anchor proof models, registry references, attach/split, JSON Schemas."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import pytest
+
+from registry.core.canonical import canonical_bytes, document_digest, load_document
+from registry.core.cid import cid_from_digest
+from registry.core.formats import (
+    AnchorProof,
+    Manifest,
+    attach_proof,
+    format_registry,
+    format_timestamp,
+    parse_registry,
+    split_proof,
+)
+from registry.core.merkle import MerkleTree
+from registry.errors import InputError
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+REG_ADDR = "0x5FbDB2315678afecb367f032d93F642f64180aa3"  # checksummed
+ISSUER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+REGISTRY = f"eip155:31337:{REG_ADDR}"
+
+
+def _schema(name: str) -> Any:
+    return jsonschema_rs.Draft202012Validator(json.loads((SCHEMAS / name).read_text()))
+
+
+def _digests(n: int) -> list[bytes]:
+    return [hashlib.sha256(f"doc {i}".encode()).digest() for i in range(n)]
+
+
+def _proof_for(tree: MerkleTree, i: int, manifest_cid: str) -> AnchorProof:
+    d = tree.digests[i]
+    return AnchorProof(
+        digest="0x" + d.hex(), cid=cid_from_digest(d), merkleRoot="0x" + tree.root.hex(),
+        merklePath=["0x" + p.hex() for p in tree.proof(i)], registry=REGISTRY, issuer=ISSUER,
+        transactionHash="0x" + "ab" * 32, blockNumber=12, anchoredAt="2026-11-29T07:00:00Z",
+        manifestCid=manifest_cid,
+    )
+
+
+# -- registry references ----------------------------------------------------------------------
+
+def test_registry_reference_roundtrip() -> None:
+    assert format_registry(31337, REG_ADDR.lower()) == REGISTRY
+    assert parse_registry(REGISTRY) == (31337, REG_ADDR)
+    assert parse_registry(f"eip155:1:{REG_ADDR.lower()}") == (1, REG_ADDR)
+
+
+@pytest.mark.parametrize("bad", ["eip155:0:" + REG_ADDR, "eip155:-1:" + REG_ADDR, "eip155:1:0x1234",
+                                 "cosmos:1:" + REG_ADDR, REG_ADDR, "eip155:1:" + REG_ADDR + "00", ""])
+def test_registry_reference_rejects(bad: str) -> None:
+    with pytest.raises(InputError) as info:
+        parse_registry(bad)
+    assert info.value.code in {"invalid_registry", "invalid_address"}
+
+
+def test_format_registry_rejects() -> None:
+    for chain_id in (0, -5, True):
+        with pytest.raises(InputError):
+            format_registry(chain_id, REG_ADDR)
+    with pytest.raises(InputError) as info:
+        format_registry(1, "0xnothex")
+    assert info.value.code == "invalid_address"
+
+
+def test_format_timestamp() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    assert format_timestamp(0) == "1970-01-01T00:00:00Z"
+    cet = timezone(timedelta(hours=1))
+    assert format_timestamp(datetime(2026, 11, 29, 8, 0, 5, 999, tzinfo=cet)) == "2026-11-29T07:00:05Z"
+    with pytest.raises(InputError):
+        format_timestamp(datetime(2026, 1, 1))
+
+
+# -- manifest ---------------------------------------------------------------------------------
+
+def test_manifest_build_serialize_parse_rebuild() -> None:
+    ds = _digests(5)
+    m = Manifest.build(f"eip155:31337:{REG_ADDR.lower()}", ISSUER.lower(), ds)
+    assert m.registry == REGISTRY and m.issuer == ISSUER
+    assert m.count == 5 and m.digests == ["0x" + d.hex() for d in ds]
+    assert m.root == "0x" + MerkleTree.build(ds).root.hex()
+    raw = m.to_bytes()
+    assert raw == canonical_bytes(json.loads(raw))  # already canonical
+    back = Manifest.parse(raw, check_root=True)
+    assert back == m
+    assert back.rebuild_root().hex() == m.root[2:]
+    assert back.digest_bytes() == ds
+    assert _schema("manifest.schema.json").is_valid(m.to_json())
+    assert json.loads(raw)["format"] == "credential-registry/manifest/v1"
+    assert json.loads(raw)["tree"] == "oz-standard-v1:bytes32"
+
+
+def test_manifest_detects_wrong_root() -> None:
+    m = Manifest.build(REGISTRY, ISSUER, _digests(3)).to_json()
+    m["digests"][0], m["digests"][1] = m["digests"][1], m["digests"][0]
+    # leaves are sorted by hash, so swapping the input order keeps the root …
+    assert Manifest.parse(json.dumps(m).encode(), check_root=True).root_matches()
+    # … but replacing a digest does not
+    m["digests"][2] = "0x" + "00" * 32
+    parsed = Manifest.parse(json.dumps(m).encode())
+    assert not parsed.root_matches()
+    with pytest.raises(InputError) as info:
+        Manifest.parse(json.dumps(m).encode(), check_root=True)
+    assert info.value.code == "manifest_root_mismatch"
+
+
+@pytest.mark.parametrize(("field", "value", "fragment"), [
+    ("count", 4, "count is 4"),
+    ("count", 0, "/count"),
+    ("format", "v2", "/format"),
+    ("tree", "other", "/tree"),
+    ("root", "0x" + "AB" * 32, "/root"),
+    ("digests", ["0x1234"], "/digests"),
+    ("issuer", ISSUER.lower(), "checksummed"),
+    ("registry", f"eip155:31337:{REG_ADDR.lower()}", "checksummed"),
+    ("extra", 1, "/extra"),
+])
+def test_manifest_rejects(field: str, value: Any, fragment: str) -> None:
+    m = Manifest.build(REGISTRY, ISSUER, _digests(3)).to_json()
+    m[field] = value
+    with pytest.raises(InputError) as info:
+        Manifest.parse(json.dumps(m).encode())
+    assert info.value.code == "invalid_manifest"
+    assert fragment in info.value.message
+    # the schema cannot express count == len(digests) or EIP-55 checksums; everything else it catches
+    if field not in {"issuer", "registry"} and not (field == "count" and value == 4):
+        assert not _schema("manifest.schema.json").is_valid(m)
+
+
+def test_manifest_parse_is_strict_json() -> None:
+    raw = Manifest.build(REGISTRY, ISSUER, _digests(2)).to_bytes()
+    dup = raw[:-1] + b',"count":2}'
+    with pytest.raises(InputError) as info:
+        Manifest.parse(dup)
+    assert info.value.code == "duplicate_key"
+
+
+# -- anchor proof -----------------------------------------------------------------------------
+
+def test_anchor_proof_roundtrip_and_inclusion() -> None:
+    tree = MerkleTree.build(_digests(6))
+    m_cid = cid_from_digest(hashlib.sha256(b"manifest").digest())
+    for i in range(6):
+        p = _proof_for(tree, i, m_cid)
+        assert p.verify_inclusion()
+        assert AnchorProof.parse(p.to_json()) == p
+        assert AnchorProof.parse(json.dumps(p.to_json()).encode()) == p
+        assert _schema("anchor-proof.schema.json").is_valid(p.to_json())
+    bad = _proof_for(tree, 0, m_cid).to_json()
+    bad["merklePath"] = bad["merklePath"][:-1]
+    assert not AnchorProof.parse(bad).verify_inclusion()
+
+
+@pytest.mark.parametrize(("field", "value", "fragment"), [
+    ("type", "DataIntegrityProof", "/type"),
+    ("digest", "0x" + "00" * 31, "/digest"),
+    ("cid", "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", "raw sha2-256"),
+    ("cid", cid_from_digest(b"\x01" * 32), "does not name the digest"),
+    ("merklePath", ["0x12"], "merklePath[0]"),
+    ("blockNumber", -1, "/blockNumber"),
+    ("anchoredAt", "2026-11-29 07:00:00", "RFC 3339"),
+    ("anchoredAt", "2026-11-29T07:00:00+01:00", "RFC 3339"),
+    ("anchoredAt", "2026-02-30T07:00:00Z", "not a real date"),
+    ("manifestCid", "nope", "/manifestCid"),
+    ("issuer", "0x1234", "/issuer"),
+    ("transactionHash", "0x" + "zz" * 32, "/transactionHash"),
+])
+def test_anchor_proof_rejects(field: str, value: Any, fragment: str) -> None:
+    tree = MerkleTree.build(_digests(3))
+    p = _proof_for(tree, 1, cid_from_digest(b"\x02" * 32)).to_json()
+    p[field] = value
+    with pytest.raises(InputError) as info:
+        AnchorProof.parse(p)
+    assert info.value.code == "invalid_anchor_proof"
+    assert fragment in info.value.message
+
+
+def test_anchor_proof_missing_field_fails_schema_and_model() -> None:
+    tree = MerkleTree.build(_digests(2))
+    p = _proof_for(tree, 0, cid_from_digest(b"\x02" * 32)).to_json()
+    del p["transactionHash"]
+    assert not _schema("anchor-proof.schema.json").is_valid(p)
+    with pytest.raises(InputError) as info:
+        AnchorProof.parse(p)
+    assert "/transactionHash" in info.value.message
+
+
+# -- attach / split ---------------------------------------------------------------------------
+
+def test_attach_and_split() -> None:
+    doc = load_document(b'{"@context":["https://www.w3.org/ns/credentials/v2"],"id":"urn:uuid:1","x":1}')
+    digest = document_digest(doc)
+    tree = MerkleTree.build([digest, *_digests(2)])
+    proof = _proof_for(tree, 0, cid_from_digest(b"\x02" * 32))
+    signed = attach_proof(doc, proof)
+    assert "proof" not in doc  # input untouched
+    assert signed["proof"] == proof.to_json()
+    assert document_digest(signed) == digest
+    body, p = split_proof(signed)
+    assert body == doc and p == proof.to_json()
+    # re-attaching replaces the old anchor proof
+    again = attach_proof(signed, proof)
+    assert again["proof"] == proof.to_json()
+    assert split_proof(doc) == (doc, None)
+
+
+def test_attach_keeps_other_proofs() -> None:
+    issuer_sig = {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "proofValue": "z..."}
+    doc = {"id": "urn:uuid:2", "proof": issuer_sig}
+    tree = MerkleTree.build([document_digest(doc)])
+    proof = _proof_for(tree, 0, cid_from_digest(b"\x02" * 32))
+    signed = attach_proof(doc, proof)
+    assert signed["proof"] == [issuer_sig, proof.to_json()]
+    body, p = split_proof(signed)
+    assert body == {"id": "urn:uuid:2"} and p == proof.to_json()
+    assert attach_proof(signed, proof)["proof"] == [issuer_sig, proof.to_json()]
+    assert split_proof(doc) == ({"id": "urn:uuid:2"}, None)
