@@ -1,9 +1,130 @@
-"""CLI commands: verifying (filled in by its issue)."""
+"""CLI commands: ``registry verify FILE`` and ``registry serve``.
+
+``verify`` uses the same core as the service, prints every check and exits 0 only when the
+credential is valid (1 when it is not, 3 when it cannot be decided now, 2 for unreadable input).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
 import typer
+
+from registry.cli.common import print_json, settings
+from registry.errors import ChainError, ConfigError, InputError
+
+EXIT_NOT_VALID = 1
+EXIT_INPUT = 2
+EXIT_INDETERMINATE = 3
+
+_ICONS = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "-"}
+
+
+def _verify(
+    file: Path = typer.Argument(..., help="credential JSON file ('-' reads standard input)"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    rpc_url: str | None = typer.Option(None, "--rpc-url", help="EVM JSON-RPC URL"),
+    contract: str | None = typer.Option(None, "--contract", help="registry contract address"),
+    trusted: list[str] | None = typer.Option(
+        None, "--trusted", help="trusted registry eip155:<chainId>:<address> (repeatable)"
+    ),
+    confirmations: int | None = typer.Option(None, "--confirmations", min=0, help="confirmation depth"),
+) -> None:
+    """Verify a credential file against the chain; exit 0 only when it is valid."""
+    from registry.verify.core import VerifyConfig, finish, prepare_document, run_chain
+    from registry.verify.index import DigestIndex
+    from registry.verify.reader import ChainReader
+    from registry.verify.result import Status
+    from registry.verify.service import open_content_store
+
+    s = settings(
+        rpc_url=rpc_url, contract=contract, trusted_registries=trusted or None, confirmations=confirmations
+    )
+    try:
+        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {file}: {exc.strerror}", code="unreadable_file") from None
+    reader = ChainReader(s.rpc_url, timeout=s.rpc_timeout, staleness=s.cache_staleness)
+    try:
+        chain_id = None
+        if not s.trusted_registries and s.contract and not s.chain_id:
+            chain_id = reader.chain_id()  # ChainError here: exit 3, the trusted registry is unknown
+        config = VerifyConfig.from_settings(s, chain_id=chain_id)
+        if not config.trusted:
+            raise ConfigError(
+                "no trusted registry: set REGISTRY_TRUSTED_REGISTRIES or --trusted (or REGISTRY_CONTRACT)"
+            )
+        reader.contracts = sorted({a for _, a in config.trusted})
+        prep = prepare_document(data, config, None)
+        if prep.proof is None and prep.digest is not None and not prep.local_failed:
+            # a bare document: build the digest index from the chain's events and the manifests
+            index = DigestIndex(reader, open_content_store(s))
+            with contextlib.suppress(ChainError):
+                reader.poll()
+            prep = prepare_document(data, config, index)
+        view, error = run_chain(prep, reader)
+        result = finish(prep, view, error, config, datetime.now(UTC))
+    finally:
+        reader.close()
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        _print_result(result)
+    if result.status is Status.valid:
+        raise typer.Exit(0)
+    raise typer.Exit(EXIT_INDETERMINATE if result.status is Status.indeterminate else EXIT_NOT_VALID)
+
+
+def _print_result(result: object) -> None:
+    from rich.console import Console
+
+    from registry.verify.result import CHECK_TITLES, VerificationResult
+
+    assert isinstance(result, VerificationResult)
+    con = Console(highlight=False, soft_wrap=True)
+    colour = {"valid": "green"}.get(
+        result.status.value, "red" if result.status.value in ("invalid", "revoked") else "yellow"
+    )
+    con.print(f"[bold {colour}]{result.status.value.upper()}[/] — {result.summary}")
+    if result.issuer:
+        con.print(f"issuer: {result.issuer.name or '?'} ({result.issuer.address})")
+    if result.anchor and result.anchor.transaction_hash:
+        con.print(
+            f"anchored: {result.anchor.anchored_at} in {result.anchor.transaction_hash} "
+            f"(block {result.anchor.block_number}, {result.anchor.confirmations} confirmations)"
+        )
+    for c in result.checks:
+        con.print(
+            f" {_ICONS.get(c.status.value, '?')} {CHECK_TITLES.get(c.name, c.name)} [{c.name}: "
+            f"{c.status.value}]: {c.message}",
+            markup=False,
+        )
+
+
+def _serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
+    port: int = typer.Option(8000, "--port", help="port"),
+    workers: int = typer.Option(1, "--workers", min=1, help="worker processes"),
+    log_level: str = typer.Option("info", "--log-level"),
+) -> None:
+    """Run the verification service (JSON API and web page); it holds no private key."""
+    import uvicorn
+
+    uvicorn.run(
+        "registry.verify.service:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the app."""
+    app.command("verify")(_verify)
+    app.command("serve")(_serve)
