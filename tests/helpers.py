@@ -6,7 +6,7 @@ eth-tester and anvil.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -92,3 +92,114 @@ def b32(i: int) -> bytes:
 def hexes(values: Sequence[bytes]) -> list[str]:
     """0x-hex strings of byte values."""
     return ["0x" + v.hex() for v in values]
+
+
+# --------------------------------------------------------------------------- Merkle oracle
+
+_OZ_TREE_JS = r"""
+const { StandardMerkleTree } = require("@openzeppelin/merkle-tree");
+const digests = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const tree = StandardMerkleTree.of(digests.map((d) => [d]), ["bytes32"]);
+const out = { root: tree.root, leaves: [], proofs: [] };
+for (let i = 0; i < digests.length; i++) {
+  out.leaves.push(tree.leafHash([digests[i]]));
+  out.proofs.push(tree.getProof(i));
+}
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def oz_tree(digests: Sequence[bytes]) -> dict[str, object]:
+    """Build a tree with the npm ``@openzeppelin/merkle-tree`` (the oracle).
+
+    Returns ``root`` (bytes), ``leaves`` (list of bytes, input order) and ``proofs`` (list of
+    lists of bytes, proof of input i).
+    """
+    import json
+    import subprocess
+    from pathlib import Path
+
+    root_dir = Path(__file__).resolve().parents[1]
+    res = subprocess.run(
+        ["node", "-e", _OZ_TREE_JS],
+        input=json.dumps(hexes(digests)),
+        capture_output=True,
+        text=True,
+        cwd=root_dir,
+        check=True,
+        timeout=60,
+    )
+    data = json.loads(res.stdout)
+    return {
+        "root": bytes.fromhex(data["root"][2:]),
+        "leaves": [bytes.fromhex(x[2:]) for x in data["leaves"]],
+        "proofs": [[bytes.fromhex(x[2:]) for x in p] for p in data["proofs"]],
+    }
+
+
+def keccak(data: bytes) -> bytes:
+    """keccak256."""
+    return bytes(Web3.keccak(data))
+
+
+def leaf_of(digest: bytes) -> bytes:
+    """OpenZeppelin standard leaf of a bytes32 value: keccak256(keccak256(abi.encode(digest)))."""
+    return keccak(keccak(digest))
+
+
+def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """Root reached from ``leaf`` through ``proof`` with sorted-pair hashing (as MerkleProof)."""
+    node = leaf
+    for sib in proof:
+        node = keccak(min(node, sib) + max(node, sib))
+    return node
+
+
+# --------------------------------------------------------------------------- assertions
+
+
+def assert_reverts(call: Callable[[], object], error: str, *args: object) -> None:
+    """``call()`` must raise ``ContractRevert`` naming the custom ``error`` (and ``args`` if given)."""
+    import pytest
+
+    from registry.errors import ContractRevert
+
+    with pytest.raises(ContractRevert) as info:
+        call()
+    assert info.value.details["error"] == error, str(info.value)
+    if args:
+        expected = [("0x" + a.hex()) if isinstance(a, bytes) else a for a in args]
+        assert info.value.details["args"] == expected, str(info.value)
+
+
+def events(reg: RegistryContract, receipt: TxReceipt, name: str) -> list[dict[str, object]]:
+    """Decoded ``name`` events of the registry in ``receipt`` (their args as dicts)."""
+    from web3.logs import DISCARD
+
+    ev = getattr(reg.contract.events, name)()
+    return [dict(e["args"]) for e in ev.process_receipt(receipt, errors=DISCARD)]
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+def snapshot(w3: Web3) -> object:
+    """Take a chain snapshot (eth-tester ``take_snapshot`` or anvil ``evm_snapshot``)."""
+    if is_tester(w3):
+        return w3.provider.ethereum_tester.take_snapshot()  # type: ignore[attr-defined]
+    resp = w3.provider.make_request("evm_snapshot", [])  # type: ignore[arg-type]
+    return resp["result"]
+
+
+def revert(w3: Web3, snap: object) -> object:
+    """Revert to ``snap`` and return a snapshot usable for the next revert.
+
+    anvil consumes a snapshot when reverting to it, so a new one is taken there.
+    """
+    if is_tester(w3):
+        w3.provider.ethereum_tester.revert_to_snapshot(snap)  # type: ignore[attr-defined]
+        return snap
+    resp = w3.provider.make_request("evm_revert", [snap])  # type: ignore[arg-type]
+    if resp.get("result") is not True:
+        raise RuntimeError(f"evm_revert failed: {resp}")
+    return snapshot(w3)

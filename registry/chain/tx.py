@@ -59,6 +59,6 @@ def send(w3: Web3, account: LocalAccount, fn: Any, *, timeout: float = 120.0, **
             if is_revert(exc):
                 raise decode_revert(exc) from None
         raise ContractRevert(
-            f"transaction {receipt['transactionHash'].hex()} reverted", error="unknown", args=[], data=None
+            f"transaction {Web3.to_hex(receipt['transactionHash'])} reverted", error="unknown", args=[], data=None
         )
     return receipt
