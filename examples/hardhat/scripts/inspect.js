@@ -5,7 +5,8 @@
 //     npx hardhat run scripts/inspect.js --network local
 //
 // JSON=1 prints one JSON document (the shape `registry audit --json` uses for batches and
-// issuers), otherwise readable lines.
+// issuers), otherwise readable lines. Exit code 2 when the code deployed at REGISTRY_ADDRESS is
+// not the contract compiled here from contracts/CredentialRegistry.sol.
 const hre = require("hardhat");
 
 const ISSUER_STATUS = ["none", "active", "suspended"];
@@ -36,6 +37,10 @@ async function main() {
     throw new Error(`no contract at ${address} on network ${hre.network.name}`);
   }
   const registry = await hre.ethers.getContractAt("CredentialRegistry", address);
+  // The deployed code must be exactly what this project compiled from the published source
+  // (same solc 0.8.30, settings and metadata as the registry's committed artifact).
+  const artifact = await hre.artifacts.readArtifact("CredentialRegistry");
+  const codeMatchesSource = code.toLowerCase() === artifact.deployedBytecode.toLowerCase();
   const chainId = (await provider.getNetwork()).chainId;
   const fromBlock = BigInt(env("FROM_BLOCK", "0"));
   const latest = BigInt(await provider.getBlockNumber());
@@ -75,16 +80,21 @@ async function main() {
     network: hre.network.name,
     chainId: Number(chainId),
     registry: hre.ethers.getAddress(address),
+    codeMatchesSource,
     fromBlock: Number(fromBlock),
     toBlock: Number(toBlock),
     batches,
     issuers,
   };
+  if (!codeMatchesSource) {
+    process.exitCode = 2; // still print the report: the auditor wants to see what is there
+  }
   if (env("JSON") === "1") {
     console.log(JSON.stringify(report, null, 2));
     return;
   }
   console.log(`registry ${report.registry} on ${report.network} (chain ${report.chainId}), blocks ${report.fromBlock}..${report.toBlock}`);
+  console.log(`deployed code ${codeMatchesSource ? "matches" : "DOES NOT match"} the compiled source`);
   console.log(`${batches.length} batch(es)`);
   for (const b of batches) {
     const revoked = b.revokedAt ? ` REVOKED at ${b.revokedAt}` : "";
