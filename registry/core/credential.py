@@ -1,0 +1,360 @@
+"""Structure checks for W3C Verifiable Credentials 2.0 and Open Badges 3.0 documents.
+
+``validate_credential`` returns what the rest of the system needs (kind, validity window, issuer,
+name) or raises :class:`~registry.errors.ValidationError` (code ``invalid_credential``) listing
+every problem as ``details["errors"] = [{"path": <JSON pointer>, "message": ...}]``.
+
+A document is checked as a credential when it says it is one (``@context`` or ``type`` names
+VC 2.0 / Open Badges); any other JSON object is a ``plain`` document, accepted unless ``strict``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from registry.errors import ValidationError
+
+__all__ = [
+    "OB3_CONTEXT",
+    "VC1_CONTEXT",
+    "VC2_CONTEXT",
+    "CredentialInfo",
+    "ensure_id",
+    "parse_timestamp",
+    "validate_credential",
+]
+
+VC2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+VC1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
+OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+_OB3_CONTEXT_RE = re.compile(r"https://purl\.imsglobal\.org/spec/ob/v3p0/context-3\.0\.(\d+)\.json")
+_OB3_TYPES = {"OpenBadgeCredential", "AchievementCredential"}
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+")
+_TIMESTAMP = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
+)
+
+Kind = Literal["vc2", "ob3", "plain"]
+
+
+@dataclass(frozen=True)
+class CredentialInfo:
+    """What the registry reads from a credential."""
+
+    kind: Kind
+    valid_from: datetime | None
+    valid_until: datetime | None
+    issuer: str | None
+    name: str | None
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """Parse a full RFC 3339 date-time with a time zone (``2026-01-01T00:00:00Z``); ValueError if not."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be an RFC 3339 date-time string, got {_kind(value)}")
+    m = _TIMESTAMP.fullmatch(value)
+    if m is None:
+        raise ValueError(f"{value[:60]!r} is not a full RFC 3339 date-time with a time zone"
+                         " (like 2026-01-31T09:00:00Z)")
+    frac = (m.group(7) or "")[:7].ljust(7, "0") if m.group(7) else ""
+    tz = "+00:00" if m.group(8) in ("Z", "z") else m.group(8)
+    second = m.group(6)
+    if second == "60":  # leap second: RFC 3339 allows it, datetime does not
+        second = "59"
+    text = f"{m.group(1)}-{m.group(2)}-{m.group(3)}T{m.group(4)}:{m.group(5)}:{second}{frac}{tz}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{value[:60]!r} is not a real date-time ({exc})") from None
+
+
+def _kind(v: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(v), "a number")
+
+
+def _types(v: Any) -> list[str]:
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, list):
+        return [t for t in v if isinstance(t, str)]
+    return []
+
+
+def _contexts(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else [v] if v is not None else []
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[dict[str, str]] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append({"path": path, "message": message})
+
+
+def _esc(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _check_types(errs: _Errors, path: str, value: Any, required: str | set[str] | None) -> None:
+    if value is None:
+        errs.add(path, "is required")
+        return
+    if not (isinstance(value, str) or (isinstance(value, list) and value
+                                       and all(isinstance(t, str) for t in value))):
+        errs.add(path, f"must be a string or a non-empty array of strings, got {_kind(value)}")
+        return
+    names = set(_types(value))
+    if isinstance(required, str) and required not in names:
+        errs.add(path, f"must include {required!r}")
+    elif isinstance(required, set) and not names & required:
+        errs.add(path, "must include one of " + ", ".join(repr(r) for r in sorted(required)))
+
+
+def _check_url(errs: _Errors, path: str, value: Any, *, required: bool) -> None:
+    if value is None:
+        if required:
+            errs.add(path, "is required")
+        return
+    if not isinstance(value, str) or not _URL.fullmatch(value):
+        errs.add(path, f"must be a URL (like https://… or urn:uuid:…), got {str(value)[:60]!r}")
+
+
+def _check_string(errs: _Errors, path: str, value: Any, *, required: bool) -> None:
+    if value is None:
+        if required:
+            errs.add(path, "is required")
+        return
+    if isinstance(value, str):
+        if not value.strip():
+            errs.add(path, "must not be empty")
+        return
+    if _language_values(value):
+        return
+    errs.add(path, f"must be a string or language value objects, got {_kind(value)}")
+
+
+def _language_values(value: Any) -> list[str]:
+    """Strings of a VC 2.0 language value object (``{"@value", "@language"}``) or array of them."""
+    items = value if isinstance(value, list) else [value]
+    out = [i.get("@value") for i in items if isinstance(i, Mapping)]
+    strings = [s for s in out if isinstance(s, str)]
+    return strings if items and len(strings) == len(items) else []
+
+
+def _display(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    values = _language_values(value)
+    return values[0] if values else None
+
+
+def _issuer_id(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and isinstance(value.get("id"), str):
+        return str(value["id"])
+    return None
+
+
+def _check_time(errs: _Errors, doc: Mapping[str, Any], key: str, *, required: bool) -> datetime | None:
+    if key not in doc:
+        if required:
+            errs.add("/" + key, "is required")
+        return None
+    try:
+        return parse_timestamp(doc[key])
+    except ValueError as exc:
+        errs.add("/" + key, str(exc))
+        return None
+
+
+def _check_window(errs: _Errors, vf: datetime | None, vu: datetime | None) -> None:
+    if vf is not None and vu is not None and vf > vu:
+        errs.add("/validUntil", f"is before validFrom ({vu.isoformat()} < {vf.isoformat()})")
+
+
+def _check_contexts(errs: _Errors, doc: Mapping[str, Any], ob3: bool) -> None:
+    raw = doc.get("@context")
+    if raw is None:
+        errs.add("/@context", f"is required; its first item must be {VC2_CONTEXT!r}")
+        return
+    if not isinstance(raw, list | str):
+        errs.add("/@context", f"must be an array of URLs and objects, got {_kind(raw)}")
+        return
+    ctx = _contexts(raw)
+    if not ctx or ctx[0] != VC2_CONTEXT:
+        found = f" (found {str(ctx[0])[:80]!r})" if ctx else ""
+        errs.add("/@context/0", f"must be {VC2_CONTEXT!r}{found}")
+    for i, c in enumerate(ctx):
+        if not (isinstance(c, str) and _URL.fullmatch(c)) and not isinstance(c, Mapping):
+            errs.add(f"/@context/{i}", f"must be a URL or an object, got {_kind(c)}")
+    if ob3:
+        second = ctx[1] if len(ctx) > 1 else None
+        m = _OB3_CONTEXT_RE.fullmatch(second) if isinstance(second, str) else None
+        if m is None or int(m.group(1)) < 3:
+            others = [i for i, c in enumerate(ctx) if isinstance(c, str) and _OB3_CONTEXT_RE.fullmatch(c)]
+            hint = f" (found at position {others[0]})" if others else ""
+            errs.add("/@context/1", f"must be {OB3_CONTEXT!r} for an Open Badges 3.0 credential{hint}")
+
+
+def _check_issuer(errs: _Errors, doc: Mapping[str, Any], ob3: bool) -> None:
+    iss = doc.get("issuer")
+    if iss is None:
+        errs.add("/issuer", "is required")
+    elif isinstance(iss, str):
+        _check_url(errs, "/issuer", iss, required=True)
+        if ob3:
+            errs.add("/issuer", "must be a Profile object with id and type in Open Badges 3.0")
+    elif isinstance(iss, Mapping):
+        _check_url(errs, "/issuer/id", iss.get("id"), required=True)
+        if ob3:
+            _check_types(errs, "/issuer/type", iss.get("type"), "Profile")
+        if "name" in iss:
+            _check_string(errs, "/issuer/name", iss.get("name"), required=False)
+    else:
+        errs.add("/issuer", f"must be a URL or an object with an id, got {_kind(iss)}")
+
+
+def _check_achievement(errs: _Errors, path: str, ach: Any) -> None:
+    if ach is None:
+        errs.add(path, "is required")
+        return
+    if not isinstance(ach, Mapping):
+        errs.add(path, f"must be an Achievement object, got {_kind(ach)}")
+        return
+    _check_url(errs, path + "/id", ach.get("id"), required=True)
+    _check_types(errs, path + "/type", ach.get("type"), "Achievement")
+    _check_string(errs, path + "/name", ach.get("name"), required=True)
+    _check_string(errs, path + "/description", ach.get("description"), required=True)
+    crit = ach.get("criteria")
+    if crit is None:
+        errs.add(path + "/criteria", "is required")
+    elif not isinstance(crit, Mapping):
+        errs.add(path + "/criteria", f"must be an object, got {_kind(crit)}")
+    elif "id" not in crit and "narrative" not in crit:
+        errs.add(path + "/criteria", "must have an id or a narrative")
+    else:
+        _check_url(errs, path + "/criteria/id", crit.get("id"), required=False)
+        _check_string(errs, path + "/criteria/narrative", crit.get("narrative"), required=False)
+
+
+def _check_subject(errs: _Errors, doc: Mapping[str, Any], ob3: bool) -> None:
+    subj = doc.get("credentialSubject")
+    if subj is None:
+        errs.add("/credentialSubject", "is required")
+        return
+    if ob3:
+        if not isinstance(subj, Mapping):
+            errs.add("/credentialSubject", f"must be one AchievementSubject object, got {_kind(subj)}")
+            return
+        subjects: list[tuple[str, Any]] = [("/credentialSubject", subj)]
+    elif isinstance(subj, list):
+        if not subj:
+            errs.add("/credentialSubject", "must not be an empty array")
+        subjects = [(f"/credentialSubject/{i}", s) for i, s in enumerate(subj)]
+    else:
+        subjects = [("/credentialSubject", subj)]
+    for path, s in subjects:
+        if not isinstance(s, Mapping):
+            errs.add(path, f"must be an object, got {_kind(s)}")
+            continue
+        if not s:
+            errs.add(path, "must make at least one claim")
+        if "id" in s:
+            _check_url(errs, path + "/id", s.get("id"), required=True)
+        if ob3:
+            _check_types(errs, path + "/type", s.get("type"), "AchievementSubject")
+            if "id" not in s and not s.get("identifier"):
+                errs.add(path, "needs an id or at least one identifier")
+            _check_achievement(errs, path + "/achievement", s.get("achievement"))
+
+
+def _check_status_like(errs: _Errors, doc: Mapping[str, Any], key: str) -> None:
+    if key not in doc:
+        return
+    value = doc[key]
+    items = value if isinstance(value, list) else [value]
+    for i, item in enumerate(items):
+        path = f"/{key}/{i}" if isinstance(value, list) else f"/{key}"
+        if not isinstance(item, Mapping):
+            errs.add(path, f"must be an object, got {_kind(item)}")
+        elif "type" not in item:
+            errs.add(path + "/type", "is required")
+
+
+def _claims_to_be_credential(doc: Mapping[str, Any]) -> bool:
+    types = set(_types(doc.get("type")))
+    return "@context" in doc or "VerifiableCredential" in types or bool(types & _OB3_TYPES)
+
+
+def validate_credential(doc: Mapping[str, Any], *, strict: bool = False) -> CredentialInfo:
+    """Check a W3C VC 2.0 / Open Badges 3.0 document; plain JSON objects pass unless ``strict``."""
+    if not isinstance(doc, Mapping):
+        raise ValidationError(f"a credential must be a JSON object, got {_kind(doc)}",
+                              errors=[{"path": "", "message": "must be an object"}])
+    errs = _Errors()
+    ctx = _contexts(doc.get("@context"))
+    vc1 = bool(ctx) and ctx[0] == VC1_CONTEXT
+    if not strict and (vc1 or not _claims_to_be_credential(doc)):
+        vf = _check_time(errs, doc, "validFrom", required=False)
+        vu = _check_time(errs, doc, "validUntil", required=False)
+        _check_window(errs, vf, vu)
+        _raise(errs, "plain document")
+        return CredentialInfo("plain", vf, vu, _issuer_id(doc.get("issuer")), _display(doc.get("name")))
+
+    # a credential, or strict mode: everything VC 2.0 (and OB 3.0 when named) requires
+    types = set(_types(doc.get("type")))
+    ob3 = bool(types & _OB3_TYPES) or any(isinstance(c, str) and _OB3_CONTEXT_RE.fullmatch(c) for c in ctx)
+    _check_contexts(errs, doc, ob3)
+    _check_types(errs, "/type", doc.get("type"), "VerifiableCredential")
+    if ob3:
+        _check_types(errs, "/type", doc.get("type"), _OB3_TYPES)
+    if "id" in doc:
+        _check_url(errs, "/id", doc.get("id"), required=True)
+    _check_issuer(errs, doc, ob3)
+    _check_subject(errs, doc, ob3)
+    _check_string(errs, "/name", doc.get("name"), required=ob3)
+    if "description" in doc:
+        _check_string(errs, "/description", doc.get("description"), required=False)
+    vf = _check_time(errs, doc, "validFrom", required=ob3)
+    vu = _check_time(errs, doc, "validUntil", required=False)
+    _check_window(errs, vf, vu)
+    for key in ("credentialStatus", "credentialSchema", "termsOfUse", "evidence", "refreshService"):
+        _check_status_like(errs, doc, key)
+    kind: Kind = "ob3" if ob3 else "vc2"
+    _raise(errs, "Open Badges 3.0 credential" if ob3 else "W3C VC 2.0 credential")
+    return CredentialInfo(kind, vf, vu, _issuer_id(doc.get("issuer")), _display(doc.get("name")))
+
+
+def _raise(errs: _Errors, what: str) -> None:
+    if not errs.items:
+        return
+    lines = "; ".join(f"{e['path'] or '(document)'}: {e['message']}" for e in errs.items)
+    raise ValidationError(f"not a valid {what}: {lines}", errors=errs.items)
+
+
+def ensure_id(doc: Mapping[str, Any], *,
+              make_id: Callable[[], str] | None = None) -> tuple[dict[str, Any], bool]:
+    """``(doc, False)`` when it has an ``id``; else a copy with ``id: urn:uuid:<uuid4>`` and True.
+
+    The random id is the credential's entropy: nobody can confirm a guessed credential by hashing
+    it against the public digests.
+    """
+    if "id" in doc:
+        value = doc["id"]
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(f"id must be a non-empty string, got {_kind(value)}",
+                                  errors=[{"path": "/id", "message": "must be a non-empty string"}])
+        return dict(doc), False
+    new_id = make_id() if make_id is not None else f"urn:uuid:{uuid.uuid4()}"
+    out = {"id": new_id}
+    out.update({k: v for k, v in doc.items()})
+    return out, True
