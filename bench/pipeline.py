@@ -1,0 +1,176 @@
+"""Issuer pipeline benchmark: generated Open Badges 3.0 credentials from intake to proofs on disk.
+
+Embedded defaults: SQLite, the local content store, anvil (started here on 127.0.0.1 and stopped
+afterwards). Prints one JSON line per figure: time of each stage, credentials per second end to
+end, peak memory, transactions sent, gas per credential. Nothing here asserts a time.
+
+    .venv/bin/python bench/pipeline.py                 # 100,000 credentials, batches of 10,000
+    .venv/bin/python bench/pipeline.py --count 5000    # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def emit(figure: str, value: Any, unit: str = "", **extra: Any) -> None:
+    """One JSON line on stdout."""
+    print(
+        json.dumps({"bench": "pipeline", "figure": figure, "value": value, "unit": unit, **extra}), flush=True
+    )
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process and its (finished) children, MiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, kids) / 1024, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=100_000, help="credentials to issue (default 100000)")
+    ap.add_argument("--batch-size", type=int, default=10_000, help="credentials per batch (default 10000)")
+    ap.add_argument("--workers", type=int, default=1, help="intake processes (default 1)")
+    ap.add_argument("--db-url", default=None, help="database URL (default: SQLite in the work folder)")
+    ap.add_argument("--workdir", type=Path, default=None, help="work folder (default: a temp folder)")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--verify-sample", type=int, default=200, help="proof files checked against the chain")
+    args = ap.parse_args(argv)
+
+    from eth_account import Account
+
+    from registry.anchor.demo import write_jsonl
+    from registry.anchor.intake import Intake
+    from registry.anchor.pipeline import Pipeline, PipelineConfig
+    from registry.chain.anvil import DEV_KEYS, start_anvil
+    from registry.chain.connection import connect
+    from registry.chain.contract import RegistryContract
+    from registry.chain.deploy import deploy_registry
+    from registry.chain.tx import send
+    from registry.db import open_database
+    from registry.settings import load_settings
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    work.mkdir(parents=True, exist_ok=True)
+    node = start_anvil()
+    try:
+        w3 = connect(node.url)
+        admin, issuer = Account.from_key(DEV_KEYS[0]), Account.from_key(DEV_KEYS[1])
+        reg = RegistryContract(w3, deploy_registry(w3, admin))
+        send(
+            w3, admin, reg.functions.registerIssuer(issuer.address, "Bench University", "https://example.edu")
+        )
+        settings = load_settings(data_dir=work / "data", database_url=args.db_url)
+        from registry.anchor.context import open_store_from
+
+        store = open_store_from(settings)
+        db = open_database(settings=settings)
+
+        docs = work / "credentials.jsonl"
+        t0 = time.perf_counter()
+        size = write_jsonl(docs, args.count, seed=f"bench-{time.time_ns()}")
+        emit("generate_seconds", round(time.perf_counter() - t0, 3), "s", note="not part of the pipeline")
+        emit("document_bytes_mean", round(size / args.count), "B")
+
+        # stage 1: intake (parse, validate, id, canonicalize, digest, pin, queue)
+        t_start = time.perf_counter()
+        report = Intake(db, store, workers=args.workers).run([docs])
+        t_intake = time.perf_counter() - t_start
+        if report.accepted != args.count:
+            raise SystemExit(f"intake accepted {report.accepted} of {args.count}: {report.outcomes[:3]}")
+        emit("intake_seconds", round(t_intake, 3), "s", credentials_per_second=round(args.count / t_intake))
+
+        cfg = PipelineConfig(
+            output_dir=work / "data" / "proofs",
+            batch_size=args.batch_size,
+            confirmations=1,
+            poll_interval=0.01,
+        )
+        pipe = Pipeline(db, store, w3, issuer, reg, cfg, say=lambda _m: None)
+        stage_time: dict[str, float] = defaultdict(float)
+        t = time.perf_counter()
+        pipe.seal(force=True)
+        stage_time["seal"] = time.perf_counter() - t
+        names = {
+            "sealed": "pin_manifest",
+            "pinned": "sign_broadcast",
+            "submitted": "mined",
+            "mined": "confirm",
+            "confirmed": "write_proofs",
+        }
+        while True:
+            batches = pipe.open_batches()
+            if not batches:
+                break
+            moved = False
+            for b in batches:  # stage by stage over all batches, like run_once
+                t = time.perf_counter()
+                moved |= bool(pipe.step(b))
+                stage_time[names[b.status]] += time.perf_counter() - t
+            if not moved:
+                time.sleep(0.01)
+        t_total = time.perf_counter() - t_start
+
+        for name in ("seal", "pin_manifest", "sign_broadcast", "mined", "confirm", "write_proofs"):
+            emit(f"stage_{name}_seconds", round(stage_time[name], 3), "s")
+        emit("end_to_end_seconds", round(t_total, 3), "s", credentials=args.count)
+        emit("credentials_per_second", round(args.count / t_total), "1/s", target=">= 2000")
+        from sqlalchemy import func, select
+
+        from registry.db import Transaction
+
+        with db.session() as s:
+            n_tx = s.scalar(select(func.count()).select_from(Transaction))
+            gas = s.scalar(select(func.sum(Transaction.gas_used)))
+        emit("transactions_sent", int(n_tx or 0), "")
+        emit("gas_total", int(gas or 0), "gas")
+        emit(
+            "gas_per_credential",
+            round(int(gas or 0) / args.count, 3),
+            "gas",
+            target="< 10 at 10,000 per batch",
+            batch_size=args.batch_size,
+        )
+        emit("peak_memory_mib", peak_rss_mib(), "MiB")
+
+        # correctness of what was measured (not timed): a random sample of proof files on chain
+        from registry.core.canonical import canonical_bytes, sha256
+        from registry.core.formats import AnchorProof, split_proof
+
+        files = sorted(cfg.output_dir.glob("0x*.json"))
+        if len(files) != args.count:
+            raise SystemExit(f"{len(files)} proof files for {args.count} credentials")
+        for f in random.sample(files, min(args.verify_sample, len(files))):
+            body, proof = split_proof(json.loads(f.read_bytes()))
+            p = AnchorProof.parse(proof or {})
+            assert "0x" + sha256(canonical_bytes(body)).hex() == p.digest
+            assert reg.verify(p.digest_bytes(), p.path_bytes(), p.root_bytes()) == 0
+        emit("proof_files_verified_on_chain", min(args.verify_sample, len(files)), "files")
+        db.close()
+        store.close()
+    finally:
+        node.stop()
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    raise SystemExit(main())
