@@ -1,0 +1,1 @@
+"""``registry dev``: a whole local registry in one command (chain, issuers, credentials, service)."""
