@@ -116,6 +116,15 @@ def _ts(seconds: int) -> str:
     return format_timestamp(int(seconds))
 
 
+def _human(when: datetime | int) -> str:
+    """A timestamp for sentences: ``2026-11-29 07:00:00 UTC``."""
+    return (
+        format_timestamp(when if isinstance(when, datetime) else int(when))
+        .replace("T", " ")
+        .replace("Z", " UTC")
+    )
+
+
 def _parse_time(s: str) -> datetime:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
@@ -439,7 +448,7 @@ def _chain_checks(
             except ValueError:
                 claimed = -1
             if claimed != lk.anchored_at:
-                mismatches.append(f"time {proof.anchoredAt} (the chain records {_ts(lk.anchored_at)})")
+                mismatches.append(f"time {proof.anchoredAt} (the chain records {_human(lk.anchored_at)})")
         details = {
             "transaction_hash": ev.transaction_hash,
             "block_number": ev.block_number,
@@ -475,7 +484,7 @@ def _chain_checks(
                 _check(
                     "anchored",
                     CheckStatus.passed,
-                    f"Anchored on {_ts(lk.anchored_at)} in transaction {_short(ev.transaction_hash)} "
+                    f"Anchored on {_human(lk.anchored_at)} in transaction {_short(ev.transaction_hash)} "
                     f"(block {ev.block_number}, {conf} confirmations).",
                     **details,
                 )
@@ -500,8 +509,8 @@ def _chain_checks(
             _check(
                 "issuer",
                 CheckStatus.failed,
-                f"{who} reported its key compromised as of {_ts(lk.key_revoked_since)}; this batch "
-                f"was anchored on {_ts(lk.anchored_at)}, after that cut-off, and cannot be trusted.",
+                f"{who} reported its key compromised as of {_human(lk.key_revoked_since)}; this batch "
+                f"was anchored on {_human(lk.anchored_at)}, after that cut-off, and cannot be trusted.",
                 key_revoked_since=_ts(lk.key_revoked_since),
             )
         )
@@ -514,7 +523,7 @@ def _chain_checks(
             )
         if lk.key_revoked_since:
             notes.append(
-                f"its key was revoked as of {_ts(lk.key_revoked_since)}, after this batch was anchored"
+                f"its key was revoked as of {_human(lk.key_revoked_since)}, after this batch was anchored"
             )
         tail = f"; {'; '.join(notes)}" if notes else ""
         out.append(_check("issuer", CheckStatus.passed, f"Issued by {who}, a registered issuer{tail}."))
@@ -524,7 +533,7 @@ def _chain_checks(
             _check(
                 "batch_not_revoked",
                 CheckStatus.failed,
-                f"The issuer revoked the whole batch on {_ts(lk.batch_revoked_at)}.",
+                f"The issuer revoked the whole batch on {_human(lk.batch_revoked_at)}.",
                 revoked_at=_ts(lk.batch_revoked_at),
             )
         )
@@ -574,21 +583,19 @@ def _validity(prep: Prepared, now: datetime) -> tuple[Check, Status | None]:
         return _check(
             "validity_window",
             CheckStatus.failed,
-            f"The credential is valid only from {format_timestamp(vf)}.",
+            f"The credential is valid only from {_human(vf)}.",
             valid_from=format_timestamp(vf),
         ), Status.not_yet_valid
     if vu is not None and now >= vu:
         return _check(
             "validity_window",
             CheckStatus.failed,
-            f"The credential expired on {format_timestamp(vu)}.",
+            f"The credential expired on {_human(vu)}.",
             valid_until=format_timestamp(vu),
         ), Status.expired
-    parts = []
-    if vf is not None:
-        parts.append(f"valid from {format_timestamp(vf)}")
-    parts.append(f"valid until {format_timestamp(vu)}" if vu is not None else "with no expiry date")
-    return _check("validity_window", CheckStatus.passed, "The credential is " + " ".join(parts) + "."), None
+    start = f" from {_human(vf)}" if vf is not None else ""
+    end = f" until {_human(vu)}" if vu is not None else ", with no expiry date"
+    return _check("validity_window", CheckStatus.passed, f"The credential is valid{start}{end}."), None
 
 
 def finish(
