@@ -73,9 +73,10 @@ def _verify(
         print_json(result.model_dump(mode="json"))
     else:
         _print_result(result)
-    if result.status is Status.valid:
-        raise typer.Exit(0)
-    raise typer.Exit(EXIT_INDETERMINATE if result.status is Status.indeterminate else EXIT_NOT_VALID)
+    # sys.exit, not typer.Exit: the CLI frame runs click with standalone_mode=False, which turns
+    # typer.Exit into a return value that is then dropped (exit code 0)
+    if result.status is not Status.valid:
+        sys.exit(EXIT_INDETERMINATE if result.status is Status.indeterminate else EXIT_NOT_VALID)
 
 
 def _print_result(result: object) -> None:

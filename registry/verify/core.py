@@ -23,14 +23,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from registry.core.canonical import document_digest, load_document
-
-try:
-    from registry.core.credential import CredentialInfo, validate_credential
-except ImportError:  # pragma: no cover - the core area's module lands separately
-    from registry.verify._credential_fallback import (  # type: ignore[assignment]
-        CredentialInfo,
-        validate_credential,
-    )
+from registry.core.credential import CredentialInfo, validate_credential
 from registry.core.formats import AnchorProof, format_registry, format_timestamp, parse_registry, split_proof
 from registry.core.merkle import verify_proof
 from registry.errors import ChainError, InputError, RegistryError
