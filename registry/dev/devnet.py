@@ -98,6 +98,7 @@ class DevState:
     chain_id: int = 0
     address: str = ""
     deployed_now: bool = False
+    instance: str = ""  # tag of this registry deployment (separates configured databases)
     issuers: list[IssuerRun] = field(default_factory=list)
     examples: dict[str, str] = field(default_factory=dict)
     url: str | None = None
@@ -142,8 +143,12 @@ def code_hash(code: bytes) -> str:
     return "0x" + hashlib.sha256(bytes(code)).hexdigest()
 
 
-def issuer_database_url(settings: Settings, slug: str) -> str:
-    """The database of one demo issuer: its own SQLite file, or its own PostgreSQL schema."""
+def issuer_database_url(settings: Settings, slug: str, instance: str = "") -> str:
+    """The database of one demo issuer: its own SQLite file, or its own PostgreSQL schema.
+
+    ``instance`` names the registry deployment, so that a configured database outside the data
+    dir never mixes the issuer records of two different registries.
+    """
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -157,11 +162,10 @@ def issuer_database_url(settings: Settings, slug: str) -> str:
         if not url.database or url.database == ":memory:":
             raise ConfigError("registry dev needs a SQLite file, not an in-memory database")
         p = Path(url.database)
-        return url.set(database=str(p.with_name(f"{p.stem}-{slug}{p.suffix or '.db'}"))).render_as_string(
-            hide_password=False
-        )
+        name = f"{p.stem}-{slug}{'-' + instance if instance else ''}{p.suffix or '.db'}"
+        return url.set(database=str(p.with_name(name))).render_as_string(hide_password=False)
     if backend == "postgresql":
-        schema = "registry_dev_" + slug.replace("-", "_")
+        schema = "_".join(x for x in ("registry_dev", instance, slug.replace("-", "_")) if x)
         engine = create_engine(url)
         try:
             with engine.begin() as conn:
@@ -281,6 +285,7 @@ class Devnet:
                     f"REGISTRY_CONTRACT {address}: no contract code on chain {self.state.chain_id}"
                 )
             self.say(f"registry: {address} (configured)")
+            self.state.instance = hashlib.sha256(f"{self.state.chain_id}:{address}".encode()).hexdigest()[:8]
         elif record and record.get("chainId") == self.state.chain_id:
             address = Web3.to_checksum_address(record["address"])
             code = bytes(w3.eth.get_code(address))  # type: ignore[arg-type]
@@ -295,6 +300,7 @@ class Devnet:
             if code_hash(code) != record.get("codeHash"):
                 raise ConfigError(f"the code at {address} is not the registry remembered in {path}")
             self.say(f"registry: {address} (deployed in block {record.get('blockNumber')}, reused)")
+            self.state.instance = str(record.get("instance") or address[2:10].lower())
         else:
             if record and self.state.local_chain:
                 self._reset_stale_local(str(record.get("address")))
@@ -302,9 +308,11 @@ class Devnet:
             code = bytes(w3.eth.get_code(address))  # type: ignore[arg-type]
             if code_hash(code) != expected:
                 raise ChainError(f"the code deployed at {address} differs from the committed artifact")
+            self.state.instance = secrets.token_hex(4)
             _write_json(
                 path,
                 {
+                    "instance": self.state.instance,
                     "chainId": self.state.chain_id,
                     "address": address,
                     "admin": self.admin.address,
@@ -318,7 +326,42 @@ class Devnet:
         self.state.address = address
         return address
 
-    def _reset_stale_local(self, address: str) -> None:
+    def chain_behind(self) -> str | None:
+        """Why the issuer databases are ahead of the chain (a batch they hold is not on it), or None.
+
+        Happens on the local chain when anvil was killed (SIGKILL) after its last state write.
+        """
+        from sqlalchemy import select
+
+        from registry.chain.contract import RegistryContract
+        from registry.db import open_database
+        from registry.db.models import batches_table
+
+        assert self.w3 is not None
+        contract = RegistryContract(self.w3, self.state.address)
+        for run in self.state.issuers:
+            sqlite_file = Path(run.database_url.removeprefix("sqlite:///"))
+            if run.database_url.startswith("sqlite:///") and not sqlite_file.exists():
+                continue
+            db = open_database(run.database_url)
+            try:
+                t = batches_table
+                with db.engine.connect() as conn:
+                    roots = [
+                        bytes(r[0])
+                        for r in conn.execute(
+                            select(t.c.root).where(t.c.status.in_(("mined", "confirmed", "done")))
+                        )
+                    ]
+            finally:
+                db.engine.dispose()
+            for root in roots:
+                info = contract.batch(root)
+                if not info.exists or info.issuer != run.account.address:
+                    return f"{run.demo.name}'s batch 0x{root.hex()} is recorded as anchored but not on chain"
+        return None
+
+    def _reset_stale_local(self, address: str, why: str | None = None) -> None:
         """The local chain lost the registry (anvil was killed before writing its state).
 
         The issuer databases and proofs refer to that lost chain: they move aside, and the demo
@@ -327,8 +370,8 @@ class Devnet:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         aside = self.data_dir / f"lost-chain-{stamp}"
         self.say(
-            f"warning: the local chain has no registry at {address} (anvil was stopped without "
-            f"saving its state); moving the old issuer data to {aside} and starting over"
+            f"warning: {why or f'the local chain has no registry at {address}'} (anvil was stopped "
+            f"without saving its state); moving the old issuer data to {aside} and starting over"
         )
         aside.mkdir(parents=True, exist_ok=True)
         for name in ("issuers", "proofs"):
@@ -410,7 +453,7 @@ class Devnet:
                 IssuerRun(
                     demo=demo,
                     account=account,
-                    database_url=issuer_database_url(self.settings, demo.slug),
+                    database_url=issuer_database_url(self.settings, demo.slug, self.state.instance),
                     proofs_dir=self.settings.resolved_output_dir.resolve() / demo.slug,
                 )
             )
@@ -555,6 +598,13 @@ class Devnet:
         self.ensure_registry()
         self._check_stop()
         self.ensure_issuers()
+        behind = self.chain_behind()
+        if behind is not None:
+            if not self.state.local_chain:
+                raise ConfigError(f"the issuer databases do not match the chain: {behind}")
+            self._reset_stale_local(self.state.address, why=behind)
+            self.ensure_registry()
+            self.ensure_issuers()
         self.issue_and_anchor()
         self.pick_valid_example()
         self.write_summary()
