@@ -100,3 +100,39 @@ def test_parse_rejects_garbage(bad: str) -> None:
 def test_cid_from_digest_length() -> None:
     with pytest.raises(InputError):
         cid_from_digest(b"\x00" * 31)
+
+
+def _ipfs_add_cids(payloads: list[bytes]) -> list[str]:
+    """CIDs that js-ipfs's importer (the pinned `ipfs` package) gives, through node, one call."""
+    import base64
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    node = shutil.which("node")
+    assert node is not None
+    script = Path(__file__).with_name("ipfs_cid_oracle.mjs")
+    stdin = json.dumps([base64.b64encode(p).decode() for p in payloads])
+    out = subprocess.run([node, str(script)], input=stdin,
+                         capture_output=True, text=True, check=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def test_cid_equals_what_ipfs_gives_for_a_raw_block() -> None:
+    from registry.core.canonical import canonical_bytes
+    from registry.core.samples import sample_badge
+
+    doc = canonical_bytes(sample_badge(0, issuer_id="https://example.edu/i/1", issuer_name="Example"))
+    chunk = 256 * 1024
+    payloads = [b"", b"\x00", "Grüße, 世界".encode(), doc, bytes(range(256)) * (chunk // 256),
+                b"a" * (chunk + 1)]
+    got = _ipfs_add_cids(payloads)
+    for data, cid in zip(payloads[:-1], got[:-1], strict=True):
+        assert cid == cid_for_bytes(data)  # one chunk: a raw block, same string even
+        assert digest_from_cid(cid) == hashlib.sha256(data).digest()
+    # past one chunk IPFS builds a dag-pb file: not the digest's CID (the stores must handle this)
+    big = parse_cid(got[-1])
+    assert big.codec == "dag-pb"
+    assert not same_cid(got[-1], cid_for_bytes(payloads[-1]))
