@@ -133,7 +133,6 @@ def register(app: typer.Typer) -> None:
             raise ConfigError("use --until-block, not --to-block, with --follow")
         w3 = connect(cfg.rpc_url, timeout=cfg.rpc_timeout, chain_id=cfg.chain_id)
         store = None if no_manifests else _open_store(cfg)
-        err = Console(stderr=True)
         try:
             chain_id = int(w3.eth.chain_id)
             from web3 import Web3
@@ -156,14 +155,16 @@ def register(app: typer.Typer) -> None:
             def on_round(rnd: AuditReport) -> None:
                 if rnd.empty_range:
                     return
-                err.print(
+                # plain lines (no wrapping): scripts and tests follow the progress on stderr
+                n = len(rnd.anomalies)
+                print(
                     f"audited blocks {rnd.from_block}..{rnd.to_block}: {len(rnd.batches)} batch(es),"
-                    f" {len(rnd.anomalies)} anomal{'y' if len(rnd.anomalies) == 1 else 'ies'}",
-                    highlight=False,
+                    f" {n} anomal{'y' if n == 1 else 'ies'}",
+                    file=sys.stderr,
+                    flush=True,
                 )
                 for a in rnd.anomalies:
-                    err.print(f"  {a.kind}: {a.message}", highlight=False, markup=False)
-                sys.stderr.flush()
+                    print(f"  {a.kind}: {a.message}", file=sys.stderr, flush=True)
 
             if follow:
                 report = auditor.follow(
