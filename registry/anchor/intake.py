@@ -153,15 +153,79 @@ def iter_items(
 # per-document work (pure apart from the uuid)
 
 
+def _scalar_ok(x: Any) -> int:
+    """1: serialises as JCS does; 2: an integral float (JCS prints it as an integer); 0: not safe."""
+    t = type(x)
+    if t is str or t is int or t is bool or x is None:
+        return 1
+    if t is float:
+        if x.is_integer() and abs(x) <= 2**53:
+            return 2
+        return 1 if 1e-4 <= abs(x) < 1e16 else 0
+    return 0
+
+
+def _jcs_safe(v: Any) -> bool:
+    """True when ``json.dumps(sort_keys, compact)`` of ``v`` is byte-identical to RFC 8785 JCS.
+
+    That holds for strings, booleans, null, exact integers (the strict parser bounds them),
+    non-integral floats with 1e-4 <= |x| < 1e16 (both print the shortest round-trip digits in
+    positional notation there), arrays, and objects whose keys have no character outside the BMP
+    (Python sorts keys by code point, JCS by UTF-16 code unit: the orders agree inside the BMP).
+    Integral floats (``2.0``) are turned into ints in place: JCS prints both as ``2``.
+    Anything else goes through the reference JCS implementation.
+    """
+    t = type(v)
+    if t is dict:
+        for k, x in v.items():
+            if not k.isascii() and max(k, default="") > "\uffff":
+                return False
+            tx = type(x)
+            if tx is dict or tx is list:
+                if not _jcs_safe(x):
+                    return False
+                continue
+            ok = _scalar_ok(x)
+            if ok == 2:
+                v[k] = int(x)
+            elif not ok:
+                return False
+        return True
+    if t is list:
+        for i, x in enumerate(v):
+            tx = type(x)
+            if tx is dict or tx is list:
+                if not _jcs_safe(x):
+                    return False
+                continue
+            ok = _scalar_ok(x)
+            if ok == 2:
+                v[i] = int(x)
+            elif not ok:
+                return False
+        return True
+    return _scalar_ok(v) == 1
+
+
+def canonical(doc: dict[str, Any]) -> bytes:
+    """JCS bytes of a strictly parsed document without ``proof`` (fast path for float-free documents)."""
+    from registry.core.canonical import canonical_bytes
+
+    body = {k: v for k, v in doc.items() if k != "proof"}
+    if _jcs_safe(body):
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return canonical_bytes(body)
+
+
 def prepare(item: Item, *, max_bytes: int, max_depth: int, strict: bool) -> Prepared | Outcome:
     """Parse strictly, validate, canonicalize, add an ``id`` when missing and digest one document."""
-    from registry.core.canonical import canonical_bytes, load_document, sha256
+    from registry.core.canonical import load_document, sha256
     from registry.core.cid import cid_from_digest
     from registry.core.credential import ensure_id, validate_credential
 
     try:
         doc = load_document(item.data, max_bytes=max_bytes, max_depth=max_depth)
-        source_canonical = canonical_bytes(doc)
+        source_canonical = canonical(doc)
         info = validate_credential(doc, strict=strict)
         extra: str | None = None
         proof = doc.get("proof")
@@ -170,15 +234,15 @@ def prepare(item: Item, *, max_bytes: int, max_depth: int, strict: bool) -> Prep
             if others:
                 extra = json.dumps(others if isinstance(proof, list) else others[0], ensure_ascii=False)
         with_id, added = ensure_id(doc)
-        canonical = canonical_bytes(with_id) if added else source_canonical
+        canon = canonical(with_id) if added else source_canonical
         source_digest = sha256(source_canonical)
-        digest = sha256(canonical) if added else source_digest
+        digest = sha256(canon) if added else source_digest
         cred_id = with_id.get("id")
         return Prepared(
             source=item.source,
             source_digest=source_digest,
             digest=digest,
-            canonical=canonical,
+            canonical=canon,
             cid=cid_from_digest(digest),
             credential_id=str(cred_id)[:2048] if cred_id is not None else None,
             kind=str(getattr(info, "kind", "plain")),
