@@ -156,6 +156,38 @@ def _check(value: Any, path: tuple[str | int, ...], max_depth: int, *, parsed: b
         raise _fail("unsupported_value", f"value of type {type(value).__name__} has no JSON form", path)
 
 
+def _fast_ok(value: Any, depth: int, max_depth: int) -> bool:
+    """Quick pass without path bookkeeping: True when nothing needs a closer look.
+
+    Exact types only (``dict`` subclasses such as the duplicate-key marker, tuples, other
+    mappings go to :func:`_check`); strings are not scanned here (see callers).
+    """
+    t = type(value)
+    if t is str or t is bool or value is None:
+        return True
+    if t is dict:
+        if depth >= max_depth:
+            return False
+        for k, x in value.items():
+            if type(k) is not str:
+                return False
+            if type(x) is not str and not _fast_ok(x, depth + 1, max_depth):
+                return False
+        return True
+    if t is list:
+        if depth >= max_depth:
+            return False
+        return all(type(x) is str or _fast_ok(x, depth + 1, max_depth) for x in value)
+    if t is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if t is float:
+        return math.isfinite(value) and not (MAX_SAFE_INTEGER < abs(value) < 1e21 and value.is_integer())
+    return False
+
+
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]', re.S)
 
 
@@ -218,7 +250,8 @@ def parse_json(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES,
     if end != len(stripped):
         raise _fail("invalid_json", f"invalid JSON: extra data after the value (character {end})",
                     offset=end)
-    _check(value, (), max_depth, parsed=True)
+    if not _fast_ok(value, 0, max_depth) or _ESCAPED_SURROGATE.search(stripped):
+        _check(value, (), max_depth, parsed=True)
     return value
 
 
@@ -238,8 +271,13 @@ def canonical_bytes(doc: Mapping[str, Any], *, max_depth: int = DEFAULT_MAX_DEPT
     if not isinstance(doc, Mapping):
         raise _fail("not_an_object", f"document must be a JSON object, got {type(doc).__name__}")
     body = {k: v for k, v in doc.items() if k != "proof"}
-    _check(body, (), max_depth, parsed=False)
-    return rfc8785.dumps(body)
+    if not _fast_ok(body, 0, max_depth):
+        _check(body, (), max_depth, parsed=False)
+    try:
+        return rfc8785.dumps(body)
+    except (rfc8785.CanonicalizationError, UnicodeError, TypeError, ValueError) as exc:
+        _check(body, (), max_depth, parsed=False)  # names the value and where (lone surrogates)
+        raise _fail("unsupported_value", f"JCS cannot represent the document ({exc})") from None
 
 
 def sha256(data: bytes) -> bytes:

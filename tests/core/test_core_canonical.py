@@ -314,3 +314,19 @@ def test_canonical_roundtrip(doc: dict[str, Any]) -> None:
     assert canonical_bytes(again) == cb
     # Canonical bytes do not depend on how the document was written.
     assert canonical_bytes(load_document(json.dumps(doc, indent=2, ensure_ascii=True))) == cb
+
+
+def test_python_documents_take_the_same_checks() -> None:
+    from collections import OrderedDict
+
+    for doc, path in (({"a": ["x", "\ud800"]}, "/a/1"), ({"k": {"\udfff": 1}}, "/k")):
+        with pytest.raises(CanonicalizationError) as info:
+            canonical_bytes(doc)
+        assert info.value.code == "invalid_unicode"
+        assert info.value.details["path"] == path
+    # other mappings and tuples are fine, and give the same bytes as dicts and lists
+    od = OrderedDict([("b", (1, 2)), ("a", OrderedDict(z=True))])
+    expected = b'{"a":{"z":true},"b":[1,2]}'
+    assert canonical_bytes(od) == canonical_bytes({"a": {"z": True}, "b": [1, 2]}) == expected
+    # a bool is not an integer out of range, and subclasses of str are still strings
+    assert canonical_bytes({"t": True, "s": type("S", (str,), {})("v")}) == b'{"s":"v","t":true}'
