@@ -7,6 +7,7 @@ eth-tester and anvil.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -98,38 +99,64 @@ def hexes(values: Sequence[bytes]) -> list[str]:
 
 _OZ_TREE_JS = r"""
 const { StandardMerkleTree } = require("@openzeppelin/merkle-tree");
-const digests = JSON.parse(require("fs").readFileSync(0, "utf8"));
-const tree = StandardMerkleTree.of(digests.map((d) => [d]), ["bytes32"]);
-const out = { root: tree.root, leaves: [], proofs: [] };
-for (let i = 0; i < digests.length; i++) {
-  out.leaves.push(tree.leafHash([digests[i]]));
-  out.proofs.push(tree.getProof(i));
-}
-process.stdout.write(JSON.stringify(out));
+const rl = require("readline").createInterface({ input: process.stdin });
+rl.on("line", (line) => {
+  const digests = JSON.parse(line);
+  const tree = StandardMerkleTree.of(digests.map((d) => [d]), ["bytes32"]);
+  const out = { root: tree.root, leaves: [], proofs: [] };
+  for (let i = 0; i < digests.length; i++) {
+    out.leaves.push(tree.leafHash([digests[i]]));
+    out.proofs.push(tree.getProof(i));
+  }
+  process.stdout.write(JSON.stringify(out) + "\n");
+});
 """
+_oracle: list[Any] = []  # the one node process serving tree requests, started lazily
 
 
-def oz_tree(digests: Sequence[bytes]) -> dict[str, object]:
-    """Build a tree with the npm ``@openzeppelin/merkle-tree`` (the oracle).
-
-    Returns ``root`` (bytes), ``leaves`` (list of bytes, input order) and ``proofs`` (list of
-    lists of bytes, proof of input i).
-    """
-    import json
+def _oracle_process() -> Any:
+    import atexit
     import subprocess
     from pathlib import Path
 
-    root_dir = Path(__file__).resolve().parents[1]
-    res = subprocess.run(
+    if _oracle and _oracle[0].poll() is None:
+        return _oracle[0]
+    proc = subprocess.Popen(
         ["node", "-e", _OZ_TREE_JS],
-        input=json.dumps(hexes(digests)),
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
-        cwd=root_dir,
-        check=True,
-        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
     )
-    data = json.loads(res.stdout)
+    _oracle[:] = [proc]
+
+    def _close() -> None:
+        if proc.stdin:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    atexit.register(_close)
+    return proc
+
+
+def oz_tree(digests: Sequence[bytes]) -> dict[str, Any]:
+    """Build a tree with the npm ``@openzeppelin/merkle-tree`` (the oracle).
+
+    Returns ``root`` (bytes), ``leaves`` (list of bytes, input order) and ``proofs`` (list of
+    lists of bytes, proof of input i). One node process serves all requests of the session.
+    """
+    import json
+
+    proc = _oracle_process()
+    proc.stdin.write(json.dumps(hexes(digests)) + "\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError("the @openzeppelin/merkle-tree oracle (node) exited")
+    data = json.loads(line)
     return {
         "root": bytes.fromhex(data["root"][2:]),
         "leaves": [bytes.fromhex(x[2:]) for x in data["leaves"]],

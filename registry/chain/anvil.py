@@ -41,6 +41,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _rpc(url: str, method: str, params: list[object] | None = None, timeout: float = 2.0) -> object:
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
     req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
@@ -112,6 +121,8 @@ def start_anvil(
     """Start anvil on 127.0.0.1 (a free port unless given) and wait until it answers JSON-RPC."""
     if not ANVIL_BIN.exists():
         raise ChainError(f"anvil not found at {ANVIL_BIN} (run `npm ci`)")
+    if port is not None and not _port_free(port):
+        raise ChainError(f"anvil did not start: port 127.0.0.1:{port} is already in use")
     last_error: Exception | None = None
     for _attempt in range(3):  # a free port can be taken between probe and bind
         p = port or free_port()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from eth_abi import decode as abi_decode
+from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError
@@ -188,7 +189,7 @@ class RegistryContract:
         if not Web3.is_address(address):
             raise InputError(f"not a contract address: {address!r}")
         self.w3 = w3
-        self.address: str = Web3.to_checksum_address(address)
+        self.address: ChecksumAddress = Web3.to_checksum_address(address)
         self.contract: Contract = w3.eth.contract(address=self.address, abi=load_artifact().abi)
 
     def __repr__(self) -> str:
@@ -201,7 +202,7 @@ class RegistryContract:
 
     def has_code(self) -> bool:
         """True when there is contract code at the address."""
-        return bool(call_chain(lambda: self.w3.eth.get_code(self.address), "contract code"))  # type: ignore[arg-type]
+        return bool(call_chain(lambda: self.w3.eth.get_code(self.address), "contract code"))
 
     def owner(self) -> str:
         """Current admin."""

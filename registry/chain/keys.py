@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -58,10 +59,20 @@ def load_account(settings: Settings) -> LocalAccount:
     raise KeyError_("no signing key configured: set REGISTRY_KEYSTORE (+ password) or REGISTRY_PRIVATE_KEY")
 
 
-def encrypt_keystore(private_key: str | bytes, password: str, path: Path) -> str:
-    """Write an encrypted keystore for ``private_key`` to ``path``; return the account address."""
+def encrypt_keystore(
+    private_key: str | bytes,
+    password: str,
+    path: Path,
+    *,
+    kdf: Literal["scrypt", "pbkdf2"] = "scrypt",
+    iterations: int | None = None,
+) -> str:
+    """Write an encrypted keystore for ``private_key`` to ``path``; return the account address.
+
+    ``kdf``/``iterations`` as in eth-account (a cheap pbkdf2 keeps tests fast).
+    """
     acct = Account.from_key(private_key)
-    data = Account.encrypt(acct.key, password)
+    data = Account.encrypt(acct.key, password, kdf=kdf, iterations=iterations)
     path.write_text(json.dumps(data), encoding="utf-8")
     path.chmod(0o600)
     return str(acct.address)

@@ -58,7 +58,6 @@ def send(w3: Web3, account: LocalAccount, fn: Any, *, timeout: float = 120.0, **
         except Exception as exc:
             if is_revert(exc):
                 raise decode_revert(exc) from None
-        raise ContractRevert(
-            f"transaction {Web3.to_hex(receipt['transactionHash'])} reverted", error="unknown", args=[], data=None
-        )
+        tx_hex = Web3.to_hex(receipt["transactionHash"])
+        raise ContractRevert(f"transaction {tx_hex} reverted", error="unknown", args=[], data=None)
     return receipt

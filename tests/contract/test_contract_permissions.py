@@ -108,8 +108,10 @@ CASES: dict[str, Case] = {
         call=lambda w: w.reg.functions.reinstateCredentials([DIGEST]),
         allowed={"active", "suspended", "other"},
         error=lambda w, c: ("NotRegisteredIssuer", c.address),
-        effect=lambda w, c: w.reg.credential_status(c.address, DIGEST) == 0
-        and w.reg.credential_status(w.active.address, DIGEST) in (0, 2),
+        effect=lambda w, c: (
+            w.reg.credential_status(c.address, DIGEST) == 0
+            and w.reg.credential_status(w.active.address, DIGEST) in (0, 2)
+        ),
         prepare=_prepare_suspended_digest,
     ),
 }
