@@ -1,0 +1,97 @@
+"""The README's first command end to end: bring up, verify over HTTP, Ctrl-C, bring up again.
+
+Everything is real: ``scripts/dev.sh`` (setup + ``registry dev``), anvil with ``--state`` in the
+data dir, the issuer pipeline, the embedded store, SQLite, uvicorn on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from dev_kit import PAGE_LINE, DevRun, chain_facts, read_summary, verify_http
+
+from registry.chain.anvil import free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def runs() -> Iterator[list[DevRun]]:
+    """Every dev.sh started by a test; process groups killed afterwards whatever happens."""
+    started: list[DevRun] = []
+    try:
+        yield started
+    finally:
+        for r in started:
+            r.kill()
+
+
+def _load(path: str) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def test_dev_command_serves_verifies_and_restarts_without_redoing_anything(
+    tmp_path: Path, runs: list[DevRun]
+) -> None:
+    data = tmp_path / "data"
+    args = ("--port", str(free_port()), "--chain-port", "0")
+
+    # --- first run on a fresh data dir -------------------------------------------------------
+    first = DevRun(data, *args)
+    runs.append(first)
+    base = first.wait_for(PAGE_LINE).group(1)
+    summary = read_summary(data)
+    assert summary["url"] == base
+    page = httpx.get(base, timeout=30)
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    assert "deployed at" in first.output and "reused" not in first.output
+
+    proofs = sorted(Path(summary["proofsDir"]).rglob("0x*.json"))
+    assert len(proofs) == 200  # every sample credential has its proof file
+    assert {p.parent.name for p in proofs} == {i["slug"] for i in summary["issuers"]}
+
+    valid = _load(summary["examples"]["valid"])
+    code, res = verify_http(base, valid)
+    assert code == 200 and res["verified"] is True and res["status"] == "valid", res
+    assert res["issuer"]["name"] == summary["issuers"][0]["name"]
+
+    code, res = verify_http(base, _load(summary["examples"]["revoked"]))
+    assert res["verified"] is False and res["status"] == "revoked", res
+
+    code, res = verify_http(base, _load(summary["examples"]["suspended"]))
+    assert res["verified"] is False and res["status"] == "suspended", res
+
+    tampered = copy.deepcopy(valid)
+    tampered["credentialSubject"]["name"] = "Someone Else"
+    code, res = verify_http(base, tampered)
+    assert res["verified"] is False and res["status"] == "invalid", res
+    assert any(c["name"] == "integrity" and c["status"] == "failed" for c in res["checks"]) or any(
+        c["name"] == "merkle_inclusion" and c["status"] == "failed" for c in res["checks"]
+    ), res
+
+    before = chain_facts(summary)
+    assert before["code"] not in ("0x", "")
+    assert before["anchored_events"] == sum(before["db_batches"].values()) == 9  # 67+67+66 in 25s
+    assert first.interrupt() == 0, first.output
+    assert (data / "devnet" / "anvil-state.json").stat().st_size > 0
+
+    # --- second run on the same data dir: continue, redo nothing -----------------------------
+    second = DevRun(data, *args)
+    runs.append(second)
+    base2 = second.wait_for(PAGE_LINE).group(1)
+    summary2 = read_summary(data)
+    assert "reused" in second.output and "deployed at" not in second.output
+    assert "anchored now 0 in 0 batch(es)" in second.output
+    after = chain_facts(summary2)
+    assert after == before  # same address and code, no new anchor, no new transaction at all
+
+    code, res = verify_http(base2, valid)
+    assert code == 200 and res["status"] == "valid", res
+    code, res = verify_http(base2, _load(summary2["examples"]["revoked"]))
+    assert res["status"] == "revoked", res
+    assert second.interrupt() == 0, second.output

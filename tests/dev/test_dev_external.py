@@ -1,0 +1,122 @@
+"""``registry dev`` pointed at real services by configuration only: an existing node and key, and
+PostgreSQL. No local anvil is started; issuer keys are generated, kept encrypted in the data dir
+and funded by the configured admin key; each issuer gets its own PostgreSQL schema.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from dev_kit import ROOT, dev_env, rpc
+from web3 import Web3
+
+from registry.chain.anvil import DEV_KEYS, Anvil, start_anvil
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+TOPIC = Web3.to_hex(Web3.keccak(text="BatchAnchored(bytes32,address,uint32,string)"))
+
+
+@pytest.fixture
+def node() -> Iterator[Anvil]:
+    """A chain node the dev command did not start (stands for a testnet or a company node)."""
+    a = start_anvil()
+    try:
+        yield a
+    finally:
+        a.stop()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards."""
+    name = f"registry_dev_test_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _dev(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "registry"),
+            "dev",
+            "--no-serve",
+            "--count",
+            "30",
+            "--batch-size",
+            "10",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_dev_on_configured_chain_and_postgres(tmp_path: Path, node: Anvil, pg_database: str) -> None:
+    admin_key = DEV_KEYS[6]
+    env = dev_env(
+        tmp_path,
+        REGISTRY_RPC_URL=node.url,
+        REGISTRY_PRIVATE_KEY=admin_key,
+        REGISTRY_DATABASE_URL=pg_database,
+    )
+    first = _dev(env)
+    out = first.stdout + first.stderr
+    assert first.returncode == 0, out
+    assert "no local anvil" in out and "deployed at" in out
+    assert admin_key.removeprefix("0x") not in out  # keys never printed
+    assert not (tmp_path / "devnet" / "anvil-state.json").exists()
+
+    summary = json.loads((tmp_path / "devnet" / "demo.json").read_text())
+    assert summary["localChain"] is False and summary["rpcUrl"] == node.url
+    issuers = [i["address"] for i in summary["issuers"]]
+    dev_addresses = {Web3.to_checksum_address(a) for a in rpc(node.url, "eth_accounts")}
+    assert len(set(issuers)) == 3 and not set(issuers) & dev_addresses  # generated keys, not anvil's
+    for keyfile in (tmp_path / "devnet" / "keys").glob("*.json"):
+        assert json.loads(keyfile.read_text())["crypto"]  # encrypted keystores only
+        assert oct(keyfile.stat().st_mode & 0o777) == "0o600"
+
+    logs = rpc(
+        node.url, "eth_getLogs", {"address": summary["contract"], "fromBlock": "0x0", "topics": [TOPIC]}
+    )
+    assert len(logs) == 3  # 10 credentials per issuer, one batch each
+    with psycopg.connect(pg_database) as conn:
+        schemas = conn.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'registry_dev_%'"
+        ).fetchall()
+        assert len(schemas) == 3
+        for (schema,) in schemas:
+            done = conn.execute(f'SELECT count(*) FROM "{schema}".batches WHERE status = %s', ("done",))
+            assert done.fetchone() == (1,)
+
+    proof = next(Path(summary["proofsDir"]).rglob("0x*.json"))
+    verify = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "registry"), "verify", str(proof), "--rpc-url", node.url,
+         "--contract", summary["contract"]],
+        cwd=ROOT, env=dev_env(tmp_path), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    # again: same registry, nothing anchored twice, no transaction at all
+    nonces = [rpc(node.url, "eth_getTransactionCount", a, "latest") for a in [*issuers]]
+    second = _dev(env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "reused" in second.stdout and "deployed at" not in second.stdout
+    assert json.loads((tmp_path / "devnet" / "demo.json").read_text())["contract"] == summary["contract"]
+    logs2 = rpc(
+        node.url, "eth_getLogs", {"address": summary["contract"], "fromBlock": "0x0", "topics": [TOPIC]}
+    )
+    assert logs2 == logs
+    assert [rpc(node.url, "eth_getTransactionCount", a, "latest") for a in issuers] == nonces
