@@ -22,7 +22,8 @@ def test_contract_accepts_our_proofs_and_rejects_tampered_ones(tester_w3: Any) -
     tree = MerkleTree.build(digests)
     manifest = Manifest.build(format_registry(tester_w3.eth.chain_id, reg.address), issuer.address, digests)
     assert manifest.root_matches()
-    anchor(reg, issuer, tree.root, len(digests), "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
+    manifest_cid = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+    anchor(reg, issuer, tree.root, len(digests), manifest_cid)
     for d in digests[:3]:
         assert reg.leaf_hash(d) == leaf_hash(d)
     for i, d in enumerate(digests):
