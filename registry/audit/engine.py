@@ -70,6 +70,7 @@ class Auditor:
         self.cursor_path = cursor_path
         self.confirmations = confirmations
         self.genesis_block = genesis_block
+        self.last_cursor: Cursor | None = None  # the state after the last run of this object
         self.reader = EventReader(w3, self.registry.contract, chunk_size=chunk_size)
         if not self.registry.has_code():
             raise ChainError(
@@ -94,9 +95,9 @@ class Auditor:
     # -- cursor --------------------------------------------------------------------------------
 
     def load_cursor(self) -> Cursor | None:
-        """The saved cursor for this registry (None without a cursor file or for another registry)."""
+        """Where the last run stopped: the cursor file, or without one this object's memory."""
         if self.cursor_path is None:
-            return None
+            return self.last_cursor
         cur = load_cursor(self.cursor_path)
         if cur is None:
             return None
@@ -167,19 +168,18 @@ class Auditor:
         )
         if end >= start:
             self._run(report, issuers, start, end, progress)
-        if self.cursor_path is not None and end >= start:
-            save_cursor(
-                self.cursor_path,
-                Cursor(
-                    chain_id=self.chain_id,
-                    address=self.address,
-                    next_block=end + 1,
-                    last_block_hash=self._block_hash(end),
-                    issuers=issuers,
-                    batches=(cur.batches if resumed and cur else 0) + len(report.batches),
-                    anomalies=report.previous_anomalies + len(report.anomalies),
-                ),
+        if end >= start:
+            self.last_cursor = Cursor(
+                chain_id=self.chain_id,
+                address=self.address,
+                next_block=end + 1,
+                last_block_hash=self._block_hash(end),
+                issuers=issuers,
+                batches=(cur.batches if resumed and cur else 0) + len(report.batches),
+                anomalies=report.previous_anomalies + len(report.anomalies),
             )
+            if self.cursor_path is not None:
+                save_cursor(self.cursor_path, self.last_cursor)
         return report
 
     def _run(
