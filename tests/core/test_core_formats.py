@@ -9,6 +9,8 @@ from typing import Any
 
 import jsonschema_rs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registry.core.canonical import canonical_bytes, document_digest, load_document
 from registry.core.cid import cid_from_digest
@@ -227,3 +229,17 @@ def test_attach_keeps_other_proofs() -> None:
     assert body == {"id": "urn:uuid:2"} and p == proof.to_json()
     assert attach_proof(signed, proof)["proof"] == [issuer_sig, proof.to_json()]
     assert split_proof(doc) == ({"id": "urn:uuid:2"}, None)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=30))
+def test_manifest_roundtrip_property(ds: list[bytes]) -> None:
+    m = Manifest.build(REGISTRY, ISSUER, ds)
+    back = Manifest.parse(m.to_bytes(), check_root=True)
+    assert back == m and back.digest_bytes() == ds
+    assert _schema("manifest.schema.json").is_valid(back.to_json())
+    tree = back.rebuild_tree()
+    for i in range(len(ds)):
+        p = _proof_for(tree, i, cid_from_digest(b"\x03" * 32))
+        assert p.verify_inclusion()
+        assert p.merkleRoot == m.root
