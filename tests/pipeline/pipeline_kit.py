@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from eth_account.signers.local import LocalAccount
 from helpers import ADMIN, deploy, dev_account, register_issuer
 from web3 import Web3
 
+from registry.anchor.demo import badge
 from registry.chain.anvil import Anvil, start_anvil
 from registry.chain.connection import connect
 from registry.chain.contract import RegistryContract
+from registry.core.canonical import canonical_bytes, sha256
+from registry.core.formats import AnchorProof, Manifest, format_registry, split_proof
+from registry.settings import Settings, load_settings
 
 PG_DSN = os.environ.get("REGISTRY_TEST_PG", "host=127.0.0.1 port=5432 dbname=test user=postgres")
 PG_URL = os.environ.get("REGISTRY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -75,3 +83,93 @@ def make_chain(state_path: Path | None = None, port: int | None = None) -> Chain
     issuer = dev_account(1)
     register_issuer(reg, issuer)
     return Chain(node=node, w3=w3, registry=reg, issuer=issuer, admin=ADMIN)
+
+
+# --------------------------------------------------------------------------------------------
+# issuer configuration, CLI runs and proof checks
+
+
+REGISTRY_BIN = str(Path(sys.executable).with_name("registry"))
+
+
+def issuer_settings(chain: Chain, data_dir: Path, db_url: str, **extra: Any) -> Settings:
+    """Settings of the test issuer (dev account 1) on ``chain``."""
+    return load_settings(
+        data_dir=data_dir,
+        rpc_url=chain.url,
+        contract=chain.registry.address,
+        private_key=chain.issuer.key.hex(),
+        database_url=db_url,
+        confirmations=1,
+        **extra,
+    )
+
+
+def issuer_env(
+    chain_url: str, contract: str, key: str, data_dir: Path, db_url: str, **extra: Any
+) -> dict[str, str]:
+    """Environment for a ``registry`` subprocess acting as the test issuer."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env.update(
+        REGISTRY_CONFIG=str(data_dir / "no-such-config.toml"),
+        REGISTRY_DATA_DIR=str(data_dir),
+        REGISTRY_RPC_URL=chain_url,
+        REGISTRY_CONTRACT=contract,
+        REGISTRY_PRIVATE_KEY=key,
+        REGISTRY_DATABASE_URL=db_url,
+        REGISTRY_CONFIRMATIONS="1",
+    )
+    env.update({f"REGISTRY_{k.upper()}": str(v) for k, v in extra.items()})
+    return env
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], *, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``registry`` command."""
+    return subprocess.run([REGISTRY_BIN, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def write_docs(path: Path, n: int, *, seed: str, with_id: bool = True) -> list[dict[str, Any]]:
+    """``n`` generated credentials as JSON Lines at ``path``."""
+    docs = [badge(i, seed=seed, with_id=with_id) for i in range(n)]
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    return docs
+
+
+def verify_proof_file(path: Path, chain: Chain) -> AnchorProof:
+    """Check one written credential against the chain: digest, Merkle path, batch on chain."""
+    doc = json.loads(path.read_bytes())
+    body, proof_json = split_proof(doc)
+    assert proof_json is not None, f"{path.name}: no anchor proof"
+    proof = AnchorProof.parse(proof_json)
+    digest = sha256(canonical_bytes(body))
+    assert "0x" + digest.hex() == proof.digest, f"{path.name}: digest mismatch"
+    assert path.name == proof.digest + ".json"
+    assert proof.verify_inclusion(), f"{path.name}: Merkle path does not reach the root"
+    assert proof.registry == format_registry(int(chain.w3.eth.chain_id), chain.registry.address)
+    info = chain.registry.batch(proof.root_bytes())
+    assert info.exists and info.issuer == chain.issuer.address, f"{path.name}: batch not on chain"
+    assert chain.registry.verify(digest, proof.path_bytes(), proof.root_bytes()) == 0
+    receipt = chain.w3.eth.get_transaction_receipt(proof.transactionHash)  # type: ignore[arg-type]
+    assert receipt["blockNumber"] == proof.blockNumber and receipt["status"] == 1
+    return proof
+
+
+def assert_exactly_once(chain: Chain, out_dir: Path, expected: set[str], store: Any) -> None:
+    """Every expected digest anchored in exactly one batch on chain, with a verifying proof file."""
+    events = chain.anchored_events()
+    roots = [bytes(e["args"]["root"]) for e in events]
+    assert len(roots) == len(set(roots)), "a root was anchored twice"
+    seen: list[str] = []
+    for e in events:
+        manifest = Manifest.parse(store.get(e["args"]["manifestCid"]))
+        assert manifest.rebuild_root() == bytes(e["args"]["root"])
+        assert manifest.count == e["args"]["count"]
+        seen.extend(manifest.digests)
+    assert len(seen) == len(set(seen)), "a credential is in two anchored batches"
+    assert set(seen) == expected, "anchored set differs from the issued set"
+    files = sorted(out_dir.glob("0x*.json"))
+    assert {f.name[:-5] for f in files} == expected, "proof files missing or extra"
+    for f in files:
+        verify_proof_file(f, chain)

@@ -1,0 +1,153 @@
+"""End to end in one process: issue → anchor → proof files that verify on chain; reorgs,
+roots already on chain, revocation, status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import dev_account
+from pipeline_kit import Chain, assert_exactly_once, issuer_settings, verify_proof_file, write_docs
+from sqlmodel import select
+
+from registry.anchor import manage
+from registry.anchor.context import build_pipeline, open_store_from
+from registry.anchor.intake import Intake
+from registry.chain.tx import send
+from registry.db import Batch, Credential, Transaction, open_database
+from registry.errors import ContractRevert
+
+
+def _issue(settings, db, paths):  # type: ignore[no-untyped-def]
+    return Intake(db, open_store_from(settings)).run(paths)
+
+
+def test_issue_anchor_writes_verifying_proofs(chain: Chain, db_url: str, tmp_path: Path) -> None:
+    s = issuer_settings(chain, tmp_path / "data", db_url, batch_size=4)
+    db = open_database(settings=s)
+    write_docs(tmp_path / "docs.jsonl", 10, seed="e2e")
+    report = _issue(s, db, [tmp_path / "docs.jsonl"])
+    assert report.accepted == 10
+    pipe = build_pipeline(s, db)
+    result = pipe.run_once()
+    assert result.credentials == 10 and len(result.anchored_batches) == 3  # 4 + 4 + 2
+    assert result.transactions == 3
+    expected = {o.digest for o in report.outcomes}
+    assert_exactly_once(chain, s.resolved_output_dir, expected, pipe.store)  # type: ignore[arg-type]
+    with db.session() as sess:
+        assert {c.status for c in sess.exec(select(Credential))} == {"anchored"}
+        assert {b.status for b in sess.exec(select(Batch))} == {"done"}
+        assert {t.status for t in sess.exec(select(Transaction))} == {"confirmed"}
+    # a second run has nothing to do and sends nothing
+    again = build_pipeline(s, db).run_once()
+    assert again.transactions == 0 and again.credentials == 0
+    assert len(chain.anchored_events()) == 3
+
+
+def test_reorg_sends_the_batch_back(chain: Chain, db_url: str, tmp_path: Path) -> None:
+    s = issuer_settings(chain, tmp_path / "data", db_url)
+    db = open_database(settings=s)
+    write_docs(tmp_path / "docs.jsonl", 3, seed="reorg")
+    _issue(s, db, [tmp_path / "docs.jsonl"])
+    pipe = build_pipeline(s, db)
+    snap = chain.rpc("evm_snapshot")
+    (batch_id,) = pipe.seal(force=True)
+    batch = pipe._batch(batch_id)
+    while batch.status != "mined":
+        assert pipe.step(batch)
+        batch = pipe._batch(batch_id)
+    first_block = batch.block_number
+    chain.rpc("evm_revert", snap)  # the block holding the anchor is gone
+    chain.rpc("evm_mine")
+    chain.rpc("evm_mine")
+    assert not chain.registry.batch(batch.root).exists
+    assert pipe.step(batch)  # notices the reorg
+    assert pipe._batch(batch_id).status == "submitted"
+    pipe.run_once()
+    batch = pipe._batch(batch_id)
+    assert batch.status == "done" and batch.block_number != first_block
+    events = chain.anchored_events()
+    assert len(events) == 1 and bytes(events[0]["args"]["root"]) == batch.root
+    for f in s.resolved_output_dir.glob("0x*.json"):
+        assert verify_proof_file(f, chain).blockNumber == batch.block_number
+
+
+def test_root_already_on_chain_counts_as_anchored(chain: Chain, db_url: str, tmp_path: Path) -> None:
+    s = issuer_settings(chain, tmp_path / "data", db_url)
+    db = open_database(settings=s)
+    write_docs(tmp_path / "docs.jsonl", 2, seed="adopt")
+    _issue(s, db, [tmp_path / "docs.jsonl"])
+    pipe = build_pipeline(s, db)
+    (batch_id,) = pipe.seal(force=True)
+    pipe.step(pipe._batch(batch_id))  # manifest pinned
+    batch = pipe._batch(batch_id)
+    assert batch.status == "pinned"
+    # the same root anchored outside this database (e.g. a restored backup lost the record)
+    receipt = send(
+        chain.w3, chain.issuer, chain.registry.functions.anchor(batch.root, batch.count, batch.manifest_cid)
+    )
+    report = pipe.run_once()
+    assert report.transactions == 0
+    batch = pipe._batch(batch_id)
+    assert batch.status == "done" and batch.tx_hash == bytes(receipt["transactionHash"])
+    assert len(chain.anchored_events()) == 1
+    for f in s.resolved_output_dir.glob("0x*.json"):
+        verify_proof_file(f, chain)
+
+
+def test_suspended_issuer_stops_with_a_clear_error(chain: Chain, db_url: str, tmp_path: Path) -> None:
+    s = issuer_settings(chain, tmp_path / "data", db_url)
+    db = open_database(settings=s)
+    write_docs(tmp_path / "docs.jsonl", 2, seed="susp")
+    _issue(s, db, [tmp_path / "docs.jsonl"])
+    send(chain.w3, chain.admin, chain.registry.functions.suspendIssuer(chain.issuer.address))
+    pipe = build_pipeline(s, db)
+    with pytest.raises(ContractRevert, match="NotActiveIssuer"):
+        pipe.run_once()
+    assert chain.anchored_events() == []
+    with db.session() as sess:  # nothing lost: the batch waits for a later run
+        assert [b.status for b in sess.exec(select(Batch))] == ["pinned"]
+        assert len(sess.exec(select(Transaction)).all()) == 0
+
+
+def test_revoke_suspend_reinstate_and_status(chain: Chain, db_url: str, tmp_path: Path) -> None:
+    s = issuer_settings(chain, tmp_path / "data", db_url)
+    db = open_database(settings=s)
+    write_docs(tmp_path / "docs.jsonl", 3, seed="revoke")
+    report = _issue(s, db, [tmp_path / "docs.jsonl"])
+    pipe = build_pipeline(s, db)
+    pipe.run_once()
+    d0, d1, d2 = (bytes.fromhex(o.digest[2:]) for o in report.outcomes)  # type: ignore[index]
+    res = manage.change_status(pipe, "revoke", [d0], "issued in error")
+    assert res["status"] == "confirmed"
+    assert chain.registry.credential_status(chain.issuer.address, d0) == 1
+    manage.change_status(pipe, "suspend", [d1])
+    assert chain.registry.credential_status(chain.issuer.address, d1) == 2
+    st = manage.credential_status(db, d1, pipe=pipe)
+    assert st["status"] == "anchored" and st["local_chain_status"] == "suspended"
+    assert st["chain"]["credential_status"] == "suspended" and st["proof_file"]
+    manage.change_status(pipe, "reinstate", [d1])
+    assert chain.registry.credential_status(chain.issuer.address, d1) == 0
+    with pytest.raises(ContractRevert, match="CredentialAlreadyRevoked"):
+        manage.change_status(pipe, "suspend", [d0])
+    with pytest.raises(Exception, match="reason"):
+        manage.change_status(pipe, "revoke", [d2], "")
+    ov = manage.overview(db)
+    assert ov["credentials"] == {"anchored": 3} and ov["batches"] == {"done": 1}
+    assert ov["revocations"] == {"confirmed": 3} and ov["pending_transactions"] == []
+    st0 = manage.credential_status(db, d0, pipe=pipe)
+    assert st0["local_chain_status"] == "revoked" and st0["chain"]["credential_status"] == "revoked"
+    json.dumps(st0)
+
+
+def test_another_issuers_key_cannot_touch_our_batches(chain: Chain, db_url: str, tmp_path: Path) -> None:
+    """A stranger (not an admitted issuer) gets the registry's refusal, not a silent success."""
+    stranger = dev_account(5)
+    s = issuer_settings(chain, tmp_path / "data", db_url)
+    s = s.model_copy(update={"private_key": type(s.private_key)(stranger.key.hex())})
+    db = open_database(settings=s)
+    write_docs(tmp_path / "docs.jsonl", 1, seed="stranger")
+    _issue(s, db, [tmp_path / "docs.jsonl"])
+    with pytest.raises(ContractRevert, match="NotActiveIssuer"):
+        build_pipeline(s, db).run_once()
