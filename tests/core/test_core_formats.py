@@ -243,3 +243,12 @@ def test_manifest_roundtrip_property(ds: list[bytes]) -> None:
         p = _proof_for(tree, i, cid_from_digest(b"\x03" * 32))
         assert p.verify_inclusion()
         assert p.merkleRoot == m.root
+
+
+@pytest.mark.parametrize(("name", "model"), [("manifest.schema.json", Manifest),
+                                             ("anchor-proof.schema.json", AnchorProof)])
+def test_schemas_are_valid_and_match_the_models(name: str, model: Any) -> None:
+    schema = json.loads((SCHEMAS / name).read_text())
+    assert jsonschema_rs.meta.is_valid(schema)
+    assert set(schema["required"]) == set(schema["properties"]) == set(model.model_fields)
+    assert schema["additionalProperties"] is False
