@@ -50,6 +50,7 @@ STATUS_CHANGES: tuple[tuple[str, int, str, str | None], ...] = (
     ("learnloop", 1, "revoke", "issued in error: the final assessment was not passed"),
     ("ironworks-training", 2, "suspend", None),
 )
+KEYSTORE_SCRYPT_N = 1 << 12
 FUND_MIN_WEI = Web3.to_wei(0.01, "ether")
 FUND_TOPUP_WEI = Web3.to_wei(0.02, "ether")
 
@@ -398,9 +399,11 @@ class Devnet:
         password = pw_file.read_text().strip()
         path = keys / f"{demo.slug}.json"
         if not path.exists():
-            from registry.chain.keys import encrypt_keystore
-
-            encrypt_keystore("0x" + secrets.token_hex(32), password, path)
+            # demo keys: scrypt at geth's "light" cost, so that every run stays quick
+            data = Account.encrypt(secrets.token_bytes(32), password, iterations=KEYSTORE_SCRYPT_N)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(data, fh)
         return Account.from_key(Account.decrypt(json.loads(path.read_text()), password))
 
     def _fund(self, account: LocalAccount) -> None:
