@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -209,3 +210,42 @@ def run_cli(
 ISSUER_A = dev_account(1)
 ISSUER_B = dev_account(2)
 STRANGER = dev_account(3)
+
+
+# ------------------------------------------------------------------- docs/auditing.md recipes
+
+DOC = PROJECT_ROOT / "docs" / "auditing.md"
+RECIPE = re.compile(r"<!-- recipe: ([\w-]+) -->\n```sh\n(.*?)```", re.S)
+
+
+def recipes() -> dict[str, str]:
+    found = dict(RECIPE.findall(DOC.read_text()))
+    assert set(found) == {
+        "batch", "batch-event", "manifest-root", "list-batches",
+        "issuer", "credential-status", "verify", "lookup",
+    }  # fmt: skip
+    return found
+
+
+def run_recipe(name: str, env: dict[str, str]) -> list[str]:
+    """Run one recipe with bash; return its output lines."""
+    full = {
+        **os.environ,
+        "PATH": f"{PROJECT_ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        **env,
+    }
+    res = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", recipes()[name]],
+        cwd=PROJECT_ROOT, env=full, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, f"recipe {name} failed: {res.stderr}"
+    return [line for line in res.stdout.splitlines() if line.strip()]
+
+
+def value(line: str) -> Any:
+    """cast's printed value: `123 [1.23e2]` -> 123, `"text"` -> text, addresses as is."""
+    line = line.strip()
+    if line.startswith('"'):
+        return json.loads(line)
+    first = line.split(" ")[0]
+    return int(first) if first.isdigit() else first
