@@ -173,3 +173,36 @@ def assert_exactly_once(chain: Chain, out_dir: Path, expected: set[str], store: 
     assert {f.name[:-5] for f in files} == expected, "proof files missing or extra"
     for f in files:
         verify_proof_file(f, chain)
+
+
+def restart_anvil(port: int, state_path: Path, timeout: float = 30.0) -> Anvil:
+    """Start anvil again on ``port`` from its ``--state`` file.
+
+    ``start_anvil(port=...)`` refuses a port that still has TIME_WAIT connections from the
+    previous run (its probe binds without SO_REUSEADDR), so this starts the same binary directly.
+    """
+    import tempfile
+    import time
+
+    from registry.chain.anvil import ANVIL_BIN
+
+    fd, log_name = tempfile.mkstemp(prefix="anvil-", suffix=".log")
+    with os.fdopen(fd, "wb") as log:
+        proc = subprocess.Popen(
+            [str(ANVIL_BIN), "--host", "127.0.0.1", "--port", str(port), "--state", str(state_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    node = Anvil(proc, port, Path(log_name), state_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            node.rpc("eth_chainId")
+            return node
+        except Exception:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    node.kill()
+    raise RuntimeError(f"anvil did not restart on port {port}")
