@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from registry.audit.model import AuditReport
@@ -22,6 +25,24 @@ def _open_store(cfg: Any) -> Any:
     return open_store(cfg)
 
 
+@contextmanager
+def _progress() -> Iterator[Callable[[int, int], None] | None]:
+    """A transient rich progress bar on stderr when it is a terminal (else no progress)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(
+        TextColumn("replaying blocks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("blocks", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
 def _short(value: str | None, n: int = 10) -> str:
     if not value:
         return "-"
@@ -32,7 +53,8 @@ def render_report(report: AuditReport, console: Console) -> None:
     """Human tables: batches, issuers, credential statuses, anomalies, one summary line."""
     console.print(
         f"[bold]Registry[/bold] {report.registry}  blocks {report.from_block}..{report.to_block}"
-        + ("  (resumed)" if report.resumed else "")
+        + ("  (resumed)" if report.resumed else ""),
+        highlight=False,
     )
     if report.empty_range:
         console.print("nothing new to audit")
@@ -45,7 +67,7 @@ def render_report(report: AuditReport, console: Console) -> None:
         manifest = b.manifest if not b.anomalies else f"{b.manifest} ({', '.join(b.anomalies)})"
         batches.add_row(
             str(b.block_number),
-            _short(b.root),
+            b.root,
             _short(b.issuer, 8),
             str(b.count),
             manifest,
@@ -166,17 +188,20 @@ def register(app: typer.Typer) -> None:
                 for a in rnd.anomalies:
                     print(f"  {a.kind}: {a.message}", file=sys.stderr, flush=True)
 
-            if follow:
-                report = auditor.follow(
-                    from_block,
-                    until_block=until_block,
-                    max_seconds=max_seconds,
-                    poll_interval=poll_interval,
-                    on_round=on_round,
-                    resume=not no_resume,
-                )
-            else:
-                report = auditor.audit(from_block, to_block, resume=not no_resume)
+            with _progress() as progress:
+                if follow:
+                    report = auditor.follow(
+                        from_block,
+                        until_block=until_block,
+                        max_seconds=max_seconds,
+                        poll_interval=poll_interval,
+                        on_round=on_round,
+                        progress=progress,
+                        resume=not no_resume,
+                    )
+                else:
+                    report = auditor.audit(from_block, to_block, resume=not no_resume, progress=progress)
+            if json_out and not follow:
                 on_round(report)
         finally:
             if store is not None and hasattr(store, "close"):
