@@ -15,7 +15,7 @@ from registry.audit import model as m
 from registry.audit.events import ChainEvent, EventReader
 from registry.chain.anvil import Anvil, start_anvil
 from registry.chain.connection import connect
-from registry.errors import ChainError, ContractRevert
+from registry.errors import ChainError, ContractRevert, InputError
 
 
 def auditor(sc: Scenario, tmp_path: Path | None = None, **kw: object) -> Auditor:
@@ -330,3 +330,26 @@ def test_follow_in_process_continues_where_each_round_stopped(scenario: Scenario
     assert report.from_block == sc.deploy_block and report.to_block == head + 2
     assert [b.root for b in report.batches] == [first.root_hex] + [b.root_hex for b in added]  # type: ignore[attr-defined]
     assert [(a.kind, a.root) for a in report.anomalies] == [(m.MANIFEST_MISSING, added[1].root_hex)]  # type: ignore[attr-defined]
+
+
+def test_confirmations_keep_the_audit_behind_the_head(scenario: Scenario) -> None:
+    sc = scenario
+    early = sc.issue(ISSUER_A, 1)
+    sc.issue(ISSUER_A, 1)
+    sc.issue(ISSUER_B, 1)
+    latest = sc.w3.eth.block_number
+    report = auditor(sc, confirmations=2).audit()
+    assert report.to_block == latest - 2
+    assert [b.root for b in report.batches] == [early.root_hex]
+
+
+def test_a_cursor_of_another_registry_is_refused(scenario: Scenario, anvil_w3: Web3, tmp_path: Path) -> None:
+    sc = scenario
+    auditor(sc, tmp_path).audit()
+    other = Scenario.deploy(anvil_w3, sc.store)
+    with pytest.raises(InputError) as err:
+        auditor(other, tmp_path).audit()
+    assert err.value.code == "invalid_cursor"
+    (tmp_path / "cursor.json").write_text('{"format": "something else"}')
+    with pytest.raises(InputError):
+        auditor(sc, tmp_path).audit()
