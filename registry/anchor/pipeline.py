@@ -190,9 +190,9 @@ class Pipeline:
                 ).inserted_primary_key[0]  # type: ignore[index]
                 res = conn.execute(
                     t.update()
-                    .where(t.c.id == _bind("cid"), t.c.status == "queued")
-                    .values(batch_id=batch_id, leaf_index=_bind("leaf"), status="sealed"),
-                    [{"cid": r[0], "leaf": i} for i, r in enumerate(rows)],
+                    .where(t.c.id == _bind("b_id"), t.c.status == "queued")
+                    .values(batch_id=batch_id, leaf_index=_bind("b_leaf"), status="sealed"),
+                    [{"b_id": r[0], "b_leaf": i} for i, r in enumerate(rows)],
                 )
                 if res.rowcount != len(rows):
                     raise RegistryError("queued credentials changed while sealing (another sealer?)")
