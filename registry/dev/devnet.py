@@ -708,8 +708,46 @@ class Devnet:
             with contextlib.suppress(Exception):
                 db.engine.dispose()
         if self.anvil is not None:
+            # the npm wrapper exits as soon as it forwarded the signal; the anvil binary under it
+            # writes the state afterwards: wait for the binary itself
+            binaries = descendants(self.anvil.proc.pid)
             self.anvil.stop(timeout=30)
-            self.say(f"chain state saved to {self.anvil.state_path}")
+            if not wait_gone(binaries, timeout=60):
+                self.say("warning: anvil did not exit within 60 s; its state may be incomplete")
+            else:
+                self.say(f"chain state saved to {self.anvil.state_path}")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every descendant process of ``pid`` (Linux ``/proc``; empty elsewhere)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError, ValueError):
+                kids = [int(x) for x in task.read_text().split()]
+                out += kids
+                todo += kids
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")  # a zombie has exited
+
+
+def wait_gone(pids: list[int], timeout: float) -> bool:
+    """Wait until none of ``pids`` runs any more; False on timeout."""
+    deadline = time.monotonic() + timeout
+    while any(_alive(p) for p in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 @contextlib.contextmanager

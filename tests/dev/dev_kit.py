@@ -97,6 +97,21 @@ class DevRun:
         self._reader.join(timeout=10)
         return rc
 
+    def terminate(self, timeout: float = 120) -> int:
+        """SIGTERM to the command alone (as a process manager does); the exit code."""
+        self.proc.terminate()
+        rc = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        return rc
+
+    def group_alive(self) -> bool:
+        """True while any process of the command's group (anvil included) is left."""
+        try:
+            os.killpg(self.proc.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
     def kill(self) -> None:
         """Teardown: kill the process group if anything is left."""
         with contextlib.suppress(ProcessLookupError, PermissionError):

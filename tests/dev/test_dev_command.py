@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,9 +82,18 @@ def test_dev_command_serves_verifies_and_restarts_without_redoing_anything(
     assert (data / "devnet" / "anvil-state.json").stat().st_size > 0
 
     # --- second run on the same data dir: continue, redo nothing -----------------------------
-    second = DevRun(data, *args)
-    runs.append(second)
-    base2 = second.wait_for(PAGE_LINE).group(1)
+    # meanwhile someone else took the service port: the command serves on a free one and says so
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    squatter.bind(("127.0.0.1", int(args[1])))
+    squatter.listen(1)
+    try:
+        second = DevRun(data, *args)
+        runs.append(second)
+        base2 = second.wait_for(PAGE_LINE).group(1)
+    finally:
+        squatter.close()
+    assert f"port {args[1]} is busy" in second.output
+    assert base2 != base
     summary2 = read_summary(data)
     assert "reused" in second.output and "deployed at" not in second.output
     assert "anchored now 0 in 0 batch(es)" in second.output
@@ -94,4 +104,10 @@ def test_dev_command_serves_verifies_and_restarts_without_redoing_anything(
     assert code == 200 and res["status"] == "valid", res
     code, res = verify_http(base2, _load(summary2["examples"]["revoked"]))
     assert res["status"] == "revoked", res
-    assert second.interrupt() == 0, second.output
+
+    # SIGTERM to the command alone stops everything it started, anvil included, state written
+    state = data / "devnet" / "anvil-state.json"
+    state.unlink()
+    assert second.terminate() == 0, second.output
+    assert not second.group_alive()
+    assert state.stat().st_size > 0
