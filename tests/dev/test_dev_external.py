@@ -1,6 +1,7 @@
-"""``registry dev`` pointed at real services by configuration only: an existing node and key, and
-PostgreSQL. No local anvil is started; issuer keys are generated, kept encrypted in the data dir
-and funded by the configured admin key; each issuer gets its own PostgreSQL schema.
+"""``registry dev`` pointed at real services by configuration only: an existing node and key, an
+IPFS daemon (js-ipfs over the Kubo RPC API) and PostgreSQL. No local anvil is started; issuer keys
+are generated, kept encrypted in the data dir and funded by the configured admin key; each issuer
+gets its own PostgreSQL schema; credentials and manifests go to the daemon, not to a local folder.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dev_kit import ROOT, dev_env, rpc
 from web3 import Web3
 
 from registry.chain.anvil import DEV_KEYS, Anvil, start_anvil
+from registry.ipfs.js_ipfs import JsIpfs, start_js_ipfs
+from registry.ipfs.kubo import KuboStore
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 TOPIC = Web3.to_hex(Web3.keccak(text="BatchAnchored(bytes32,address,uint32,string)"))
@@ -30,6 +33,16 @@ def node() -> Iterator[Anvil]:
         yield a
     finally:
         a.stop()
+
+
+@pytest.fixture
+def ipfs(tmp_path: Path) -> Iterator[JsIpfs]:
+    """A js-ipfs daemon on 127.0.0.1 with a fresh repo."""
+    daemon = start_js_ipfs(tmp_path / "ipfs-repo")
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
 
 
 @pytest.fixture
@@ -64,27 +77,31 @@ def _dev(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_dev_on_configured_chain_and_postgres(tmp_path: Path, node: Anvil, pg_database: str) -> None:
+def test_dev_on_configured_chain_ipfs_and_postgres(
+    tmp_path: Path, node: Anvil, ipfs: JsIpfs, pg_database: str
+) -> None:
     admin_key = DEV_KEYS[6]
+    data = tmp_path / "data"
     env = dev_env(
-        tmp_path,
+        data,
         REGISTRY_RPC_URL=node.url,
         REGISTRY_PRIVATE_KEY=admin_key,
         REGISTRY_DATABASE_URL=pg_database,
+        REGISTRY_IPFS_API=ipfs.api_url,
     )
     first = _dev(env)
     out = first.stdout + first.stderr
     assert first.returncode == 0, out
     assert "no local anvil" in out and "deployed at" in out
     assert admin_key.removeprefix("0x") not in out  # keys never printed
-    assert not (tmp_path / "devnet" / "anvil-state.json").exists()
+    assert not (data / "devnet" / "anvil-state.json").exists()
 
-    summary = json.loads((tmp_path / "devnet" / "demo.json").read_text())
+    summary = json.loads((data / "devnet" / "demo.json").read_text())
     assert summary["localChain"] is False and summary["rpcUrl"] == node.url
     issuers = [i["address"] for i in summary["issuers"]]
     dev_addresses = {Web3.to_checksum_address(a) for a in rpc(node.url, "eth_accounts")}
     assert len(set(issuers)) == 3 and not set(issuers) & dev_addresses  # generated keys, not anvil's
-    for keyfile in (tmp_path / "devnet" / "keys").glob("*.json"):
+    for keyfile in (data / "devnet" / "keys").glob("*.json"):
         assert json.loads(keyfile.read_text())["crypto"]  # encrypted keystores only
         assert oct(keyfile.stat().st_mode & 0o777) == "0o600"
 
@@ -92,6 +109,15 @@ def test_dev_on_configured_chain_and_postgres(tmp_path: Path, node: Anvil, pg_da
         node.url, "eth_getLogs", {"address": summary["contract"], "fromBlock": "0x0", "topics": [TOPIC]}
     )
     assert len(logs) == 3  # 10 credentials per issuer, one batch each
+    assert not (data / "store").exists()  # the daemon holds the content, not a local folder
+    daemon = KuboStore(ipfs.api_url)
+    try:
+        for log in logs:
+            manifest_cid = Web3.to_bytes(hexstr=log["data"])  # ABI: (uint32 count, string manifestCid)
+            cid = manifest_cid[96 : 96 + int.from_bytes(manifest_cid[64:96], "big")].decode()
+            assert daemon.has(cid) and b'"root"' in daemon.get(cid)
+    finally:
+        daemon.close()
     with psycopg.connect(pg_database) as conn:
         schemas = conn.execute(
             "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'registry_dev_%'"
@@ -105,7 +131,7 @@ def test_dev_on_configured_chain_and_postgres(tmp_path: Path, node: Anvil, pg_da
     verify = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "registry"), "verify", str(proof), "--rpc-url", node.url,
          "--contract", summary["contract"]],
-        cwd=ROOT, env=dev_env(tmp_path), capture_output=True, text=True, timeout=120,
+        cwd=ROOT, env=dev_env(data), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
@@ -114,7 +140,7 @@ def test_dev_on_configured_chain_and_postgres(tmp_path: Path, node: Anvil, pg_da
     second = _dev(env)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "reused" in second.stdout and "deployed at" not in second.stdout
-    assert json.loads((tmp_path / "devnet" / "demo.json").read_text())["contract"] == summary["contract"]
+    assert json.loads((data / "devnet" / "demo.json").read_text())["contract"] == summary["contract"]
     logs2 = rpc(
         node.url, "eth_getLogs", {"address": summary["contract"], "fromBlock": "0x0", "topics": [TOPIC]}
     )
