@@ -26,7 +26,7 @@ try:  # safe-pysha3: a C keccak, ~5x faster per call than pycryptodome's
         """Keccak-256 (Ethereum's, not SHA3-256) of ``data``."""
         return _keccak_256(data).digest()
 
-except ImportError:  # pragma: no cover - exercised only where safe-pysha3 is absent
+except ImportError:  # where safe-pysha3 is absent (tested by loading the module without it)
     from Crypto.Hash import keccak as _pc_keccak
 
     class _PcKeccak:

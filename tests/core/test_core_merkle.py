@@ -230,3 +230,24 @@ def test_multiproofs(ds: list[bytes], data: st.DataObject) -> None:
         bad = [*mp.leaves[:j], _flip(mp.leaves[j], bit), *mp.leaves[j + 1:]]
         assert not verify_multiproof(t.root, MultiProof(bad, mp.proof, mp.proof_flags))
     assert not verify_multiproof(_flip(t.root, 7), mp)
+
+
+def test_pycryptodome_fallback_gives_the_same_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where safe-pysha3 is missing the module falls back to pycryptodome's keccak: same bytes."""
+    import importlib.util
+    import sys
+
+    import registry.core.merkle as merkle
+
+    monkeypatch.setitem(sys.modules, "sha3", None)  # makes `from sha3 import …` fail
+    spec = importlib.util.spec_from_file_location("merkle_without_pysha3", merkle.__file__)
+    assert spec is not None and spec.loader is not None
+    fallback = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "merkle_without_pysha3", fallback)
+    spec.loader.exec_module(fallback)
+    assert fallback._keccak_256 is not merkle._keccak_256
+    assert fallback.keccak256(b"") == keccak256(b"")
+    ds = _digests(33, 5)
+    a, b = MerkleTree.build(ds), fallback.MerkleTree.build(ds)
+    assert a.tree == b.tree and a.all_proofs() == b.all_proofs()
+    assert fallback.verify_proof(a.root, ds[3], a.proof(3))
