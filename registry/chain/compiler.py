@@ -14,6 +14,7 @@ import posixpath
 import re
 import shutil
 import subprocess
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,7 @@ def standard_input(sources: dict[str, str]) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=8)
 def _native_version(binary: str) -> str | None:
     try:
         out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30).stdout
