@@ -55,7 +55,7 @@ def main() -> int:
         w3 = connect(node.url)
         admin, issuer = Account.from_key(DEV_KEYS[0]), Account.from_key(DEV_KEYS[1])
         address, r = deploy_registry_with_receipt(w3, admin)
-        emit("deploy", r["gasUsed"], bytecodeBytes=len(w3.eth.get_code(address)))
+        emit("deploy", r["gasUsed"], bytecodeBytes=len(w3.eth.get_code(Web3.to_checksum_address(address))))
         reg = RegistryContract(w3, address)
 
         r = send(w3, admin, reg.functions.registerIssuer(issuer.address, "Example University", "https://uni.example"))
