@@ -284,6 +284,7 @@ class Intake:
         strict: bool = False,
         chunk_size: int = 2000,
         workers: int = 1,
+        pin_threads: int = 16,
     ) -> None:
         self.db = db
         self.store = store
@@ -292,6 +293,7 @@ class Intake:
         self.strict = strict
         self.chunk_size = chunk_size
         self.workers = max(1, workers)
+        self.pin_threads = pin_threads
 
     def run(
         self,
@@ -359,48 +361,35 @@ class Intake:
 
     def _queue_chunk(self, chunk: list[Prepared | Outcome]) -> list[Outcome]:
         out: list[Outcome | None] = [None] * len(chunk)
-        fresh: dict[bytes, tuple[int, Prepared]] = {}
-        by_digest: dict[bytes, bytes] = {}
+        first: dict[bytes, int] = {}  # source digest / digest -> index of its first occurrence
+        repeats: list[tuple[int, int]] = []  # (index, index of the first occurrence)
         for idx, p in enumerate(chunk):
             if isinstance(p, Outcome):
                 out[idx] = p
                 continue
-            if p.source_digest in fresh or p.digest in by_digest or p.source_digest in by_digest:
-                out[idx] = Outcome(
-                    p.source,
-                    "duplicate",
-                    digest="0x" + p.digest.hex(),
-                    cid=p.cid,
-                    reason="same document earlier in this run",
-                )
+            seen = first.get(p.source_digest, first.get(p.digest))
+            if seen is not None:
+                repeats.append((idx, seen))
                 continue
-            fresh[p.source_digest] = (idx, p)
-            by_digest[p.digest] = p.source_digest
+            first[p.source_digest] = idx
+            first[p.digest] = idx
+        fresh = {
+            idx: p
+            for idx, p in enumerate(chunk)
+            if isinstance(p, Prepared) and first.get(p.source_digest) == idx
+        }
+        final: dict[int, str] = {}  # index of a first occurrence -> the digest it ends up under
         if fresh:
-            keys = list({*fresh.keys(), *by_digest.keys()})
-            t = credentials_table
-            with self.db.engine.connect() as conn:
-                known: dict[bytes, bytes] = {}
-                for k in range(0, len(keys), 500):
-                    part = keys[k : k + 500]
-                    rows = conn.execute(
-                        select(t.c.source_digest, t.c.digest).where(
-                            or_(t.c.source_digest.in_(part), t.c.digest.in_(part))
-                        )
-                    ).all()
-                    for sd, d in rows:
-                        known[bytes(sd)] = bytes(d)
-                        known[bytes(d)] = bytes(d)
-            for sd in list(fresh):
-                idx, p = fresh[sd]
-                prior = known.get(sd) or known.get(p.digest)
+            known = self._known(list(first))
+            for idx in list(fresh):
+                p = fresh[idx]
+                prior = known.get(p.source_digest) or known.get(p.digest)
                 if prior is not None:
-                    out[idx] = Outcome(
-                        p.source, "duplicate", digest="0x" + prior.hex(), reason="issued before"
-                    )
-                    del fresh[sd]
+                    final[idx] = "0x" + prior.hex()
+                    out[idx] = Outcome(p.source, "duplicate", digest=final[idx], reason="issued before")
+                    del fresh[idx]
         if fresh:
-            self._pin([p for _, p in fresh.values()])
+            self._pin(list(fresh.values()))
             now = utcnow()
             new_rows: list[dict[str, Any]] = [
                 {
@@ -415,21 +404,56 @@ class Intake:
                     "queued_at": now,
                     "extra_proof": p.extra_proof,
                 }
-                for _, p in sorted(fresh.values(), key=lambda x: x[0])
+                for _, p in sorted(fresh.items())
             ]
             with self.db.begin() as conn:
                 conn.execute(_insert_ignore(self.db), new_rows)
-            for idx, p in fresh.values():
-                out[idx] = Outcome(p.source, "accepted", digest="0x" + p.digest.hex(), cid=p.cid)
+            for idx, p in fresh.items():
+                final[idx] = "0x" + p.digest.hex()
+                out[idx] = Outcome(p.source, "accepted", digest=final[idx], cid=p.cid)
+        for idx, seen in repeats:
+            p = chunk[idx]
+            assert isinstance(p, Prepared)
+            out[idx] = Outcome(
+                p.source, "duplicate", digest=final[seen], reason="same document earlier in this run"
+            )
         return [o for o in out if o is not None]
 
+    def _known(self, keys: list[bytes]) -> dict[bytes, bytes]:
+        """Digests already in the database among ``keys`` (matched as source digest or digest)."""
+        t = credentials_table
+        known: dict[bytes, bytes] = {}
+        with self.db.engine.connect() as conn:
+            for k in range(0, len(keys), 500):
+                part = keys[k : k + 500]
+                rows = conn.execute(
+                    select(t.c.source_digest, t.c.digest).where(
+                        or_(t.c.source_digest.in_(part), t.c.digest.in_(part))
+                    )
+                ).all()
+                for sd, d in rows:
+                    known[bytes(sd)] = bytes(d)
+                    known[bytes(d)] = bytes(d)
+        return known
+
     def _pin(self, prepared: list[Prepared]) -> None:
+        """Pin every new document; the local store fsyncs each file, so overlap them in threads."""
         from registry.core.cid import same_cid
 
-        for p in prepared:
+        def put(p: Prepared) -> None:
             cid = self.store.put(p.canonical)
             if cid != p.cid and not same_cid(cid, p.cid):
                 raise InputError(f"content store answered CID {cid} for {p.cid}", code="store_error")
+
+        if len(prepared) < 4 or self.pin_threads <= 1:
+            for p in prepared:
+                put(p)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.pin_threads) as pool:
+            for _ in pool.map(put, prepared):
+                pass
 
 
 def _insert_ignore(db: Database) -> Any:

@@ -7,6 +7,7 @@ input was bad; 3 when the chain node cannot be reached; 1 other registry errors.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from rich.console import Console
 
 from registry.cli.common import print_json, settings
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 PROGRESS_MIN_BYTES = 256 * 1024
 
 
@@ -66,7 +67,7 @@ def issue(
     if as_json:
         print_json(report.to_json())
     else:
-        out = Console(highlight=False)
+        out = Console(highlight=False, soft_wrap=True)
         shown = 0
         for o in report.outcomes:
             if o.status == "accepted":
@@ -88,7 +89,7 @@ def issue(
         if report.accepted:
             out.print("queued for anchoring: run `registry anchor`", markup=False)
     if report.rejected:
-        raise typer.Exit(2)
+        sys.exit(2)  # not typer.Exit: run() uses standalone_mode=False, which swallows its code
 
 
 def anchor(
@@ -134,7 +135,7 @@ def anchor(
             f"{s.resolved_output_dir}, {r.transactions} transaction(s) sent"
         )
     if stop.is_set() and not watch:
-        raise typer.Exit(130)
+        sys.exit(130)
 
 
 def _change(action: str, digests: list[str], reason: str | None, as_json: bool, quiet: bool) -> None:
@@ -217,7 +218,7 @@ def status(
 
 
 def _print_status(data: dict[str, Any]) -> None:
-    out = Console(highlight=False, markup=False)
+    out = Console(highlight=False, markup=False, soft_wrap=True)
     if "digest" not in data:
         c = data["credentials"]
         out.print(
