@@ -159,7 +159,7 @@ def _change(action: str, digests: list[str], reason: str | None, as_json: bool, 
 
 def revoke(
     digests: list[str] = typer.Argument(..., help="credential digests (0x…)"),
-    reason: str = typer.Option(..., "--reason", help="why (public, on chain)"),
+    reason: str = typer.Option(None, "--reason", help="why (required; public, on chain)"),
     as_json: bool = typer.Option(False, "--json"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
