@@ -95,3 +95,24 @@ def test_anchor_without_a_node_fails_with_a_clear_message(tmp_path: Path) -> Non
     assert res.returncode == 3
     assert "cannot reach the chain at http://127.0.0.1:9" in res.stderr
     assert "11" * 32 not in res.stderr + res.stdout  # the key never shows
+
+
+def test_cron_script_issues_anchors_and_moves_done_files(chain: Chain, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = issuer_env(
+        chain.url, chain.registry.address, chain.issuer.key.hex(), data, f"sqlite:///{tmp_path}/c.db"
+    )
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_docs(inbox / "today.jsonl", 3, seed="cron")
+    env["ANCHOR_CRON_DONE_DIR"] = str(tmp_path / "done")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "anchor-cron.sh"
+    res = subprocess.run(
+        [str(script), str(inbox / "today.jsonl")], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "3 accepted" in res.stdout
+    assert len(list((data / "proofs").glob("0x*.json"))) == 3
+    assert (tmp_path / "done" / "today.jsonl").exists() and not (inbox / "today.jsonl").exists()
+    again = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and len(chain.anchored_events()) == 1
