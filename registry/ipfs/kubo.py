@@ -52,6 +52,7 @@ from registry.ipfs.base import (
 __all__ = ["KuboStore", "api_base_url"]
 
 _RETRY_STATUS = frozenset({502, 503, 504})
+_ANSWER_LIMIT = 1024 * 1024  # JSON answers and error bodies are small
 _MISSING = ("not found", "could not find", "timed out", "no such", "not pinned", "unwanted")
 _MULTIADDR = re.compile(
     r"^/(?P<proto>ip4|ip6|dns|dns4|dns6)/(?P<host>[^/]+)/tcp/(?P<port>\d{1,5})(?:/(?P<scheme>https?))?/?$"
@@ -135,54 +136,78 @@ class KuboStore:
 
     # -- transport ---------------------------------------------------------------------------
     def _post(
-        self, command: str, params: dict[str, str], *, files: dict[str, Any] | None = None
-    ) -> httpx.Response:
-        """POST one RPC command with bounded retries; ``_RpcError`` for daemon-reported errors."""
+        self,
+        command: str,
+        params: dict[str, str],
+        *,
+        files: dict[str, Any] | None = None,
+        limit: int = _ANSWER_LIMIT,
+    ) -> bytes:
+        """POST one RPC command with bounded retries and return the body (at most ``limit`` bytes).
+
+        ``_RpcError`` for errors the daemon reports; ``store_unavailable`` when it cannot be reached.
+        """
         last: str = ""
         attempts = self.retries + 1
         for attempt in range(attempts):
             if attempt:
                 time.sleep(min(self.backoff * 2 ** (attempt - 1), 5.0))
             try:
-                resp = self._client.post(command, params=params, files=files)
+                with self._client.stream("POST", command, params=params, files=files) as resp:
+                    status = resp.status_code
+                    if status in _RETRY_STATUS:
+                        last = f"HTTP {status}"
+                        continue
+                    body = self._read(resp, limit if status == 200 else _ANSWER_LIMIT, command)
             except httpx.TimeoutException as exc:
                 last = f"timed out after {self.timeout:g} s ({type(exc).__name__})"
                 continue
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 continue
-            if resp.status_code == 200:
-                return resp
-            if resp.status_code in _RETRY_STATUS:
-                last = f"HTTP {resp.status_code}"
-                continue
-            raise _RpcError(resp.status_code, self._message(resp))
+            if status == 200:
+                return body
+            raise _RpcError(status, self._message(status, body))
         raise StoreError(
             f"{self.where} is unavailable: {command} failed {attempts} time(s), last: {last}",
             code="store_unavailable",
             address=self.base_url,
         )
 
+    def _read(self, resp: httpx.Response, limit: int, command: str) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in resp.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise StoreError(
+                    f"{self.where} answered {command} with more than {limit} bytes: refused",
+                    code="store_error",
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     @staticmethod
-    def _message(resp: httpx.Response) -> str:
+    def _message(status: int, body: bytes) -> str:
         try:
-            body = resp.json()
-            if isinstance(body, dict) and body.get("Message"):
-                return f"HTTP {resp.status_code}: {body['Message']}"
+            obj = json.loads(body)
+            if isinstance(obj, dict) and obj.get("Message"):
+                return f"HTTP {status}: {obj['Message']}"
         except (json.JSONDecodeError, UnicodeDecodeError):
             pass
-        return f"HTTP {resp.status_code}: {resp.text[:200]}"
+        return f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}"
 
-    def _json(self, resp: httpx.Response, command: str) -> dict[str, Any]:
+    def _json(self, body: bytes, command: str) -> dict[str, Any]:
         """The last JSON object of an answer (``add`` streams one object per line)."""
-        lines = [ln for ln in resp.text.splitlines() if ln.strip()]
+        text = body.decode("utf-8", "replace")
+        lines = [ln for ln in text.splitlines() if ln.strip()]
         try:
-            body = json.loads(lines[-1]) if lines else None
+            obj = json.loads(lines[-1]) if lines else None
         except json.JSONDecodeError:
-            body = None
-        if not isinstance(body, dict):
-            raise StoreError(f"{self.where} answered {command} with {resp.text[:200]!r}, not JSON")
-        return body
+            obj = None
+        if not isinstance(obj, dict):
+            raise StoreError(f"{self.where} answered {command} with {text[:200]!r}, not JSON")
+        return obj
 
     def _lookup_params(self, cid: str) -> dict[str, str]:
         return {"arg": cid, "offline": "true", "timeout": f"{self.lookup_timeout:g}s"}
@@ -204,8 +229,7 @@ class KuboStore:
         if len(data) > IPFS_BLOCK_LIMIT:
             params["allow-big-block"] = "true"
         try:
-            resp = self._post("block/put", params, files=files)
-            returned = self._json(resp, "block/put").get("Key")
+            returned = self._json(self._post("block/put", params, files=files), "block/put").get("Key")
         except _RpcError as exc:
             if exc.status != 413:
                 raise StoreError(f"{self.where} refused block/put of {cid}: {exc.message}", cid=cid) from None
@@ -219,24 +243,24 @@ class KuboStore:
                 "cid-base": "base32",
             }
             try:
-                resp = self._post("add", add, files=files)
+                body = self._post("add", add, files=files)
             except _RpcError as exc2:
                 raise StoreError(f"{self.where} refused add of {cid}: {exc2.message}", cid=cid) from None
-            returned = self._json(resp, "add").get("Hash")
+            returned = self._json(body, "add").get("Hash")
         return check_daemon_cid(cid, returned, where=self.where)
 
     def get(self, cid: str) -> bytes:
         """The bytes of ``cid`` from the daemon, re-hashed before they are returned."""
         canonical, digest = normalize_cid(cid)
         try:
-            resp = self._post("block/get", self._lookup_params(canonical))
+            body = self._post("block/get", self._lookup_params(canonical), limit=self.max_bytes)
         except _RpcError as exc:
             if exc.missing:
                 raise ContentNotFound(
                     f"{canonical} is not held by {self.where} ({exc.message})", cid=canonical
                 ) from None
             raise StoreError(f"{self.where} failed block/get of {canonical}: {exc.message}") from None
-        return check_content(canonical, digest, resp.content, where=self.where)
+        return check_content(canonical, digest, body, where=self.where)
 
     def has(self, cid: str) -> bool:
         """True when the daemon holds ``cid`` locally (pinned, or present in its blockstore)."""

@@ -65,7 +65,8 @@ class _Misbehaving(BaseHTTPRequestHandler):
             )
             self._reply(body.encode(), "application/json")
         elif self.path.startswith("/api/v0/block/get"):
-            self._reply(b"not the bytes you asked for", "text/plain")
+            body = b"z" * 5000 if self.mode == "huge" else b"not the bytes you asked for"
+            self._reply(body, "application/octet-stream")
         else:
             self._reply(b'{"Message":"unknown command","Code":0,"Type":"error"}', "application/json", 404)
 
@@ -108,6 +109,13 @@ def test_daemon_serving_other_bytes_is_refused(liar: str) -> None:
         store.get(cid_for_bytes(b"my credential"))
     assert info.value.code == "store_integrity"
     assert "not served" in str(info.value)
+
+
+def test_daemon_answer_over_the_cap_is_refused(liar: str) -> None:
+    _Misbehaving.mode = "huge"
+    with KuboStore(liar, max_bytes=1000) as store, pytest.raises(StoreError) as info:
+        store.get(cid_for_bytes(b"small"))
+    assert "more than 1000 bytes" in str(info.value)
 
 
 def test_retries_are_bounded(liar: str) -> None:
