@@ -60,10 +60,8 @@ class _Misbehaving(BaseHTTPRequestHandler):
             return
         if self.path.startswith("/api/v0/block/put"):
             # a base58btc CID, as daemons print, but of different bytes
-            body = json.dumps(
-                {"Key": CID.decode(cid_for_bytes(b"other bytes")).encode("base58btc"), "Size": 11}
-            )
-            self._reply(body.encode(), "application/json")
+            key = CID.decode(cid_for_bytes(b"other bytes")).encode("base58btc")
+            self._reply(json.dumps({"Key": key, "Size": 11}).encode(), "application/json")
         elif self.path.startswith("/api/v0/block/get"):
             body = b"z" * 5000 if self.mode == "huge" else b"not the bytes you asked for"
             self._reply(body, "application/octet-stream")
