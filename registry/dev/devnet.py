@@ -517,7 +517,7 @@ class Devnet:
                 f"credentials: {run.demo.name}: {count} samples ({what}); anchored now "
                 f"{anchored.credentials} in {len(anchored.anchored_batches)} batch(es)"
             )
-            self._status_changes(run, pipe)
+            self._status_changes(run, pipe, count)
 
     def _prefixed(self, slug: str) -> Callable[[str], None]:
         def say(msg: str) -> None:
@@ -525,13 +525,22 @@ class Devnet:
 
         return say
 
-    def _status_changes(self, run: IssuerRun, pipe: Any) -> None:
+    def _status_changes(self, run: IssuerRun, pipe: Any, count: int) -> None:
+        """Revoke / suspend this issuer's demo credentials unless the chain already shows it."""
+        try:
+            self._status_changes_unguarded(run, pipe, count)
+        except RegistryError as exc:
+            if exc.code == "stopped" or self.stop.is_set():
+                raise Stopped("stopped before the setup finished; the state is kept, run again") from None
+            raise
+
+    def _status_changes_unguarded(self, run: IssuerRun, pipe: Any, count: int) -> None:
         from registry.anchor.manage import change_status, finish_pending
         from registry.core.canonical import document_digest
 
         finish_pending(pipe)
         for slug, index, action, reason in STATUS_CHANGES:
-            if slug != run.demo.slug:
+            if slug != run.demo.slug or index >= count:
                 continue
             digest = document_digest(sample_credential(run.demo, index))
             code = {"revoke": 1, "suspend": 2}[action]
@@ -655,6 +664,7 @@ class Devnet:
         reg = "registry" if shutil.which("registry") else ".venv/bin/registry"
         chain = f"--rpc-url {st.rpc_url} --contract {st.address}"
         valid = st.examples.get("valid", "")
+        tampered = self.data_dir / "tampered.json"
         lines = []
         if st.url:
             lines.append(f"Verification page: {st.url}  (API docs: {st.url}docs)")
@@ -663,10 +673,13 @@ class Devnet:
             f"Proof files:       {self.settings.resolved_output_dir.resolve()}/<issuer>/0x<digest>.json",
             "Try next:",
             f"  verify a credential:   {reg} verify {valid} {chain}",
-            f"  a revoked one:         {reg} verify {st.examples.get('revoked', '')} {chain}",
-            f"  a suspended one:       {reg} verify {st.examples.get('suspended', '')} {chain}",
-            f'  tamper with it:        sed \'s/"name":"/"name":"X/\' {valid} > /tmp/tampered.json'
-            f" && {reg} verify /tmp/tampered.json {chain}",
+            *(
+                f"  a {what} one:{' ' * (13 - len(what))}{reg} verify {st.examples[what]} {chain}"
+                for what in ("revoked", "suspended")
+                if what in st.examples
+            ),
+            f'  tamper with it:        sed \'s/"name":"/"name":"X/\' {valid} > {tampered}'
+            f" && {reg} verify {tampered} {chain}",
             f"  audit the chain:       {reg} audit {chain}"
             + (
                 f" --store-dir {self.settings.resolved_store_dir.resolve()}"

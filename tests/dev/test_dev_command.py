@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from dev_kit import PAGE_LINE, DevRun, chain_facts, read_summary, verify_http
+from dev_kit import PAGE_LINE, ROOT, DevRun, chain_facts, dev_env, read_summary, verify_http
 
 from registry.chain.anvil import free_port
 
@@ -46,6 +48,14 @@ def _wait_ready(base: str, timeout: float = 120) -> None:
             return
         assert time.monotonic() < deadline, r.text
         time.sleep(0.2)
+
+
+def _run_printed(run: DevRun, label: str, data: Path) -> subprocess.CompletedProcess[str]:
+    """Run the command printed after ``label:`` the way a user pastes it into a shell."""
+    line = run.wait_for(re.compile(rf"^\s+{re.escape(label)}:\s+(.*)$"), timeout=5).group(1)
+    return subprocess.run(
+        ["bash", "-c", line], cwd=ROOT, env=dev_env(data), capture_output=True, text=True, timeout=120
+    )
 
 
 def test_dev_command_serves_verifies_and_restarts_without_redoing_anything(
@@ -92,6 +102,16 @@ def test_dev_command_serves_verifies_and_restarts_without_redoing_anything(
     assert any(c["name"] == "integrity" and c["status"] == "failed" for c in res["checks"]) or any(
         c["name"] == "merkle_inclusion" and c["status"] == "failed" for c in res["checks"]
     ), res
+
+    # the printed "try next" commands work as printed (from the repository root)
+    assert _run_printed(first, "verify a credential", data).returncode == 0
+    assert _run_printed(first, "a revoked one", data).returncode == 1  # not valid
+    tamper = _run_printed(first, "tamper with it", data)
+    assert tamper.returncode == 1 and "INVALID" in tamper.stdout, tamper.stdout + tamper.stderr
+    audit = _run_printed(first, "audit the chain", data)
+    assert audit.returncode == 0 and "OK" in audit.stdout, audit.stdout + audit.stderr
+    curl = _run_printed(first, "over HTTP", data)
+    assert json.loads(curl.stdout)["status"] == "valid"
 
     before = chain_facts(summary)
     assert before["code"] not in ("0x", "")
