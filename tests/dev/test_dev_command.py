@@ -31,8 +31,9 @@ def runs() -> Iterator[list[DevRun]]:
     try:
         yield started
     finally:
-        for r in started:
+        for n, r in enumerate(started, 1):
             r.kill()
+            print(f"--- output of run {n} (exit {r.proc.returncode}) ---\n{r.output}")  # shown on failure
 
 
 def _load(path: str) -> dict:
