@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from contract_world import World
-from helpers import anchor, b32, keccak, leaf_of, oz_tree, process_proof
+from helpers import ADMIN, anchor, b32, keccak, leaf_of, oz_tree, process_proof
+
+from registry.chain.tx import send
 
 UNKNOWN_BATCH, INVALID_PROOF = 1, 2
 
@@ -127,3 +129,26 @@ def test_lookup_returns_everything_in_one_call(anchored) -> None:
         0,
         False,
     )
+
+
+def test_status_precedence(world: World) -> None:
+    """Membership first (a revoked batch never confirms a non-member), then batch, key, credential."""
+    reg, a = world.reg, world.active
+    digests = [b32(5000 + i) for i in range(4)]
+    tree = oz_tree(digests)
+    anchor(reg, a, tree["root"], 4)
+    send(reg.w3, a, reg.functions.revokeCredentials([digests[0]], "x"))
+    assert reg.verify(digests[0], tree["proofs"][0], tree["root"]) == 5
+    send(reg.w3, ADMIN, reg.functions.revokeIssuerKey(a.address, 1))
+    assert reg.verify(digests[0], tree["proofs"][0], tree["root"]) == 4  # key beats credential
+    assert reg.verify(_flip(digests[0]), tree["proofs"][0], tree["root"]) == INVALID_PROOF
+
+
+def test_batch_revocation_beats_key_revocation(world: World) -> None:
+    reg, a = world.reg, world.active
+    tree = oz_tree([b32(6001), b32(6002)])
+    anchor(reg, a, tree["root"], 2)
+    send(reg.w3, a, reg.functions.revokeBatch(tree["root"], "x"))
+    send(reg.w3, ADMIN, reg.functions.revokeIssuerKey(a.address, 1))
+    assert reg.verify(b32(6001), tree["proofs"][0], tree["root"]) == 3
+    assert reg.verify(b32(6003), tree["proofs"][0], tree["root"]) == INVALID_PROOF
