@@ -221,7 +221,14 @@ class Devnet:
     def external_chain(self) -> bool:
         """True when the settings name a chain node and a key (then no local anvil is started)."""
         s = self.settings
-        return "rpc_url" in s.model_fields_set and (s.private_key is not None or s.keystore is not None)
+        if "rpc_url" not in s.model_fields_set:
+            return False
+        if s.private_key is None and s.keystore is None:
+            raise ConfigError(
+                "REGISTRY_RPC_URL is set but no admin key: set REGISTRY_PRIVATE_KEY or REGISTRY_KEYSTORE "
+                "(+ password) to use that chain, or unset REGISTRY_RPC_URL for the local one"
+            )
+        return True
 
     @property
     def registry_ref(self) -> str:

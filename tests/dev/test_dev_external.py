@@ -146,3 +146,12 @@ def test_dev_on_configured_chain_ipfs_and_postgres(
     )
     assert logs2 == logs
     assert [rpc(node.url, "eth_getTransactionCount", a, "latest") for a in issuers] == nonces
+
+
+def test_dev_refuses_a_configured_chain_without_a_key(tmp_path: Path, node: Anvil) -> None:
+    env = dev_env(tmp_path, REGISTRY_RPC_URL=node.url)
+    res = _dev(env)
+    assert res.returncode == 1
+    assert "REGISTRY_RPC_URL is set but no admin key" in res.stderr
+    assert not (tmp_path / "devnet" / "anvil-state.json").exists()  # no silent local chain instead
+    assert int(rpc(node.url, "eth_blockNumber"), 16) == 0  # nothing sent
