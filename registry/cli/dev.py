@@ -27,10 +27,12 @@ def dev(
 ) -> None:
     """Start a local registry: chain, demo issuers, ~200 anchored credentials, verification page.
 
-    Ctrl-C (or SIGTERM) stops everything and keeps the state under the data dir; running it again
-    continues where it stopped, without redeploying or anchoring anything twice. Set
-    REGISTRY_RPC_URL + REGISTRY_PRIVATE_KEY (or a keystore), REGISTRY_IPFS_API and
-    REGISTRY_DATABASE_URL to use real services instead of the embedded ones.
+    Ctrl-C (or SIGTERM) stops everything and keeps the state in the data dir.
+
+    Running it again continues where it stopped: nothing is redeployed or anchored twice.
+
+    Real services by configuration: REGISTRY_RPC_URL + REGISTRY_PRIVATE_KEY (or a keystore), \
+REGISTRY_IPFS_API, REGISTRY_DATABASE_URL.
     """
     from registry.dev.devnet import DevOptions, run_dev
 

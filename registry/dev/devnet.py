@@ -612,6 +612,7 @@ class Devnet:
     # -- the run ----------------------------------------------------------------------------------
     def setup(self) -> DevState:
         """Chain, registry, issuers, credentials, status changes: everything but the service."""
+        self.say(f"registry dev: data in {self.data_dir}")
         self.start_chain()
         self._check_stop()
         self.ensure_registry()
