@@ -403,6 +403,7 @@ class Intake:
                     "status": "queued",
                     "queued_at": now,
                     "extra_proof": p.extra_proof,
+                    "document": p.canonical,
                 }
                 for _, p in sorted(fresh.items())
             ]

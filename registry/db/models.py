@@ -49,6 +49,7 @@ class Credential(SQLModel, table=True):
     leaf_index: int | None = None
     chain_status: str | None = Field(default=None, max_length=16)  # revoked | suspended (mirror)
     extra_proof: str | None = Field(default=None, sa_column=Column(Text))  # input's own proof, JSON
+    document: bytes | None = Field(default=None, sa_column=Column(LargeBinary))  # canonical bytes (0002)
     queued_at: datetime = Field(sa_column=_ts(False))
     anchored_at: datetime | None = Field(default=None, sa_column=_ts())
 

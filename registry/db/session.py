@@ -100,8 +100,10 @@ class Database:
         With ``wait=False`` a held lock raises :class:`LockBusy` at once.
         """
         if self.dialect == "postgresql":
-            key = _lock_key(name)
             with self.engine.connect() as conn:
+                # advisory locks are per database: scope the key to the schema we work in
+                schema = conn.execute(text("SELECT current_schema()")).scalar()
+                key = _lock_key(f"{schema}:{name}")
                 if wait:
                     conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
                 else:

@@ -18,7 +18,7 @@ from registry.db.models import credentials_table
 
 def test_open_applies_migrations_to_head(db_url: str) -> None:
     db = open_database(db_url)
-    assert db.current_revision() == "0001"
+    assert db.current_revision() == "0002"
     names = set(inspect(db.engine).get_table_names())
     assert {"credentials", "batches", "transactions", "revocations", "accounts", "alembic_version"} <= names
     db.close()
@@ -102,3 +102,35 @@ def test_repr_hides_password() -> None:
 
     db = Database("postgresql://user:secret@127.0.0.1:1/x", migrate=False)
     assert "secret" not in repr(db)
+
+
+def test_upgrade_from_0001_keeps_rows(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from registry.db import Database
+    from registry.db.session import MIGRATIONS_DIR
+
+    old = Database(db_url, migrate=False)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with old.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with old.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO credentials (digest, source_digest, cid, kind, status, queued_at) "
+                "VALUES (:d, :d, 'bafk-old', 'plain', 'queued', :t)"
+            ),
+            {"d": b"\x07" * 32, "t": utcnow()},
+        )
+    assert old.current_revision() == "0001"
+    old.close()
+    db = open_database(db_url)  # an upgrade on open
+    assert db.current_revision() == "0002"
+    with db.session() as s:
+        row = s.scalars(select(Credential)).one()
+    assert row.digest == b"\x07" * 32 and row.cid == "bafk-old" and row.document is None
+    db.close()
