@@ -135,3 +135,19 @@ def test_script_flags_code_that_is_not_the_published_contract(
     res = hardhat(project, "run", "scripts/inspect.js", env=env)
     assert res.returncode == 2, res.stdout + res.stderr
     assert json.loads(res.stdout)["codeMatchesSource"] is False
+
+
+def test_example_runs_in_place_from_the_repository(scenario: Scenario, anvil: Anvil) -> None:
+    """examples/hardhat as committed: its hardhat.config.js loads the root hardhat.config.example
+    and its contracts/ links to the repository's contracts/ (`hardhat run` compiles first)."""
+    sc = scenario
+    batch = sc.issue(ISSUER_A, 2)
+    env = {"LOCAL_RPC_URL": anvil.url, "REGISTRY_ADDRESS": sc.reg.address, "JSON": "1",
+           "FROM_BLOCK": str(sc.deploy_block), "ISSUER": ISSUER_A.address}  # fmt: skip
+    res = hardhat(EXAMPLE, "run", "scripts/inspect.js", "--network", "local", env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = res.stdout.splitlines()  # "Compiled ..." may come first when it had to compile
+    doc = json.loads("\n".join(lines[lines.index("{") :]))
+    assert doc["codeMatchesSource"] is True
+    assert [b["root"] for b in doc["batches"]] == [batch.root_hex]
+    assert doc["issuers"][ISSUER_A.address]["name"] == "Alpha University"
