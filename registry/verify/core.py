@@ -40,6 +40,7 @@ from registry.verify.result import (
     VerificationResult,
 )
 
+LOCAL_CHECKS = ("format", "integrity", "merkle_inclusion", "trusted_registry")
 CHAIN_CHECKS = (
     "anchored",
     "issuer",
@@ -565,6 +566,24 @@ def _chain_checks(
 
 
 def _validity(prep: Prepared, now: datetime) -> tuple[Check, Status | None]:
+    """The validity-window check; its three possible outcomes are built once per prepared document."""
+    info = prep.info
+    if not prep.has_document or info is None:
+        regime = "none"
+    elif info.valid_from is not None and now < info.valid_from:
+        regime = "before"
+    elif info.valid_until is not None and now >= info.valid_until:
+        regime = "after"
+    else:
+        regime = "inside"
+    key = "validity:" + regime
+    hit = prep.extra.get(key)
+    if hit is None:
+        hit = prep.extra[key] = _validity_uncached(prep, now)
+    return hit  # type: ignore[no-any-return]
+
+
+def _validity_uncached(prep: Prepared, now: datetime) -> tuple[Check, Status | None]:
     if not prep.has_document or prep.info is None:
         return _check(
             "validity_window",
@@ -595,15 +614,18 @@ def finish(
     prep: Prepared, view: ChainView | None, error: ChainError | None, config: VerifyConfig, now: datetime
 ) -> VerificationResult:
     """Combine the local checks with the chain view (or the chain error) into the result."""
-    checks = list(prep.checks)
-    names = {c.name for c in checks}
+    local = prep.extra.get("local")
+    if local is None:  # the local checks in their fixed order, skipped ones filled in (once per prep)
+        by_name = {c.name: c for c in prep.checks}
+        local = [
+            by_name.get(n) or _check(n, CheckStatus.skipped, "Not checked because an earlier check failed.")
+            for n in LOCAL_CHECKS
+        ]
+        prep.extra["local"] = local
+    checks = list(local)
     flags: dict[str, Any] = {}
     anchor: AnchorInfo | None = None
     issuer: IssuerInfo | None = None
-    # local checks that never ran
-    for name in ("format", "integrity", "merkle_inclusion", "trusted_registry"):
-        if name not in names:
-            checks.append(_check(name, CheckStatus.skipped, "Not checked because an earlier check failed."))
     if prep.local_failed or prep.local_error:
         why = (
             "an earlier check failed"
@@ -618,26 +640,49 @@ def finish(
             checks.append(_check(name, CheckStatus.error, f"Could not read the chain: {reason}"))
         flags["error"] = True
     else:
-        chain_checks, flags = _chain_checks(prep, view, config)
+        memo = prep.extra.get("chain")
+        if (
+            memo is not None
+            and memo[0] is view.lookup
+            and memo[1] is view.issuer
+            and memo[2] is view.anchor
+            and memo[3] == view.head
+            and memo[4] == view.chain_id
+        ):
+            chain_checks, flags, anchor, issuer = memo[5:]
+        else:
+            chain_checks, flags = _chain_checks(prep, view, config)
+            lk = view.lookup
+            if lk.batch_exists:
+                issuer = _issuer_info(view)
+            ev = view.anchor
+            assert prep.root is not None and prep.contract is not None
+            anchor = AnchorInfo(
+                registry=f"eip155:{view.chain_id}:{prep.contract}",
+                chain_id=view.chain_id,
+                contract=prep.contract,
+                merkle_root="0x" + prep.root.hex(),
+                transaction_hash=ev.transaction_hash if ev else None,
+                block_number=ev.block_number if ev else None,
+                anchored_at=_ts(lk.anchored_at) if lk.anchored_at else None,
+                confirmations=(view.head - ev.block_number + 1) if ev else None,
+                manifest_cid=ev.manifest_cid if ev else None,
+                count=lk.count if lk.batch_exists else None,
+                batch_revoked_at=_ts(lk.batch_revoked_at) if lk.batch_revoked_at else None,
+            )
+            # the same cached chain answer gives the same checks: keep them for the next request
+            prep.extra["chain"] = (
+                view.lookup,
+                view.issuer,
+                view.anchor,
+                view.head,
+                view.chain_id,
+                chain_checks,
+                flags,
+                anchor,
+                issuer,
+            )
         checks.extend(chain_checks)
-        lk = view.lookup
-        if lk.batch_exists:
-            issuer = _issuer_info(view)
-        ev = view.anchor
-        assert prep.root is not None and prep.contract is not None
-        anchor = AnchorInfo(
-            registry=f"eip155:{view.chain_id}:{prep.contract}",
-            chain_id=view.chain_id,
-            contract=prep.contract,
-            merkle_root="0x" + prep.root.hex(),
-            transaction_hash=ev.transaction_hash if ev else None,
-            block_number=ev.block_number if ev else None,
-            anchored_at=_ts(lk.anchored_at) if lk.anchored_at else None,
-            confirmations=(view.head - ev.block_number + 1) if ev else None,
-            manifest_cid=ev.manifest_cid if ev else None,
-            count=lk.count if lk.batch_exists else None,
-            batch_revoked_at=_ts(lk.batch_revoked_at) if lk.batch_revoked_at else None,
-        )
     vcheck, vstatus = _validity(prep, now)
     checks.append(vcheck)
     # verdict
@@ -653,13 +698,6 @@ def finish(
         status = vstatus
     else:
         status = Status.valid
-    order = {
-        n: i
-        for i, n in enumerate(
-            ("format", "integrity", "merkle_inclusion", "trusted_registry", *CHAIN_CHECKS, "validity_window")
-        )
-    }
-    checks.sort(key=lambda c: order.get(c.name, 99))
     summary = SUMMARIES[status]
     if status is Status.valid and not prep.has_document:
         summary = (
