@@ -44,7 +44,10 @@ for _area in (admin, issuing, verifying, auditing, dev):
 def run() -> None:
     """Console-script entry: run the app, turning registry errors into one line and exit code."""
     try:
-        app(standalone_mode=False)
+        # With standalone_mode=False click returns the code of a ``typer.Exit`` instead of exiting.
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc != 0:
+            sys.exit(rc)
     except RegistryError as exc:
         if state.debug:
             raise
