@@ -57,7 +57,7 @@ def _verify(
             raise ConfigError(
                 "no trusted registry: set REGISTRY_TRUSTED_REGISTRIES or --trusted (or REGISTRY_CONTRACT)"
             )
-        reader.contracts = sorted({a for _, a in config.trusted})
+        reader.contracts = sorted({str(a) for _, a in config.trusted})
         prep = prepare_document(data, config, None)
         if prep.proof is None and prep.digest is not None and not prep.local_failed:
             # a bare document: build the digest index from the chain's events and the manifests

@@ -484,8 +484,8 @@ def _chain_checks(
                 )
             )
     # issuer
-    name = view.issuer.name if view.issuer else None
-    who = f"{name} ({lk.issuer})" if name else lk.issuer
+    issuer_name = view.issuer.name if view.issuer else None
+    who = f"{issuer_name} ({lk.issuer})" if issuer_name else lk.issuer
     if proof is not None and proof.issuer != lk.issuer:
         out.append(
             _check(

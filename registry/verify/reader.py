@@ -319,7 +319,7 @@ class ChainReader:
     ) -> None:
         self.rpc = RpcClient(rpc_url, timeout=timeout)
         self.url = safe_url(rpc_url)
-        self.contracts = [to_checksum_address(c) for c in contracts]
+        self.contracts: list[str] = [str(to_checksum_address(c)) for c in contracts]
         self.staleness = staleness
         self.max_age = max(max_age, staleness)
         self.clock = clock

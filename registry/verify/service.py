@@ -328,16 +328,14 @@ def build_reader(settings: Settings, config: VerifyConfig) -> ChainReader:
 
 
 def open_content_store(settings: Settings) -> object | None:
-    """The content store for manifests, or None when the stores module is unavailable."""
+    """The content store holding the batch manifests (a local folder or an IPFS daemon)."""
+    from registry.ipfs import open_store
+
     try:
-        from registry.ipfs import open_store  # type: ignore[attr-defined]
-    except ImportError:
-        try:
-            from registry.ipfs.local import open_store  # type: ignore[no-redef]
-        except ImportError:
-            log.warning("registry.ipfs is not available: bare documents cannot be looked up")
-            return None
-    return open_store(settings)  # type: ignore[no-any-return]
+        return open_store(settings)
+    except RegistryError as exc:
+        log.warning("no content store (%s): bare documents cannot be looked up", exc)
+        return None
 
 
 def create_app(

@@ -50,14 +50,15 @@ def page(browser: Browser, site: str) -> Iterator[Page]:
     ctx = browser.new_context(viewport={"width": 1000, "height": 1300})
     pg = ctx.new_page()
     blocked: list[str] = []
-    ctx.route(
-        "**/*",
-        lambda route: (
+
+    def only_the_site(route: Any) -> None:
+        if route.request.url.startswith(site):
             route.continue_()
-            if route.request.url.startswith(site)
-            else (blocked.append(route.request.url), route.abort())
-        ),
-    )
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    ctx.route("**/*", only_the_site)
     pg.goto(site + "/")
     try:
         yield pg
