@@ -266,3 +266,59 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> bool:
         if value or time.monotonic() > deadline:
             return bool(value)
         time.sleep(interval)
+
+
+KEY_ISSUER = DEV_ACCOUNTS[4]
+
+
+def build_scenarios(w3: Web3) -> tuple[Env, dict[str, tuple[dict[str, Any], str]]]:
+    """One registry holding every case of the issue, each as ``name -> (credential, expected status)``.
+
+    valid, tampered document, tampered proof, revoked, suspended, reinstated, batch revoked, issuer
+    suspended (an old credential stays valid), issuer key revoked (a batch at/after the cut-off
+    fails, one before it stays valid), expired, not yet valid.
+    """
+    from helpers import latest_timestamp, set_next_block_timestamp
+
+    env = new_env(w3)
+    env.register(OTHER_ISSUER, "Suspended Institute")
+    env.register(KEY_ISSUER, "Compromised College")
+    main = anchor_batch(env, [make_credential(f"Case {i}") for i in range(4)])
+    env.revoke([main.digests[1]])
+    env.suspend([main.digests[2], main.digests[3]])
+    env.reinstate([main.digests[3]])
+    doomed = anchor_batch(env, [make_credential("Batch revoked")])
+    env.revoke_batch(doomed.root)
+    old = anchor_batch(env, [make_credential("Issuer suspended later")], issuer=OTHER_ISSUER)
+    env.suspend_issuer(OTHER_ISSUER.address)
+    before = anchor_batch(env, [make_credential("Before the cut-off")], issuer=KEY_ISSUER)
+    set_next_block_timestamp(w3, latest_timestamp(w3) + 100)
+    after = anchor_batch(env, [make_credential("After the cut-off")], issuer=KEY_ISSUER)
+    env.revoke_issuer_key(KEY_ISSUER.address, after.anchored_at)
+    times = anchor_batch(
+        env,
+        [
+            make_credential("Expired", valid_from="2020-01-01T00:00:00Z", valid_until="2021-01-01T00:00:00Z"),
+            make_credential("Not yet", valid_from="2098-01-01T00:00:00Z", valid_until=None),
+        ],
+    )
+    tampered_doc = copy.deepcopy(main.credentials[0])
+    tampered_doc["credentialSubject"]["achievement"]["grade"] = "A+"
+    tampered_proof = copy.deepcopy(main.credentials[0])
+    path = tampered_proof["proof"]["merklePath"]
+    path[0] = path[0][:-1] + ("0" if path[0][-1] != "0" else "1")
+    cases: dict[str, tuple[dict[str, Any], str]] = {
+        "valid": (main.credentials[0], "valid"),
+        "tampered_document": (tampered_doc, "invalid"),
+        "tampered_proof": (tampered_proof, "invalid"),
+        "revoked": (main.credentials[1], "revoked"),
+        "suspended": (main.credentials[2], "suspended"),
+        "reinstated": (main.credentials[3], "valid"),
+        "batch_revoked": (doomed.credentials[0], "revoked"),
+        "issuer_suspended": (old.credentials[0], "valid"),
+        "key_revoked_before_cutoff": (before.credentials[0], "valid"),
+        "key_revoked_after_cutoff": (after.credentials[0], "invalid"),
+        "expired": (times.credentials[0], "expired"),
+        "not_yet_valid": (times.credentials[1], "not_yet_valid"),
+    }
+    return env, cases
