@@ -232,3 +232,20 @@ def test_no_private_key_in_the_service() -> None:
 
     src = Path(service.__file__).read_text(encoding="utf-8")
     assert "private_key" not in src and "load_account" not in src and "send_raw_transaction" not in src
+
+
+def test_tampering_matrix_through_the_api(api: httpx.Client, batch: Batch, env: Env) -> None:
+    from test_core import DOC_PATHS, PROOF_CASES, _get, _proof_tampers, _set, _tweak
+
+    tampers = _proof_tampers(batch, env)
+    for case in PROOF_CASES:
+        cred = copy.deepcopy(batch.credentials[0])
+        tampers[case](cred["proof"])
+        r = _verify(api, cred)
+        assert r.status_code == 200 and r.json()["status"] == "invalid", case
+    for path in DOC_PATHS:
+        cred = copy.deepcopy(batch.credentials[0])
+        _set(cred, path, _tweak(_get(cred, path)))
+        r = _verify(api, cred)
+        assert r.status_code == 200 and r.json()["status"] == "invalid", path
+    assert _verify(api, batch.credentials[0]).json()["status"] == "valid"

@@ -102,3 +102,45 @@ def test_no_trusted_registry_is_a_config_error(anvil: Anvil, batch: Batch, tmp_p
     f = write_json(tmp_path / "cred.json", batch.credentials[0])
     res = _run(["verify", str(f), "--rpc-url", anvil.url], tmp_path)
     assert res.returncode == 1 and "no trusted registry" in res.stderr
+
+
+def test_serve_runs_workers_on_localhost(anvil: Anvil, env: Env, batch: Batch, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import httpx
+
+    port = free_port()
+    e = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    e.update(
+        {
+            "REGISTRY_RPC_URL": anvil.url,
+            "REGISTRY_TRUSTED_REGISTRIES": json.dumps([env.registry]),
+            "REGISTRY_DATA_DIR": str(tmp_path / ".registry"),
+        }
+    )
+    proc = subprocess.Popen(
+        [*REGISTRY, "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
+        env=e,
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "registry serve did not start"
+            time.sleep(0.2)
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/verify", content=json.dumps(batch.credentials[0]), timeout=30
+        )
+        assert r.status_code == 200 and r.json()["status"] == "valid"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
