@@ -272,7 +272,8 @@ class Verifier:
         if prep is not None:
             return prep
         prep = prepare_document(body, self.config, self.index)
-        if prep.proof is not None or prep.local_failed:
+        # bare documents are not kept: their outcome depends on the digest index, which grows
+        if prep.proof is not None or prep.digest is None:
             self._memo[key] = prep
             if len(self._memo) > self._memo_size:
                 self._memo.popitem(last=False)

@@ -121,6 +121,15 @@ def test_bare_digest_through_the_api_and_readiness(
         assert r.status_code == 200 and r.json()["status"] == "valid"
         r = api.get("/metrics")
         assert "registry_indexed_batches 1.0" in r.text
+        # a bare document unknown now becomes valid once its batch is anchored and indexed
+        fresh = make_credential("Anchored later")
+        r = api.post("/api/v1/verify", content=json.dumps(fresh))
+        assert r.status_code == 200 and r.json()["status"] == "invalid"
+        anchor_batch(env, [fresh], store=store)
+        assert wait_for(
+            lambda: api.post("/api/v1/verify", content=json.dumps(fresh)).json()["status"] == "valid",
+            timeout=30,
+        )
 
 
 def test_bare_document_through_the_cli(
