@@ -682,7 +682,7 @@ class Devnet:
             "Try next:",
             f"  verify a credential:   {reg} verify {valid} {chain}",
             *(
-                f"  a {what} one:{' ' * (13 - len(what))}{reg} verify {st.examples[what]} {chain}"
+                f"  {f'a {what} one:':<23}{reg} verify {st.examples[what]} {chain}"
                 for what in ("revoked", "suspended")
                 if what in st.examples
             ),

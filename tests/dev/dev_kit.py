@@ -104,13 +104,15 @@ class DevRun:
         self._reader.join(timeout=10)
         return rc
 
-    def group_alive(self) -> bool:
-        """True while any process of the command's group (anvil included) is left."""
-        try:
-            os.killpg(self.proc.pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+    def group_alive(self) -> list[str]:
+        """Processes of the command's group (anvil included) still running; zombies have exited."""
+        left = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[-1].split()
+                if int(fields[2]) == self.proc.pid and fields[0] not in ("Z", "X"):
+                    left.append(stat.parent.name)
+        return left
 
     def kill(self) -> None:
         """Teardown: kill the process group if anything is left."""
