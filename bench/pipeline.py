@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         if report.accepted != args.count:
             raise SystemExit(f"intake accepted {report.accepted} of {args.count}: {report.outcomes[:3]}")
         emit("intake_seconds", round(t_intake, 3), "s", credentials_per_second=round(args.count / t_intake))
+        for step, secs in report.timings.items():  # inside intake: parse+canonicalize, pin, insert
+            emit(f"intake_{step}_seconds", round(secs, 3), "s")
 
         cfg = PipelineConfig(
             output_dir=work / "data" / "proofs",

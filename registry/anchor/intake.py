@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,7 @@ class Prepared:
     kind: str
     name: str | None
     extra_proof: str | None
+    pinned: bool = False
 
 
 @dataclass
@@ -83,6 +85,7 @@ class IntakeReport:
     accepted: int = 0
     duplicate: int = 0
     rejected: int = 0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step (prepare, pin, db)
 
     def add(self, o: Outcome) -> None:
         """Record one outcome."""
@@ -262,9 +265,38 @@ def _one_line(s: str, limit: int = 500) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-def _prepare_many(args: tuple[list[Item], int, int, bool]) -> list[Prepared | Outcome]:
-    items, max_bytes, max_depth, strict = args
-    return [prepare(i, max_bytes=max_bytes, max_depth=max_depth, strict=strict) for i in items]
+def _prepare_many(args: tuple[list[Item], int, int, bool, Any]) -> list[Prepared | Outcome]:
+    """Worker process: prepare documents, and pin them too when handed a (picklable) store."""
+    items, max_bytes, max_depth, strict, store = args
+    out = [prepare(i, max_bytes=max_bytes, max_depth=max_depth, strict=strict) for i in items]
+    if store is not None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        todo = [p for p in out if isinstance(p, Prepared)]
+        with ThreadPoolExecutor(8) as pool:  # overlap the store's per-file fsyncs
+            for _ in pool.map(lambda p: _put(store, p), todo):
+                pass
+        for p in todo:
+            p.pinned = True
+    return out
+
+
+def _put(store: Any, p: Prepared) -> None:
+    from registry.core.cid import same_cid
+
+    cid = store.put(p.canonical)
+    if cid != p.cid and not same_cid(cid, p.cid):
+        raise InputError(f"content store answered CID {cid} for {p.cid}", code="store_error")
+
+
+def _picklable(obj: Any) -> bool:
+    import pickle
+
+    try:
+        pickle.dumps(obj)
+        return True
+    except Exception:
+        return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,6 +325,7 @@ class Intake:
         self.strict = strict
         self.chunk_size = chunk_size
         self.workers = max(1, workers)
+        self.timings: dict[str, float] = {}
         self.pin_threads = pin_threads
 
     def run(
@@ -316,7 +349,14 @@ class Intake:
             if on_outcome is not None:
                 on_outcome(o)
 
-        for prepared in self._prepared_chunks(items):
+        self.timings = report.timings
+        chunks = self._prepared_chunks(items)
+        while True:
+            t0 = time.perf_counter()
+            prepared = next(chunks, None)
+            self._time("prepare", t0)
+            if prepared is None:
+                break
             for o in self._queue_chunk(prepared):
                 emit(o)
         crash_point("after-intake")
@@ -337,6 +377,8 @@ class Intake:
 
         ctx = _mp_context()
         sub = max(1, self.chunk_size // self.workers)
+        # a local store is a folder: workers pin directly (its CID check and fsync are the slow part)
+        worker_store = self.store if _picklable(self.store) else None
         with ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
             for chunk in _chunks(items, self.chunk_size):
                 results: list[Prepared | Outcome] = []
@@ -350,7 +392,7 @@ class Intake:
                         order.append(("p", None))
                         plain.append(i)
                 for k in range(0, len(plain), sub):
-                    futures.append(pool.submit(_prepare_many, (plain[k : k + sub], *params)))
+                    futures.append(pool.submit(_prepare_many, (plain[k : k + sub], *params, worker_store)))
                 done: list[Prepared | Outcome] = []
                 for f in futures:
                     done.extend(f.result())
@@ -389,7 +431,10 @@ class Intake:
                     out[idx] = Outcome(p.source, "duplicate", digest=final[idx], reason="issued before")
                     del fresh[idx]
         if fresh:
+            t0 = time.perf_counter()
             self._pin(list(fresh.values()))
+            self._time("pin", t0)
+            t0 = time.perf_counter()
             now = utcnow()
             new_rows: list[dict[str, Any]] = [
                 {
@@ -409,6 +454,7 @@ class Intake:
             ]
             with self.db.begin() as conn:
                 conn.execute(_insert_ignore(self.db), new_rows)
+            self._time("db", t0)
             for idx, p in fresh.items():
                 final[idx] = "0x" + p.digest.hex()
                 out[idx] = Outcome(p.source, "accepted", digest=final[idx], cid=p.cid)
@@ -419,6 +465,9 @@ class Intake:
                 p.source, "duplicate", digest=final[seen], reason="same document earlier in this run"
             )
         return [o for o in out if o is not None]
+
+    def _time(self, step: str, since: float) -> None:
+        self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - since
 
     def _known(self, keys: list[bytes]) -> dict[bytes, bytes]:
         """Digests already in the database among ``keys`` (matched as source digest or digest)."""
@@ -439,12 +488,10 @@ class Intake:
 
     def _pin(self, prepared: list[Prepared]) -> None:
         """Pin every new document; the local store fsyncs each file, so overlap them in threads."""
-        from registry.core.cid import same_cid
+        prepared = [p for p in prepared if not p.pinned]
 
         def put(p: Prepared) -> None:
-            cid = self.store.put(p.canonical)
-            if cid != p.cid and not same_cid(cid, p.cid):
-                raise InputError(f"content store answered CID {cid} for {p.cid}", code="store_error")
+            _put(self.store, p)
 
         if len(prepared) < 4 or self.pin_threads <= 1:
             for p in prepared:

@@ -22,6 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +45,7 @@ from registry.errors import ChainError, ContractRevert, RegistryError
 log = logging.getLogger("registry.anchor")
 
 OPEN = ("sealed", "pinned", "submitted", "mined", "confirmed")
+PROOF_WRITERS = 8
 
 
 @dataclass
@@ -428,8 +430,12 @@ class Pipeline:
                 .order_by(t.c.leaf_index)
             ).all()
         half = len(rows) // 2
+        pool = ThreadPoolExecutor(PROOF_WRITERS)  # file creation is the slow part: overlap it
+        pending: list[Future[None]] = []
         for n, (leaf, digest, cid, extra, document) in enumerate(rows):
             if n == half and n:
+                for f in pending:
+                    f.result()
                 crash_point("mid-proofs")
             proof = {
                 "type": ANCHOR_PROOF_TYPE,
@@ -449,7 +455,12 @@ class Pipeline:
             if body is None:  # rows from before migration 0002, or a damaged copy: the store has it
                 body = self.store.get(cid)
             data = _with_proof(body, proof, extra)
-            _write_atomic(out_dir / f"0x{bytes(digest).hex()}.json", data)
+            pending.append(pool.submit(_write_atomic, out_dir / f"0x{bytes(digest).hex()}.json", data))
+        try:
+            for f in pending:
+                f.result()  # every file on disk (or the error) before the batch is marked done
+        finally:
+            pool.shutdown(wait=True)
         now = utcnow()
         with self.db.begin() as conn:
             conn.execute(
