@@ -151,3 +151,22 @@ def test_another_issuers_key_cannot_touch_our_batches(chain: Chain, db_url: str,
     _issue(s, db, [tmp_path / "docs.jsonl"])
     with pytest.raises(ContractRevert, match="NotActiveIssuer"):
         build_pipeline(s, db).run_once()
+
+
+def test_private_key_never_in_reprs_or_logs(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    s = issuer_settings(chain, tmp_path / "data", f"sqlite:///{tmp_path}/k.db")
+    db = open_database(settings=s)
+    write_docs(tmp_path / "docs.jsonl", 2, seed="keys")
+    _issue(s, db, [tmp_path / "docs.jsonl"])
+    said: list[str] = []
+    pipe = build_pipeline(s, db, say=said.append)
+    pipe.run_once()
+    key_hex = chain.issuer.key.hex().removeprefix("0x")
+    texts = [repr(pipe), repr(pipe.txm), repr(s), repr(db), *said, caplog.text]
+    assert all(key_hex not in t.lower() for t in texts)
+    assert said and any("anchor tx" in m for m in said)
