@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from registry.core.formats import format_timestamp
-from registry.errors import ChainError, NotFoundError, RegistryError
+from registry.errors import ChainError, ConfigError, NotFoundError, RegistryError
 from registry.settings import Settings, load_settings
 from registry.verify.core import (
     Prepared,
@@ -350,16 +350,22 @@ def create_app(
     """Build the FastAPI app; without a reader, one is made from the settings."""
     settings = settings or load_settings()
     config = VerifyConfig.from_settings(settings)
+    if not config.trusted and settings.contract:
+        # the chain id is not in the settings: ask the node once
+        probe = ChainReader(settings.rpc_url, timeout=settings.rpc_timeout)
+        try:
+            config = VerifyConfig.from_settings(settings, chain_id=probe.chain_id())
+        except ChainError as exc:
+            raise ConfigError(
+                f"cannot learn which registry to trust ({exc.message}); set REGISTRY_CHAIN_ID "
+                "or REGISTRY_TRUSTED_REGISTRIES"
+            ) from None
+        finally:
+            probe.close()
+    if not config.trusted:
+        # without an allowlist every credential would look forged: refuse to start instead
+        raise ConfigError("no trusted registry: set REGISTRY_TRUSTED_REGISTRIES (or REGISTRY_CONTRACT)")
     if reader is None:
-        if not config.trusted and settings.contract:
-            # chain id unknown from the settings: ask the node once, lazily
-            probe = ChainReader(settings.rpc_url, timeout=settings.rpc_timeout)
-            try:
-                config = VerifyConfig.from_settings(settings, chain_id=probe.chain_id())
-            except ChainError as exc:
-                log.warning("cannot read the chain id yet: %s", exc)
-            finally:
-                probe.close()
         reader = build_reader(settings, config)
     if index is None:
         index = DigestIndex(reader, store if store is not None else open_content_store(settings))

@@ -249,3 +249,16 @@ def test_tampering_matrix_through_the_api(api: httpx.Client, batch: Batch, env: 
         r = _verify(api, cred)
         assert r.status_code == 200 and r.json()["status"] == "invalid", path
     assert _verify(api, batch.credentials[0]).json()["status"] == "valid"
+
+
+def test_service_refuses_to_start_without_a_trusted_registry(anvil: Anvil, env: Env) -> None:
+    from registry.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no trusted registry"):
+        create_app(load_settings(rpc_url=anvil.url, trusted_registries=[], contract=None))
+    closed = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ConfigError, match="REGISTRY_CHAIN_ID"):
+        create_app(load_settings(rpc_url=closed, trusted_registries=[], contract=env.address, chain_id=None))
+    # with the contract alone, the node's chain id completes the allowlist
+    app = create_app(load_settings(rpc_url=anvil.url, trusted_registries=[], contract=env.address))
+    assert app.state.verifier.config.trusted == frozenset({(env.chain_id, env.address)})
