@@ -256,3 +256,31 @@ def test_compile_check_reproduces_committed_artifact(tmp_path: Path) -> None:
     assert data["identical"] is True and data["written"] is False
     assert data["solcVersion"].startswith("0.8.30+commit.")
     assert data["settings"]["evmVersion"] == "cancun"
+
+
+def test_parse_since_forms() -> None:
+    from registry.cli.admin import parse_since
+    from registry.errors import InputError
+
+    assert parse_since("1700000000") == 1700000000
+    assert parse_since("2030-01-01T00:00:00Z") == 1893456000
+    assert parse_since("2030-01-01T01:00:00+01:00") == 1893456000
+    assert parse_since("now", latest_timestamp=1234) == 1234
+    for bad in ("0", "2030-01-01T00:00:00", "now-ish", "-5", str(2**64)):
+        with pytest.raises(InputError):
+            parse_since(bad, latest_timestamp=1)
+    with pytest.raises(InputError):
+        parse_since("now")
+
+
+def test_revoke_key_since_now_uses_the_latest_block(
+    anvil: Anvil, env: dict[str, str], deployed: dict[str, Any], tmp_path: Path
+) -> None:
+    run(["issuer", "add", ISSUER, "--name", "U"], env, tmp_path, True)
+    w3 = connect(anvil.url)
+    before = int(w3.eth.get_block("latest")["timestamp"])
+    data = json.loads(
+        run(["issuer", "revoke-key", ISSUER, "--since", "now", "--json"], env, tmp_path, True).stdout
+    )
+    since = data["issuer"]["keyRevokedSince"]
+    assert before <= since <= int(w3.eth.get_block("latest")["timestamp"])
