@@ -772,6 +772,28 @@ def wait_gone(pids: list[int], timeout: float) -> bool:
 
 
 @contextlib.contextmanager
+def data_dir_lock(data_dir: Path) -> Iterator[None]:
+    """One ``registry dev`` per data dir: a second one would start a second chain on the same state."""
+    import fcntl
+
+    lock_dir = data_dir / "devnet"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_dir / "dev.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another `registry dev` is running on {data_dir}; stop it first (or use another "
+                "REGISTRY_DATA_DIR)",
+                code="busy",
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGINT and SIGTERM set ``stop`` (a second one interrupts at once); handlers restored after."""
     count = 0
@@ -801,7 +823,7 @@ def run_dev(
     """The whole ``registry dev`` run: set up, print where things are, serve until stopped."""
     stop = threading.Event()
     started = time.monotonic()
-    with stop_on_signals(stop):
+    with data_dir_lock(settings.data_dir.resolve()), stop_on_signals(stop):
         dev = Devnet(settings, options, say=say, detail=detail, stop=stop)
         try:
             try:

@@ -114,6 +114,14 @@ def test_dev_command_serves_verifies_and_restarts_without_redoing_anything(
     curl = _run_printed(first, "over HTTP", data)
     assert json.loads(curl.stdout)["status"] == "valid"
 
+    # a second `registry dev` on the same data dir refuses at once and disturbs nothing
+    twin = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "registry"), "dev", "--no-serve"],
+        cwd=ROOT, env=dev_env(data), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert twin.returncode == 1 and "another `registry dev` is running" in twin.stderr, twin.stderr
+    assert verify_http(base, valid)[1]["status"] == "valid"
+
     before = chain_facts(summary)
     assert before["code"] not in ("0x", "")
     assert before["anchored_events"] == sum(before["db_batches"].values()) == 9  # 67+67+66 in 25s
