@@ -727,6 +727,8 @@ def run_chain(prep: Prepared, reader: ChainReader | None) -> tuple[ChainView | N
         return reader.read(prep.contract, prep.root, prep.digest, prep.issuer_hint), None
     except ChainError as exc:
         return None, exc
+    except Exception as exc:  # fail closed: anything unexpected while reading is "cannot tell"
+        return None, ChainError(f"unexpected answer from the chain node ({type(exc).__name__})")
 
 
 def verify_credential(

@@ -300,6 +300,10 @@ class Verifier:
         except ChainError as exc:
             self.metrics.chain_errors.inc()
             return None, exc
+        except Exception as exc:  # fail closed: anything unexpected while reading is "cannot tell"
+            log.exception("unexpected failure reading the chain")
+            self.metrics.chain_errors.inc()
+            return None, ChainError(f"unexpected answer from the chain node ({type(exc).__name__})")
 
     async def verify(self, prep: Prepared) -> VerificationResult:
         """Chain read + verdict, with metrics."""

@@ -462,7 +462,7 @@ def test_chain_down_is_indeterminate_never_valid(anvil_w3: Any) -> None:
     reader.close()
 
 
-@pytest.mark.parametrize("mode", ["garbage", "wrong", "html"])
+@pytest.mark.parametrize("mode", ["garbage", "wrong", "types", "html"])
 def test_chain_answering_garbage_is_indeterminate(
     mode: str, batch: Batch, env: Env, config: VerifyConfig
 ) -> None:

@@ -193,8 +193,17 @@ class _GarbageHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 (http.server API)
         length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
-        if self.mode == "garbage":
+        request = self.rfile.read(length)
+        if self.mode == "types":  # well-formed JSON-RPC, every result of the wrong type
+            try:
+                calls = json.loads(request)
+            except ValueError:
+                calls = []
+            calls = calls if isinstance(calls, list) else [calls]
+            body = json.dumps(
+                [{"jsonrpc": "2.0", "id": c.get("id"), "result": {"not": "hex"}} for c in calls]
+            ).encode()
+        elif self.mode == "garbage":
             body = b'{"jsonrpc": "2.0", "id": 1, "result": "0xzz-this-is-not-hex'  # truncated nonsense
         elif self.mode == "wrong":
             body = b'[{"jsonrpc":"2.0","id":999,"result":"0x1"}]'  # answers to requests never sent
@@ -215,7 +224,8 @@ def garbage_node(mode: str = "garbage") -> Iterator[str]:
     """A tiny real HTTP server on 127.0.0.1 that stands in for a broken chain node.
 
     ``garbage``: truncated, non-JSON answers; ``wrong``: well-formed JSON-RPC answering ids that
-    were never asked; ``html``: an HTTP 502 page. Yields its URL; stopped afterwards.
+    were never asked; ``types``: the right ids with results of the wrong type; ``html``: an HTTP
+    502 page. Yields its URL; stopped afterwards.
     """
     handler = type("Handler", (_GarbageHandler,), {"mode": mode})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
