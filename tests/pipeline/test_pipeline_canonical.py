@@ -30,7 +30,7 @@ values = st.recursive(
 )
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.dictionaries(text, values, max_size=6))
 def test_fast_canonical_matches_reference_jcs(doc: dict[str, Any]) -> None:
     try:  # the pipeline only sees strictly parsed documents
