@@ -19,7 +19,7 @@ import httpx
 import pytest
 from dev_kit import PAGE_LINE, ROOT, DevRun, chain_facts, dev_env, read_summary, verify_http
 
-from registry.chain.anvil import free_port
+from registry.chain.anvil import DEV_KEYS, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -74,6 +74,7 @@ def test_dev_command_serves_verifies_and_restarts_without_redoing_anything(
     page = httpx.get(base, timeout=30)
     assert page.status_code == 200 and "<html" in page.text.lower()
     assert "deployed at" in first.output and "reused" not in first.output
+    assert not any(k.removeprefix("0x") in first.output for k in DEV_KEYS)  # keys never printed
 
     proofs = sorted(Path(summary["proofsDir"]).rglob("0x*.json"))
     assert len(proofs) == 200  # every sample credential has its proof file
