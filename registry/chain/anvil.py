@@ -16,7 +16,7 @@ from pathlib import Path
 from registry.errors import ChainError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-ANVIL_BIN = PROJECT_ROOT / "node_modules" / ".bin" / "anvil"
+ANVIL_BIN = PROJECT_ROOT / "node_modules" / ".bin" / "anvil"  # node wrapper of the npm package
 ANVIL_CHAIN_ID = 31337
 
 # anvil's default dev accounts (mnemonic "test test ... junk"), funded with 10,000 ETH each.
@@ -34,6 +34,24 @@ DEV_KEYS: tuple[str, ...] = (
 )
 
 
+def anvil_binary() -> Path:
+    """The native anvil binary shipped in ``@foundry-rs/anvil-<os>-<arch>``, else the node wrapper.
+
+    Running the binary itself (not the wrapper, which spawns it as a child) means a SIGKILL
+    really ends anvil instead of orphaning it.
+    """
+    import platform
+
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine().lower(), ""
+    )
+    system = platform.system().lower()
+    native = PROJECT_ROOT / "node_modules" / "@foundry-rs" / f"anvil-{system}-{arch}" / "bin" / "anvil"
+    if arch and native.is_file() and os.access(native, os.X_OK):
+        return native
+    return ANVIL_BIN
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -42,7 +60,9 @@ def free_port() -> int:
 
 
 def _port_free(port: int) -> bool:
+    """True when nothing listens on 127.0.0.1:port (TIME_WAIT leftovers do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -88,8 +108,7 @@ class Anvil:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.kill()
         self._cleanup()
 
     def _cleanup(self) -> None:
@@ -119,14 +138,15 @@ def start_anvil(
     timeout: float = 20.0,
 ) -> Anvil:
     """Start anvil on 127.0.0.1 (a free port unless given) and wait until it answers JSON-RPC."""
-    if not ANVIL_BIN.exists():
-        raise ChainError(f"anvil not found at {ANVIL_BIN} (run `npm ci`)")
+    binary = anvil_binary()
+    if not binary.exists():
+        raise ChainError(f"anvil not found at {binary} (run `npm ci`)")
     if port is not None and not _port_free(port):
         raise ChainError(f"anvil did not start: port 127.0.0.1:{port} is already in use")
     last_error: Exception | None = None
     for _attempt in range(3):  # a free port can be taken between probe and bind
         p = port or free_port()
-        cmd = [str(ANVIL_BIN), "--host", "127.0.0.1", "--port", str(p)]
+        cmd = [str(binary), "--host", "127.0.0.1", "--port", str(p)]
         if state_path is not None:
             cmd += ["--state", str(state_path)]
         if block_time is not None:
