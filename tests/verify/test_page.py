@@ -164,3 +164,16 @@ def test_page_explains_unreadable_files(page: Page, tmp_path: Path) -> None:
     assert r["status"] == "invalid"
     assert r["checks"]["format"]["status"] == "failed"
     assert "not a credential this verifier can read" in r["checks"]["format"]["text"]
+
+
+def test_api_docs_page_is_self_contained(browser: Browser, site: str) -> None:
+    ctx = browser.new_context()
+    requested: list[str] = []
+    ctx.on("request", lambda req: requested.append(req.url))
+    page = ctx.new_page()
+    page.goto(site + "/docs")
+    page.wait_for_selector('body[data-loaded="1"]', state="attached", timeout=20000)
+    ops = [e.get_attribute("data-op") for e in page.query_selector_all("section.op")]
+    assert "POST /api/v1/verify" in ops and "GET /api/v1/batches/{root}" in ops
+    assert all(u.startswith(site) for u in requested), requested
+    ctx.close()
