@@ -315,6 +315,7 @@ class ChainReader:
         from_block: int = 0,
         log_chunk: int = 50_000,
         cache_size: int = 200_000,
+        reorg_depth: int = 64,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rpc = RpcClient(rpc_url, timeout=timeout)
@@ -333,6 +334,9 @@ class ChainReader:
         self._poll_lock = threading.Lock()
         self._epoch = 0
         # event follower state
+        self.from_block = from_block
+        self.reorg_depth = reorg_depth
+        self._seen: tuple[int, str] | None = None  # (number, hash) of the last synced head
         self.next_block = from_block
         self.synced_at: float | None = None  # clock time at which the last successful poll began
         self.head: int | None = None
@@ -341,7 +345,7 @@ class ChainReader:
         self.after_poll: list[Callable[[], None]] = []
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.stats = {"hits": 0, "misses": 0, "errors": 0, "events": 0}
+        self.stats = {"hits": 0, "misses": 0, "errors": 0, "events": 0, "reorgs": 0}
 
     # -- basics ---------------------------------------------------------------------------------
     def close(self) -> None:
@@ -564,7 +568,7 @@ class ChainReader:
             try:
                 if self._chain_id is None:
                     self.chain_id()
-                head = self.block_number()
+                head, head_hash = self._check_reorg()
                 events: list[ChainEvent] = []
                 start = self.next_block
                 while start <= head:
@@ -591,10 +595,38 @@ class ChainReader:
                 self.last_error = str(exc)
                 raise
             self.head = head
+            self._seen = (head, head_hash)
             self.synced_at = started
             self.last_error = None
             self.stats["events"] += len(events)
             return events
+
+    def _check_reorg(self) -> tuple[int, str]:
+        """Head block number and hash; on a reorg (the last synced block changed or vanished) drop
+        every cached answer and re-read events from ``reorg_depth`` blocks back."""
+        calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", ["latest", False])]
+        if self._seen is not None:
+            calls.append(("eth_getBlockByNumber", [hex(self._seen[0]), False]))
+        res = self.rpc.batch(calls)
+        latest = res[0]
+        if not isinstance(latest, dict):
+            raise ChainError("malformed eth_getBlockByNumber answer from the chain node")
+        head = _hex_int(latest.get("number"), "block number")
+        head_hash = str(latest.get("hash"))
+        if self._seen is not None:
+            old = res[1]
+            if not isinstance(old, dict | type(None)):
+                raise ChainError("malformed eth_getBlockByNumber answer from the chain node")
+            if old is None or str(old.get("hash")) != self._seen[1]:
+                log.warning("chain reorganisation below block %d: dropping cached answers", self._seen[0])
+                with self._lock:
+                    self._epoch += 1
+                    self._cache.clear()
+                    self._anchors.clear()
+                    self._issuers.clear()
+                self.next_block = max(self.from_block, self._seen[0] - self.reorg_depth)
+                self.stats["reorgs"] += 1
+        return head, head_hash
 
     def start_following(self, interval: float | None = None) -> None:
         """Poll events in a background thread every ``interval`` seconds (default staleness/5)."""

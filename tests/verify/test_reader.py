@@ -145,3 +145,34 @@ def test_reader_errors_name_the_node_without_credentials() -> None:
         assert "127.0.0.1:9" in str(info.value)
     finally:
         r.close()
+
+
+def test_a_reorganised_chain_drops_cached_answers(clock: FakeClock) -> None:
+    from verify_helpers import new_env
+
+    from registry.chain.anvil import start_anvil
+    from registry.chain.connection import connect
+
+    node = start_anvil()
+    try:
+        w3 = connect(node.url)
+        e = new_env(w3)
+        b = anchor_batch(e, [make_credential("R")])
+        cfg = VerifyConfig(trusted=frozenset({(e.chain_id, e.address)}))
+        r = ChainReader(node.url, [e.address], staleness=15.0, clock=clock)
+        r.poll()
+        snapshot = node.rpc("evm_snapshot")
+        e.revoke([b.digests[0]])
+        r.poll()
+        assert verify_credential(b.credentials[0], r, cfg).status is Status.revoked
+        # the block holding the revocation is replaced by others: the revocation never happened
+        node.rpc("evm_revert", snapshot)
+        for _ in range(3):
+            node.rpc("evm_mine")
+        clock.t += 1
+        r.poll()
+        assert r.stats["reorgs"] == 1
+        assert verify_credential(b.credentials[0], r, cfg).status is Status.valid
+        r.close()
+    finally:
+        node.stop()
