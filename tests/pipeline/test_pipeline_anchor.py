@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import dev_account
 from pipeline_kit import Chain, assert_exactly_once, issuer_settings, verify_proof_file, write_docs
+from pydantic import SecretStr
 from sqlmodel import select
 
 from registry.anchor import manage
@@ -145,7 +146,7 @@ def test_another_issuers_key_cannot_touch_our_batches(chain: Chain, db_url: str,
     """A stranger (not an admitted issuer) gets the registry's refusal, not a silent success."""
     stranger = dev_account(5)
     s = issuer_settings(chain, tmp_path / "data", db_url)
-    s = s.model_copy(update={"private_key": type(s.private_key)(stranger.key.hex())})
+    s = s.model_copy(update={"private_key": SecretStr(stranger.key.hex())})
     db = open_database(settings=s)
     write_docs(tmp_path / "docs.jsonl", 1, seed="stranger")
     _issue(s, db, [tmp_path / "docs.jsonl"])

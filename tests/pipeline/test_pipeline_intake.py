@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from pipeline_kit import issuer_env, run_cli
-from sqlmodel import select
+from sqlmodel import col, select
 
 from registry.anchor.demo import badge
 from registry.anchor.intake import Intake
@@ -40,9 +40,9 @@ def test_files_folders_and_json_lines(db_url: str, tmp_path: Path) -> None:
     for o, i in zip(report.outcomes, (1, 2, 3, 4), strict=True):
         expected = canonical_bytes(badge(i, seed="ff"))
         assert o.digest == "0x" + sha256(expected).hex()
-        assert store.get(o.cid) == expected  # pinned: the CID names the canonical bytes
+        assert store.get(o.cid or "") == expected  # pinned: the CID names the canonical bytes
     with intake.db.session() as s:
-        rows = s.exec(select(Credential).order_by(Credential.id)).all()
+        rows = s.exec(select(Credential).order_by(col(Credential.id))).all()
     assert [r.status for r in rows] == ["queued"] * 4 and rows[0].kind == "ob3"
 
 

@@ -6,6 +6,7 @@ import os
 import time
 
 import pytest
+from hexbytes import HexBytes
 from pipeline_kit import Chain
 from sqlalchemy import select
 from web3.exceptions import TransactionNotFound
@@ -32,13 +33,13 @@ def test_raw_tx_is_stored_before_broadcast_and_sent_later(chain: Chain, db_url: 
         row = s.get(Transaction, tx.id)
     assert row is not None and row.status == "signed" and row.raw and row.tx_hash == tx.tx_hash
     with pytest.raises(TransactionNotFound):  # nothing sent yet
-        chain.w3.eth.get_transaction(tx.tx_hash)
+        chain.w3.eth.get_transaction(HexBytes(tx.tx_hash))
     res = txm.check(tx)  # a "restart": the stored raw bytes are broadcast
     if isinstance(res, Pending):
         res = txm.wait_mined(tx, timeout=30)
     assert isinstance(res, Mined) and res.status == 1
-    assert chain.w3.eth.get_transaction(tx.tx_hash)["nonce"] == tx.nonce
-    fetched = chain.w3.eth.get_transaction(tx.tx_hash)
+    assert chain.w3.eth.get_transaction(HexBytes(tx.tx_hash))["nonce"] == tx.nonce
+    fetched = chain.w3.eth.get_transaction(HexBytes(tx.tx_hash))
     assert fetched["chainId"] == chain.w3.eth.chain_id and fetched["type"] == 2
 
 
@@ -79,7 +80,7 @@ def test_stuck_tx_is_replaced_with_bumped_fees(chain: Chain, db_url: str) -> Non
         old = s.get(Transaction, tx.id)
     assert old is not None and old.status == "dropped"
     with pytest.raises(TransactionNotFound):
-        chain.w3.eth.get_transaction_receipt(tx.tx_hash)
+        chain.w3.eth.get_transaction_receipt(HexBytes(tx.tx_hash))
 
 
 def test_fee_cap_stops_the_bumping(chain: Chain, db_url: str) -> None:
