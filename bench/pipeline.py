@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=100_000, help="credentials to issue (default 100000)")
     ap.add_argument("--batch-size", type=int, default=10_000, help="credentials per batch (default 10000)")
-    ap.add_argument("--workers", type=int, default=1, help="intake processes (default 1)")
+    ap.add_argument("--workers", type=int, default=2, help="intake processes (default 2)")
     ap.add_argument("--db-url", default=None, help="database URL (default: SQLite in the work folder)")
     ap.add_argument("--workdir", type=Path, default=None, help="work folder (default: a temp folder)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")

@@ -373,33 +373,35 @@ class Intake:
                     for i in chunk
                 ]
             return
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import Future, ProcessPoolExecutor
 
         ctx = _mp_context()
         sub = max(1, self.chunk_size // self.workers)
         # a local store is a folder: workers pin directly (its CID check and fsync are the slow part)
         worker_store = self.store if _picklable(self.store) else None
+        Job = tuple[list[Item | Outcome], list[Future[list[Prepared | Outcome]]]]
+
+        def submit(chunk: list[Item | Outcome]) -> Job:
+            plain = [i for i in chunk if isinstance(i, Item)]
+            return chunk, [
+                pool.submit(_prepare_many, (plain[k : k + sub], *params, worker_store))
+                for k in range(0, len(plain), sub)
+            ]
+
+        def collect(job: Job) -> list[Prepared | Outcome]:
+            chunk, futures = job
+            done = iter([r for f in futures for r in f.result()])
+            return [i if isinstance(i, Outcome) else next(done) for i in chunk]
+
         with ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
+            ahead: Job | None = None  # one chunk in the workers while this process queues the last
             for chunk in _chunks(items, self.chunk_size):
-                results: list[Prepared | Outcome] = []
-                futures = []
-                order: list[tuple[str, Any]] = []
-                plain: list[Item] = []
-                for i in chunk:
-                    if isinstance(i, Outcome):
-                        order.append(("o", i))
-                    else:
-                        order.append(("p", None))
-                        plain.append(i)
-                for k in range(0, len(plain), sub):
-                    futures.append(pool.submit(_prepare_many, (plain[k : k + sub], *params, worker_store)))
-                done: list[Prepared | Outcome] = []
-                for f in futures:
-                    done.extend(f.result())
-                it = iter(done)
-                for kind, o in order:
-                    results.append(o if kind == "o" else next(it))
-                yield results
+                job = submit(chunk)
+                if ahead is not None:
+                    yield collect(ahead)
+                ahead = job
+            if ahead is not None:
+                yield collect(ahead)
 
     def _queue_chunk(self, chunk: list[Prepared | Outcome]) -> list[Outcome]:
         out: list[Outcome | None] = [None] * len(chunk)
