@@ -171,3 +171,26 @@ def test_private_key_never_in_reprs_or_logs(
     texts = [repr(pipe), repr(pipe.txm), repr(s), repr(db), *said, caplog.text]
     assert all(key_hex not in t.lower() for t in texts)
     assert said and any("anchor tx" in m for m in said)
+
+
+def test_seal_waits_for_a_full_batch_or_the_oldest_deadline(
+    chain: Chain, db_url: str, tmp_path: Path
+) -> None:
+    s = issuer_settings(chain, tmp_path / "data", db_url, batch_size=2, batch_max_wait=3600)
+    db = open_database(settings=s)
+    write_docs(tmp_path / "docs.jsonl", 5, seed="seal-rule")
+    _issue(s, db, [tmp_path / "docs.jsonl"])
+    pipe = build_pipeline(s, db)
+    assert len(pipe.seal(force=False)) == 2  # two full batches; the fifth waits for company
+    assert pipe.queued_count() == 1
+    assert pipe.seal(force=False) == []
+    pipe.cfg.max_wait = 0  # its deadline has passed
+    assert len(pipe.seal(force=False)) == 1 and pipe.queued_count() == 0
+    with db.session() as sess:
+        batches = sess.exec(select(Batch).order_by(Batch.id)).all()  # type: ignore[arg-type]
+        creds = sess.exec(select(Credential)).all()
+    assert [b.count for b in batches] == [2, 2, 1]
+    by_batch: dict[int, list[int]] = {}
+    for c in creds:
+        by_batch.setdefault(c.batch_id or 0, []).append(c.leaf_index or 0)
+    assert sorted(sorted(v) for v in by_batch.values()) == [[0], [0, 1], [0, 1]]
