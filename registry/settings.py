@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     keystore_password_file: Path | None = None
     confirmations: int = Field(default=1, ge=0, description="confirmation depth for anchors")
     rpc_timeout: float = Field(default=10.0, gt=0)
+    start_block: int = Field(
+        default=0, ge=0, description="block the registry was deployed at; event scans start there"
+    )
     # content store
     ipfs_api: str | None = Field(default=None, description="Kubo RPC multiaddr/URL; None = local store")
     store_dir: Path | None = Field(default=None, description="local store folder (default data_dir/store)")

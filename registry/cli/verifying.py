@@ -47,7 +47,9 @@ def _verify(
         data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror}", code="unreadable_file") from None
-    reader = ChainReader(s.rpc_url, timeout=s.rpc_timeout, staleness=s.cache_staleness)
+    reader = ChainReader(
+        s.rpc_url, timeout=s.rpc_timeout, staleness=s.cache_staleness, from_block=s.start_block
+    )
     try:
         chain_id = None
         if not s.trusted_registries and s.contract and not s.chain_id:

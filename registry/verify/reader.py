@@ -421,7 +421,7 @@ class ChainReader:
                     [
                         {
                             "address": contract,
-                            "fromBlock": "0x0",
+                            "fromBlock": hex(self.from_block),
                             "toBlock": "latest",
                             "topics": [TOPICS["BatchAnchored"], "0x" + root.hex()],
                         }
@@ -508,7 +508,7 @@ class ChainReader:
                     [
                         {
                             "address": contract,
-                            "fromBlock": "0x0",
+                            "fromBlock": hex(self.from_block),
                             "toBlock": "latest",
                             "topics": [TOPICS["BatchAnchored"], "0x" + root.hex()],
                         }

@@ -329,7 +329,11 @@ def build_reader(settings: Settings, config: VerifyConfig) -> ChainReader:
     """A reader for the settings' node following every trusted contract."""
     contracts = sorted({a for _, a in config.trusted})
     return ChainReader(
-        settings.rpc_url, contracts, timeout=settings.rpc_timeout, staleness=settings.cache_staleness
+        settings.rpc_url,
+        contracts,
+        timeout=settings.rpc_timeout,
+        staleness=settings.cache_staleness,
+        from_block=settings.start_block,
     )
 
 
