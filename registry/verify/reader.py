@@ -415,19 +415,7 @@ class ChainReader:
         calls.append(("eth_call", [{"to": contract, "data": data}, "latest"]))
         anchor = self._anchors.get((contract, root))
         if anchor is None:
-            calls.append(
-                (
-                    "eth_getLogs",
-                    [
-                        {
-                            "address": contract,
-                            "fromBlock": hex(self.from_block),
-                            "toBlock": "latest",
-                            "topics": [TOPICS["BatchAnchored"], "0x" + root.hex()],
-                        }
-                    ],
-                )
-            )
+            calls.append(self._anchor_logs_call(contract, root))
         hint = to_checksum_address(issuer_hint) if issuer_hint else None
         issuer_rec = self._issuers.get((contract, hint)) if hint else None
         if hint and issuer_rec is None:
@@ -493,6 +481,16 @@ class ChainReader:
             self._issuers[(contract, address)] = rec
         return rec
 
+    def _anchor_logs_call(self, contract: str, root: bytes) -> tuple[str, list[Any]]:
+        """The ``eth_getLogs`` call that finds a root's ``BatchAnchored`` event."""
+        query = {
+            "address": contract,
+            "fromBlock": hex(self.from_block),
+            "toBlock": "latest",
+            "topics": [TOPICS["BatchAnchored"], "0x" + root.hex()],
+        }
+        return ("eth_getLogs", [query])
+
     def batch_info(self, contract: str, root: bytes) -> tuple[BatchRecord, AnchorEvent | None, int]:
         """Read a batch record, its anchor log and the head block in one round trip."""
         data = "0x" + (SEL_BATCH + encode(["bytes32"], [root])).hex()
@@ -502,19 +500,7 @@ class ChainReader:
         ]
         anchor = self._anchors.get((contract, root))
         if anchor is None:
-            calls.append(
-                (
-                    "eth_getLogs",
-                    [
-                        {
-                            "address": contract,
-                            "fromBlock": hex(self.from_block),
-                            "toBlock": "latest",
-                            "topics": [TOPICS["BatchAnchored"], "0x" + root.hex()],
-                        }
-                    ],
-                )
-            )
+            calls.append(self._anchor_logs_call(contract, root))
         res = self.rpc.batch(calls)
         head = _hex_int(res[0], "block number")
         v = _decode(BATCH_TYPES, _hex_bytes(res[1], "batch answer"), "batch")
