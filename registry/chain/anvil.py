@@ -59,7 +59,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     """True when nothing listens on 127.0.0.1:port (TIME_WAIT leftovers do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -141,7 +141,7 @@ def start_anvil(
     binary = anvil_binary()
     if not binary.exists():
         raise ChainError(f"anvil not found at {binary} (run `npm ci`)")
-    if port is not None and not _port_free(port):
+    if port is not None and not port_free(port):
         raise ChainError(f"anvil did not start: port 127.0.0.1:{port} is already in use")
     last_error: Exception | None = None
     for _attempt in range(3):  # a free port can be taken between probe and bind

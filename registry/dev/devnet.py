@@ -26,7 +26,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +39,7 @@ from eth_account.signers.local import LocalAccount
 from pydantic import SecretStr
 from web3 import Web3
 
+from registry.chain.anvil import free_port, port_free
 from registry.dev.demo import ISSUERS, DemoIssuer, documents, sample_credential, split_counts
 from registry.errors import ChainError, ConfigError, RegistryError
 from registry.settings import Settings
@@ -103,24 +103,6 @@ class DevState:
     issuers: list[IssuerRun] = field(default_factory=list)
     examples: dict[str, str] = field(default_factory=dict)
     url: str | None = None
-
-
-def port_free(port: int) -> bool:
-    """True when 127.0.0.1:``port`` can be bound right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    """Any free TCP port on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -10,7 +10,7 @@ from eth_account import Account
 from helpers import ADMIN, DEV_ACCOUNTS, assert_reverts, b32, deploy, register_issuer
 from pydantic import SecretStr
 
-from registry.chain.anvil import DEV_KEYS, _port_free, anvil_binary, free_port, start_anvil
+from registry.chain.anvil import DEV_KEYS, anvil_binary, free_port, port_free, start_anvil
 from registry.chain.connection import connect, safe_url
 from registry.chain.contract import RegistryContract, call_chain, decode_revert
 from registry.chain.keys import encrypt_keystore, load_account
@@ -204,7 +204,7 @@ def test_anvil_kill_and_busy_port() -> None:
         node.kill()
     assert not node.running
     # nothing is left behind listening on the port (no orphaned child of a wrapper)
-    assert _port_free(node.port)
+    assert port_free(node.port)
     with pytest.raises(ChainError):
         connect(node.url, timeout=2)
 
