@@ -270,15 +270,27 @@ def _prepare_many(args: tuple[list[Item], int, int, bool, Any]) -> list[Prepared
     items, max_bytes, max_depth, strict, store = args
     out = [prepare(i, max_bytes=max_bytes, max_depth=max_depth, strict=strict) for i in items]
     if store is not None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        todo = [p for p in out if isinstance(p, Prepared)]
-        with ThreadPoolExecutor(8) as pool:  # overlap the store's per-file fsyncs
-            for _ in pool.map(lambda p: _put(store, p), todo):
-                pass
-        for p in todo:
-            p.pinned = True
+        _put_batch(store, [p for p in out if isinstance(p, Prepared)])
     return out
+
+
+def _put_batch(store: Any, prepared: list[Prepared]) -> None:
+    """Pin ``prepared`` with one batched call (one filesystem sync for a local store).
+
+    Every object is durable when this returns, before the chunk's database insert records it.
+    """
+    from registry.core.cid import same_cid
+    from registry.ipfs.base import put_many
+
+    cids = put_many(store, [p.canonical for p in prepared])
+    if len(cids) != len(prepared):
+        raise InputError(
+            f"content store answered {len(cids)} CIDs for {len(prepared)} objects", code="store_error"
+        )
+    for p, cid in zip(prepared, cids, strict=True):
+        if cid != p.cid and not same_cid(cid, p.cid):
+            raise InputError(f"content store answered CID {cid} for {p.cid}", code="store_error")
+        p.pinned = True
 
 
 def _put(store: Any, p: Prepared) -> None:
@@ -377,7 +389,7 @@ class Intake:
 
         ctx = _mp_context()
         sub = max(1, self.chunk_size // self.workers)
-        # a local store is a folder: workers pin directly (its CID check and fsync are the slow part)
+        # a local store is a folder: workers pin their part directly (one batched put_many each)
         worker_store = self.store if _picklable(self.store) else None
         Job = tuple[list[Item | Outcome], list[Future[list[Prepared | Outcome]]]]
 
@@ -489,8 +501,15 @@ class Intake:
         return known
 
     def _pin(self, prepared: list[Prepared]) -> None:
-        """Pin every new document; the local store fsyncs each file, so overlap them in threads."""
+        """Pin every new document: one batched ``put_many`` when the store has one (the local
+        store: one filesystem sync per chunk), else ``put`` per document overlapped in threads
+        (a daemon answers each over HTTP)."""
         prepared = [p for p in prepared if not p.pinned]
+        if not prepared:
+            return
+        if callable(getattr(self.store, "put_many", None)):
+            _put_batch(self.store, prepared)
+            return
 
         def put(p: Prepared) -> None:
             _put(self.store, p)

@@ -41,11 +41,13 @@ from registry.core.merkle import MerkleTree
 from registry.db import Batch, Database, Transaction, utcnow
 from registry.db.models import batches_table, credentials_table
 from registry.errors import ChainError, ContractRevert, RegistryError
+from registry.ipfs.local import sync_filesystem
 
 log = logging.getLogger("registry.anchor")
 
 OPEN = ("sealed", "pinned", "submitted", "mined", "confirmed")
-PROOF_WRITERS = 8
+PROOF_WRITERS = 4
+PROOF_GROUP = 256  # proof files per write task
 
 
 @dataclass
@@ -432,35 +434,54 @@ class Pipeline:
         half = len(rows) // 2
         pool = ThreadPoolExecutor(PROOF_WRITERS)  # file creation is the slow part: overlap it
         pending: list[Future[None]] = []
-        for n, (leaf, digest, cid, extra, document) in enumerate(rows):
-            if n == half and n:
-                for f in pending:
-                    f.result()
-                crash_point("mid-proofs")
-            proof = {
-                "type": ANCHOR_PROOF_TYPE,
-                "digest": "0x" + bytes(digest).hex(),
-                "cid": cid,
-                "merkleRoot": root_hex,
-                "merklePath": ["0x" + p.hex() for p in paths[leaf]],
-                **common,
-            }
-            if n == 0:  # the format is public: check the first of every batch against the model
-                checked = AnchorProof.parse(proof)
-                if not checked.verify_inclusion():
-                    raise RegistryError(
-                        f"batch {batch.id}: Merkle path does not reach the root", code="corrupt"
-                    )
-            body = _checked(document, digest) if document is not None else None
-            if body is None:  # rows from before migration 0002, or a damaged copy: the store has it
-                body = self.store.get(cid)
-            data = _with_proof(body, proof, extra)
-            pending.append(pool.submit(_write_atomic, out_dir / f"0x{bytes(digest).hex()}.json", data))
+        moves: list[tuple[Path, Path]] = []  # (temporary file, final name)
+        group: list[tuple[Path, bytes]] = []
         try:
+            for n, (leaf, digest, cid, extra, document) in enumerate(rows):
+                if n == half and n:
+                    if group:
+                        pending.append(pool.submit(_write_files, group))
+                        group = []
+                    for f in pending:
+                        f.result()
+                    crash_point("mid-proofs")
+                digest_hex = "0x" + bytes(digest).hex()
+                proof = {
+                    "type": ANCHOR_PROOF_TYPE,
+                    "digest": digest_hex,
+                    "cid": cid,
+                    "merkleRoot": root_hex,
+                    "merklePath": ["0x" + p.hex() for p in paths[leaf]],
+                    **common,
+                }
+                if n == 0:  # the format is public: check the first of every batch against the model
+                    checked = AnchorProof.parse(proof)
+                    if not checked.verify_inclusion():
+                        raise RegistryError(
+                            f"batch {batch.id}: Merkle path does not reach the root", code="corrupt"
+                        )
+                body = _checked(document, digest) if document is not None else None
+                if body is None:  # rows from before migration 0002, or a damaged copy: the store has it
+                    body = self.store.get(cid)
+                final = out_dir / f"{digest_hex}.json"
+                tmp = out_dir / f".{digest_hex}.json.tmp"  # same name on a rerun: no leftovers
+                moves.append((tmp, final))
+                group.append((tmp, _with_proof(body, proof, extra)))
+                if len(group) >= PROOF_GROUP:
+                    pending.append(pool.submit(_write_files, group))
+                    group = []
+            if group:
+                pending.append(pool.submit(_write_files, group))
             for f in pending:
-                f.result()  # every file on disk (or the error) before the batch is marked done
+                f.result()  # every file written (or the error) before anything is renamed
         finally:
             pool.shutdown(wait=True)
+        # one sync for the whole batch, then the atomic renames, then one more sync: no proof
+        # file is ever visible half-written, and all are durable before the batch is marked done
+        sync_filesystem(out_dir)
+        for tmp, final in moves:
+            os.replace(tmp, final)
+        sync_filesystem(out_dir)
         now = utcnow()
         with self.db.begin() as conn:
             conn.execute(
@@ -596,8 +617,14 @@ def _with_proof(body: bytes, proof: dict[str, Any], extra: str | None) -> bytes:
     return inner[:-1] + sep + b'"proof":' + tail + b"}"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+def _write_files(files: list[tuple[Path, bytes]]) -> None:
+    """Write each (path, bytes); no fsync here: the caller syncs the filesystem once for all."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    for path, data in files:
+        fd = os.open(path, flags, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)

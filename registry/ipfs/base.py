@@ -19,7 +19,8 @@ Errors (all :class:`registry.errors.RegistryError`, stable codes):
 from __future__ import annotations
 
 import hashlib
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable
+from typing import Any, Protocol, runtime_checkable
 
 from registry.core.cid import cid_from_digest, digest_from_cid, parse_cid
 from registry.errors import InputError, NotFoundError, StoreError
@@ -33,6 +34,7 @@ __all__ = [
     "check_daemon_cid",
     "check_size",
     "normalize_cid",
+    "put_many",
 ]
 
 IPFS_BLOCK_LIMIT = 1024 * 1024
@@ -73,6 +75,20 @@ class ContentStore(Protocol):
     def close(self) -> None:
         """Release connections and handles."""
         ...
+
+
+def put_many(store: Any, datas: Iterable[bytes]) -> list[str]:
+    """Store every object of ``datas`` in ``store``; their CIDs in the same order.
+
+    Uses the store's own batched ``put_many`` when it has one (:class:`LocalStore`: one
+    filesystem sync for the whole batch instead of fsyncs per object); otherwise the plain
+    loop over ``put`` (a daemon such as Kubo pins each object when it answers). Either way every
+    object is durable in the store when this returns, before the caller records it anywhere.
+    """
+    batched = getattr(store, "put_many", None)
+    if callable(batched):
+        return list(batched(datas))
+    return [store.put(d) for d in datas]
 
 
 def normalize_cid(cid: str) -> tuple[str, bytes]:

@@ -6,14 +6,22 @@ file in the same folder, fsync, rename, fsync of the folder): a crash leaves the
 new one, never a half-written object. Reads re-hash the bytes, so a corrupted or truncated file
 is reported (``store_integrity``) and never served; a later ``put`` of the same bytes repairs it.
 Several processes may share one folder.
+
+``put_many`` stores a batch with the same guarantees at a fraction of the cost: every object is
+written to its temporary file, one :func:`sync_filesystem` makes all of them durable, they are
+renamed into place, and a second :func:`sync_filesystem` makes the renames durable before it
+returns. Two syncs per batch instead of two fsyncs per object.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
+import itertools
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -27,7 +35,49 @@ from registry.ipfs.base import (
     normalize_cid,
 )
 
-__all__ = ["LocalStore"]
+__all__ = ["LocalStore", "sync_filesystem"]
+
+_tmp_names = itertools.count()
+
+
+def _load_syncfs() -> object | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.syncfs
+    except (OSError, AttributeError):  # not Linux / no syncfs(2): fall back to sync(2)
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_syncfs = _load_syncfs()
+
+
+def sync_filesystem(path: Path | str) -> None:
+    """Make everything written so far to the filesystem holding ``path`` durable, in one call.
+
+    Why this is enough, and why it is cheaper than per-file fsyncs: on Linux ``syncfs(2)`` writes
+    back every dirty page *and* every metadata change (new files, renames, folder entries) of that
+    one filesystem, commits the journal, flushes the device cache and waits for all of it before
+    returning (since Linux 5.8 it also reports write-back errors, which are raised here). So
+    after one call, each file written before it is on stable storage with its folder entry: the
+    same guarantee as ``fsync(file)`` + ``fsync(folder)`` for every file, paid once (one journal
+    commit, one cache flush) instead of twice per file. Where ``syncfs`` is missing (other
+    systems) ``os.sync()`` is used; Linux's ``sync(2)`` also waits for completion.
+    The cost is shared with other writers on the same filesystem (their dirty data is flushed
+    too), so a batch costs one sync whatever its size.
+    """
+    if _syncfs is None:
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if _syncfs(fd) != 0:  # type: ignore[operator]
+            err = ctypes.get_errno()
+            raise OSError(err, f"syncfs failed: {os.strerror(err)}", str(path))
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -77,7 +127,8 @@ class LocalStore:
         data = bytes(data)
         digest = hashlib.sha256(data).digest()
         cid = cid_from_digest(digest)
-        path = self.path_for(cid)
+        h = digest.hex()
+        path = self.root / h[0:2] / h[2:4] / cid
         if self._intact(path, digest, len(data)):
             return cid
         try:
@@ -97,6 +148,74 @@ class LocalStore:
         except OSError as exc:
             raise StoreError(f"cannot write {cid} to {path}: {exc}", cid=cid) from exc
         return cid
+
+    def put_many(self, datas: Iterable[bytes]) -> list[str]:
+        """Store every object of ``datas`` durably; return their CIDs in the same order.
+
+        Crash safety equals :meth:`put`'s, with two filesystem syncs for the whole batch:
+
+        1. every object not already intact in the store is written to a temporary file in its
+           own folder (no per-file fsync);
+        2. :func:`sync_filesystem`: all those bytes are on stable storage;
+        3. each temporary file is renamed over its final name (atomic);
+        4. :func:`sync_filesystem` again: the renames are durable.
+
+        Only then does it return, so a caller that records the CIDs afterwards (the intake's
+        database insert) never records an object that a power cut could lose. A crash before
+        step 3 leaves only ``.tmp-*`` files; a crash between 3 and 4 leaves each final name either
+        absent or holding the complete bytes synced in step 2, never a half-written object. And
+        reads re-hash anyway: a file damaged later is reported (``store_integrity``), and a later
+        ``put``/``put_many`` of the same bytes rewrites it. Objects given twice are written once.
+        """
+        cids: list[str] = []
+        todo: dict[str, tuple[Path, bytes]] = {}  # cid -> (final path, bytes), first occurrence
+        for data in datas:
+            check_size(data, self.max_bytes)
+            data = bytes(data)
+            digest = hashlib.sha256(data).digest()
+            cid = cid_from_digest(digest)
+            cids.append(cid)
+            if cid in todo:
+                continue
+            h = digest.hex()
+            path = self.root / h[0:2] / h[2:4] / cid
+            if not self._intact(path, digest, len(data)):
+                todo[cid] = (path, data)
+        if not todo:
+            return cids
+        written: list[tuple[str, str, Path]] = []  # (cid, temporary name, final path)
+        made: set[Path] = set()
+        pid = os.getpid()
+        try:
+            try:
+                for cid, (path, data) in todo.items():
+                    folder = path.parent
+                    if folder not in made:
+                        folder.mkdir(parents=True, exist_ok=True)
+                        made.add(folder)
+                    tmp = os.path.join(folder, f".tmp-{pid}-{next(_tmp_names)}.part")
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                    written.append((cid, tmp, path))
+                    try:
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(fd, view) :]
+                    finally:
+                        os.close(fd)
+                sync_filesystem(self.root)  # the bytes of every temporary file are durable
+                while written:
+                    cid, tmp, path = written[-1]
+                    os.replace(tmp, path)
+                    written.pop()
+            except BaseException:
+                for _, tmp, _ in written:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                raise
+            sync_filesystem(self.root)  # the renames are durable
+        except OSError as exc:
+            raise StoreError(f"cannot write {len(todo)} objects to {self.root}: {exc}") from exc
+        return cids
 
     @staticmethod
     def _intact(path: Path, digest: bytes, size: int) -> bool:
