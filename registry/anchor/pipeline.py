@@ -46,7 +46,7 @@ from registry.ipfs.local import sync_filesystem
 log = logging.getLogger("registry.anchor")
 
 OPEN = ("sealed", "pinned", "submitted", "mined", "confirmed")
-PROOF_WRITERS = 4
+PROOF_WRITERS = 1  # one thread creating files while this one builds them: more contend in the kernel
 PROOF_GROUP = 256  # proof files per write task
 
 
@@ -432,7 +432,7 @@ class Pipeline:
                 .order_by(t.c.leaf_index)
             ).all()
         half = len(rows) // 2
-        pool = ThreadPoolExecutor(PROOF_WRITERS)  # file creation is the slow part: overlap it
+        pool = ThreadPoolExecutor(PROOF_WRITERS)  # file creation (kernel time) overlaps building
         pending: list[Future[None]] = []
         moves: list[tuple[Path, Path]] = []  # (temporary file, final name)
         group: list[tuple[Path, bytes]] = []
