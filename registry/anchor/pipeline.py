@@ -446,14 +446,7 @@ class Pipeline:
                         f.result()
                     crash_point("mid-proofs")
                 digest_hex = "0x" + bytes(digest).hex()
-                proof = {
-                    "type": ANCHOR_PROOF_TYPE,
-                    "digest": digest_hex,
-                    "cid": cid,
-                    "merkleRoot": root_hex,
-                    "merklePath": ["0x" + p.hex() for p in paths[leaf]],
-                    **common,
-                }
+                proof = proof_dict(digest_hex, cid, root_hex, paths[leaf], common)
                 if n == 0:  # the format is public: check the first of every batch against the model
                     checked = AnchorProof.parse(proof)
                     if not checked.verify_inclusion():
@@ -589,6 +582,26 @@ class Pipeline:
             self.stop.wait(idle if done else self.cfg.poll_interval)
         self.say("stopped cleanly")
         return self.report
+
+
+def proof_dict(
+    digest_hex: str, cid: str, root_hex: str, path: list[bytes], common: dict[str, Any]
+) -> dict[str, Any]:
+    """The anchor proof of one credential as a plain dict, built without a pydantic model.
+
+    Same members in the same order as :class:`registry.core.formats.AnchorProof` serialises them
+    (``common`` holds registry, issuer, transactionHash, blockNumber, anchoredAt, manifestCid);
+    tests/pipeline/test_pipeline_proof_format.py checks the equality, and every batch checks its
+    first proof against the model.
+    """
+    return {
+        "type": ANCHOR_PROOF_TYPE,
+        "digest": digest_hex,
+        "cid": cid,
+        "merkleRoot": root_hex,
+        "merklePath": ["0x" + p.hex() for p in path],
+        **common,
+    }
 
 
 def _bind(name: str) -> Any:
