@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         emit("generate_seconds", round(time.perf_counter() - t0, 3), "s", note="not part of the pipeline")
         emit("document_bytes_mean", round(size / args.count), "B")
 
+        # start from a quiet filesystem: flush what earlier work (e.g. a previous run's cleanup)
+        # left dirty, so that this run's syncs do not pay for it; then note the machine's load
+        os.sync()
+        emit("load_average_1m_start", round(os.getloadavg()[0], 2), "", cpus=os.cpu_count())
+
         # stage 1: intake (parse, validate, id, canonicalize, digest, pin, queue)
         t_start = time.perf_counter()
         report = Intake(db, store, workers=args.workers).run([docs])
@@ -150,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
         )
         emit("peak_memory_mib", peak_rss_mib(), "MiB")
+        emit("load_average_1m_end", round(os.getloadavg()[0], 2), "")
 
         # correctness of what was measured (not timed): a random sample of proof files on chain
         from registry.core.canonical import canonical_bytes, sha256
