@@ -61,6 +61,7 @@ class PipelineConfig:
     poll_interval: float = 0.25
     node_timeout: float | None = None  # give up after this long without a node (None: never)
     max_attempts: int = 5
+    start_block: int = 0  # the registry's deployment block: event scans start there
 
 
 @dataclass
@@ -319,7 +320,7 @@ class Pipeline:
                 code="root_taken",
             )
         logs = self.contract.contract.events.BatchAnchored.get_logs(
-            from_block=0, to_block="latest", argument_filters={"root": batch.root}
+            from_block=self.cfg.start_block, to_block="latest", argument_filters={"root": batch.root}
         )
         if not logs:
             return False  # state visible but the event not yet: look again on the next round

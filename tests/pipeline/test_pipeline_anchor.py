@@ -79,7 +79,10 @@ def test_root_already_on_chain_counts_as_anchored(chain: Chain, db_url: str, tmp
     db = open_database(settings=s)
     write_docs(tmp_path / "docs.jsonl", 2, seed="adopt")
     _issue(s, db, [tmp_path / "docs.jsonl"])
+    # event scans start at the configured block (the registry's deployment block in production)
+    s = s.model_copy(update={"start_block": chain.w3.eth.block_number})
     pipe = build_pipeline(s, db)
+    assert pipe.cfg.start_block == s.start_block > 0
     (batch_id,) = pipe.seal(force=True)
     pipe.step(pipe._batch(batch_id))  # manifest pinned
     batch = pipe._batch(batch_id)
