@@ -10,11 +10,11 @@ import copy
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import rfc8785
 from eth_utils import is_hex_address, to_checksum_address
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from registry.core.canonical import load_document
@@ -111,28 +111,24 @@ def _model_error(exc: PydanticValidationError, what: str) -> InputError:
                       errors=parts)
 
 
+RegistryRef = Annotated[str, AfterValidator(_checked_registry)]
+"""A registry reference ``eip155:<chainId>:<checksummed address>``, validated."""
+IssuerAddress = Annotated[str, AfterValidator(_checked_address)]
+"""An issuer's Ethereum address, validated and checksummed."""
+
+
 class Manifest(BaseModel):
     """A sealed batch: everything needed to rebuild its Merkle root, and no personal data."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     format: Literal["credential-registry/manifest/v1"] = "credential-registry/manifest/v1"
-    registry: str
-    issuer: str
+    registry: RegistryRef
+    issuer: IssuerAddress
     tree: Literal["oz-standard-v1:bytes32"] = "oz-standard-v1:bytes32"
     root: str
     count: int = Field(ge=1, le=2**32 - 1)
     digests: list[str]
-
-    @field_validator("registry")
-    @classmethod
-    def _registry(cls, v: Any) -> str:
-        return _checked_registry(v)
-
-    @field_validator("issuer")
-    @classmethod
-    def _issuer(cls, v: Any) -> str:
-        return _checked_address(v)
 
     @field_validator("root")
     @classmethod
@@ -221,8 +217,8 @@ class AnchorProof(BaseModel):
     cid: str
     merkleRoot: str
     merklePath: list[str]
-    registry: str
-    issuer: str
+    registry: RegistryRef
+    issuer: IssuerAddress
     transactionHash: str
     blockNumber: int = Field(ge=0)
     anchoredAt: str
@@ -239,16 +235,6 @@ class AnchorProof(BaseModel):
         for i, p in enumerate(v):
             _hex32(p, f"merklePath[{i}]")
         return v
-
-    @field_validator("registry")
-    @classmethod
-    def _registry(cls, v: Any) -> str:
-        return _checked_registry(v)
-
-    @field_validator("issuer")
-    @classmethod
-    def _issuer(cls, v: Any) -> str:
-        return _checked_address(v)
 
     @field_validator("anchoredAt")
     @classmethod

@@ -731,6 +731,17 @@ def run_chain(prep: Prepared, reader: ChainReader | None) -> tuple[ChainView | N
         return None, ChainError(f"unexpected answer from the chain node ({type(exc).__name__})")
 
 
+def _config(settings: Settings | VerifyConfig) -> VerifyConfig:
+    return settings if isinstance(settings, VerifyConfig) else VerifyConfig.from_settings(settings)
+
+
+def _verify(
+    prep: Prepared, reader: ChainReader | None, config: VerifyConfig, now: datetime | None
+) -> VerificationResult:
+    view, error = run_chain(prep, reader)
+    return finish(prep, view, error, config, now or datetime.now(UTC))
+
+
 def verify_credential(
     data: bytes | str | Mapping[str, Any],
     reader: ChainReader | None,
@@ -739,10 +750,8 @@ def verify_credential(
     index: DigestIndex | None = None,
 ) -> VerificationResult:
     """Verify a credential document (with or without its proof) at time ``now``."""
-    config = settings if isinstance(settings, VerifyConfig) else VerifyConfig.from_settings(settings)
-    prep = prepare_document(data, config, index)
-    view, error = run_chain(prep, reader)
-    return finish(prep, view, error, config, now or datetime.now(UTC))
+    config = _config(settings)
+    return _verify(prepare_document(data, config, index), reader, config, now)
 
 
 def verify_digest(
@@ -753,7 +762,5 @@ def verify_digest(
     index: DigestIndex | None = None,
 ) -> VerificationResult:
     """Verify a bare digest through the index."""
-    config = settings if isinstance(settings, VerifyConfig) else VerifyConfig.from_settings(settings)
-    prep = prepare_digest(digest, config, index)
-    view, error = run_chain(prep, reader)
-    return finish(prep, view, error, config, now or datetime.now(UTC))
+    config = _config(settings)
+    return _verify(prepare_digest(digest, config, index), reader, config, now)
