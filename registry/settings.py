@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     keystore_password: SecretStr | None = None
     keystore_password_file: Path | None = None
     confirmations: int = Field(default=1, ge=0, description="confirmation depth for anchors")
+    finality: Literal["auto", "finalized", "depth"] = Field(
+        default="auto",
+        description="when an anchor counts: the node's finalized block, or `confirmations` blocks; "
+        "auto = finalized where the node supports the tag",
+    )
     rpc_timeout: float = Field(default=10.0, gt=0)
     start_block: int = Field(
         default=0, ge=0, description="block the registry was deployed at; event scans start there"

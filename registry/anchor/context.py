@@ -63,6 +63,7 @@ def pipeline_config(settings: Settings, **overrides: Any) -> PipelineConfig:
         batch_size=settings.batch_size,
         max_wait=settings.batch_max_wait,
         confirmations=settings.confirmations,
+        finality=settings.finality,
         start_block=settings.start_block,
     )
     for k, v in overrides.items():

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
-from registry.anchor.pipeline import Pipeline
+from registry.anchor.pipeline import BATCH_STATES, Pipeline
 from registry.anchor.txmanager import Lost, Mined
 from registry.chain.contract import CREDENTIAL_STATUS, decode_revert, is_revert
 from registry.db import Batch, Credential, Database, Revocation, Transaction, utcnow
@@ -228,6 +228,7 @@ def _batch_json(b: Batch) -> dict[str, Any]:
         "root": "0x" + b.root.hex(),
         "count": b.count,
         "status": b.status,
+        "state": BATCH_STATES.get(b.status, b.status),
         "manifest_cid": b.manifest_cid,
         "transaction": "0x" + b.tx_hash.hex() if b.tx_hash else None,
         "block": b.block_number,

@@ -5,9 +5,14 @@ so a process killed anywhere resumes where it stopped when run again (see ``cras
 named crash points the tests use). A batch moves through::
 
     sealed ─ pin manifest ─> pinned ─ sign+store tx ─> submitted ─ receipt ─> mined
-    mined ─ depth reached, root on chain ─> confirmed ─ proof files ─> done
+    mined ("anchored, not final") ─ block final, root on chain ─> confirmed ─ proof files ─> done
     mined ─ block gone (reorg) ─> submitted (same raw tx sent again)
+    done ─ block gone (reorg; only possible under the depth rule) ─> proofs withdrawn ─> submitted
     submitted ─ nonce taken by a foreign tx ─> pinned (new tx)
+
+Final means at or below the node's ``finalized`` block, or ``confirmations`` deep for a node
+without that tag (``registry.chain.finality``); no proof file is written before. Every run starts
+with :meth:`Pipeline.reconcile`, which re-checks done batches the chain could still revert.
 
 Before signing, the chain is asked whether it already holds the root for this issuer; if so the
 batch is adopted from the ``BatchAnchored`` event instead of being sent twice.
@@ -15,6 +20,7 @@ batch is adopted from the ``BatchAnchored`` event instead of being sent twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -36,6 +42,7 @@ from web3 import Web3
 from registry.anchor.crash import crash_point
 from registry.anchor.txmanager import GWEI, Lost, Mined, TxManager, is_node_down
 from registry.chain.contract import RegistryContract, decode_revert, is_revert
+from registry.chain.finality import FinalityRule, FinalityView, is_final, read_finalized, resolve_rule
 from registry.core.formats import ANCHOR_PROOF_TYPE, AnchorProof, Manifest, attach_proof, format_registry
 from registry.core.merkle import MerkleTree
 from registry.db import Batch, Database, Transaction, utcnow
@@ -46,8 +53,19 @@ from registry.ipfs.local import sync_filesystem
 log = logging.getLogger("registry.anchor")
 
 OPEN = ("sealed", "pinned", "submitted", "mined", "confirmed")
+BATCH_STATES = {  # what each stored batch status means, in the words `registry status` prints
+    "sealed": "sealed, manifest not pinned yet",
+    "pinned": "manifest pinned, not sent yet",
+    "submitted": "sent, not mined yet",
+    "mined": "anchored, not final (no proof handed out yet)",
+    "confirmed": "final, writing proof files",
+    "done": "final, proof files written",
+    "failed": "failed",
+}
 PROOF_WRITERS = 1  # one thread creating files while this one builds them: more contend in the kernel
 PROOF_GROUP = 256  # proof files per write task
+RECONCILE_INTERVAL = 10.0  # seconds between reconciliations in --watch
+RECHECK_BLOCKS = 256  # depth rule: done batches this close to the head are re-checked for reorgs
 
 
 @dataclass
@@ -58,6 +76,7 @@ class PipelineConfig:
     batch_size: int = 10_000
     max_wait: float = 60.0
     confirmations: int = 1
+    finality: str = "depth"  # "finalized", "depth" or "auto" (settings default: auto)
     poll_interval: float = 0.25
     node_timeout: float | None = None  # give up after this long without a node (None: never)
     max_attempts: int = 5
@@ -131,6 +150,9 @@ class Pipeline:
         self.report = AnchorReport()
         self._down_since: float | None = None
         self._last_down_msg = 0.0
+        self._rule: FinalityRule | None = None
+        self._view: FinalityView | None = None  # head and finalized block, read once per round
+        self._told_not_final: set[int] = set()
 
     def __repr__(self) -> str:
         return f"Pipeline(issuer={self.address}, registry={self.registry_ref})"
@@ -380,26 +402,95 @@ class Pipeline:
         crash_point("after-mined")
         return True
 
-    def _await_confirmed(self, batch: Batch) -> bool:
+    # ---------------------------------------------------------------------------------------
+    # finality
+
+    @property
+    def rule(self) -> FinalityRule:
+        """The finality rule in force (``auto`` resolved against the node once)."""
+        if self._rule is None:
+            self._rule = resolve_rule(self.cfg.finality, self.w3)
+        return self._rule
+
+    def finality_view(self, *, fresh: bool = False) -> FinalityView:
+        """Head and finalized block (cached for one round of :meth:`advance_all`)."""
+        if self._view is None or fresh:
+            rule = self.rule
+            head = int(self.w3.eth.block_number)
+            finalized = read_finalized(self.w3) if rule is FinalityRule.finalized else None
+            if rule is FinalityRule.finalized and finalized is None:
+                raise ChainError(
+                    "the node stopped answering the `finalized` block tag; set REGISTRY_FINALITY"
+                )
+            self._view = FinalityView(rule, head, finalized, self.cfg.confirmations)
+        return self._view
+
+    def _canonical(self, batch: Batch) -> bool:
+        """True while the anchoring transaction is in the block recorded for the batch."""
         assert batch.tx_hash is not None and batch.block_hash is not None
-        depth = self.txm.depth(batch.tx_hash, batch.block_hash)
-        info = self.contract.batch(batch.root) if depth is not None else None
-        if depth is None or (info is not None and depth >= self.cfg.confirmations and not info.exists):
-            self.say(
-                f"batch {batch.id}: block {batch.block_number} with its anchor is no longer on the chain "
-                "(reorg); sending the batch again"
+        receipt = self.txm._receipt(batch.tx_hash)
+        return receipt is not None and bytes(receipt["blockHash"]) == batch.block_hash
+
+    def _reorged(self, batch: Batch, *, was_done: bool = False) -> bool:
+        """A reorg removed the anchoring block: send the same signed transaction again.
+
+        ``TxManager.check`` later finds it mined (again), re-broadcasts it, or notices that its
+        nonce went to another transaction and the batch is anchored anew; root adoption still
+        prevents a second anchor. Proof files already written are withdrawn: they name a
+        transaction the chain no longer has; they are written again once the batch is final.
+        """
+        self.say(
+            f"batch {batch.id}: block {batch.block_number} with its anchor is no longer on the chain "
+            "(reorg); sending the batch again"
+        )
+        with self.db.session() as s:
+            tx = s.get(Transaction, batch.tx_id) if batch.tx_id is not None else None
+        if was_done:
+            self._withdraw_proofs(batch)
+        cleared: dict[str, Any] = {"block_number": None, "block_hash": None, "anchored_at": None}
+        if tx is None:
+            self._set(batch.id, status="pinned", tx_hash=None, **cleared)  # type: ignore[arg-type]
+        else:
+            self._set(batch.id, status="submitted", **cleared)  # type: ignore[arg-type]
+            self.txm.reopen(tx)
+        crash_point("after-reorg")
+        return True
+
+    def _withdraw_proofs(self, batch: Batch) -> None:
+        """Credentials of a batch back to ``sealed``; their proof files removed."""
+        t = credentials_table
+        with self.db.engine.connect() as conn:
+            digests = [bytes(r[0]) for r in conn.execute(select(t.c.digest).where(t.c.batch_id == batch.id))]
+        with self.db.begin() as conn:
+            conn.execute(t.update().where(t.c.batch_id == batch.id).values(status="sealed", anchored_at=None))
+            conn.execute(
+                batches_table.update()
+                .where(batches_table.c.id == batch.id)
+                .values(status="mined", done_at=None)
             )
-            with self.db.session() as s:
-                tx = s.get(Transaction, batch.tx_id) if batch.tx_id is not None else None
-            if tx is None:
-                self._set(batch.id, status="pinned", block_number=None, block_hash=None, tx_hash=None)  # type: ignore[arg-type]
-            else:
-                self._set(batch.id, status="submitted", block_number=None, block_hash=None)  # type: ignore[arg-type]
-                self.txm.reopen(tx)
-            return True
-        if depth < self.cfg.confirmations:
+        for d in digests:
+            with contextlib.suppress(FileNotFoundError):
+                (self.cfg.output_dir / f"0x{d.hex()}.json").unlink()
+        sync_filesystem(self.cfg.output_dir)
+        self.say(f"batch {batch.id}: {len(digests)} proof files withdrawn until the batch is final again")
+
+    def _await_confirmed(self, batch: Batch) -> bool:
+        """``mined`` -> ``confirmed`` once the anchoring block is final (and still canonical)."""
+        assert batch.tx_hash is not None and batch.block_hash is not None and batch.block_number is not None
+        if not self._canonical(batch):
+            return self._reorged(batch)
+        view = self.finality_view()
+        if not is_final(batch.block_number, view):
+            if batch.id not in self._told_not_final:
+                self._told_not_final.add(batch.id)  # type: ignore[arg-type]
+                self.say(
+                    f"batch {batch.id}: anchored in block {batch.block_number}, not final yet "
+                    f"(waiting for {view.describe()}; final block now {max(view.final_block, 0)})"
+                )
             return False
-        assert info is not None
+        info = self.contract.batch(batch.root)
+        if not info.exists:  # the receipt is canonical but the state says otherwise: a node lag
+            return False
         if info.issuer != self.address:
             raise RegistryError(f"batch {batch.id}: root held by {info.issuer}", code="root_taken")
         self._set(batch.id, status="confirmed", anchored_at=_dt(info.anchored_at))  # type: ignore[arg-type]
@@ -409,6 +500,32 @@ class Pipeline:
                     update(Transaction).where(col(Transaction.id) == batch.tx_id).values(status="confirmed")
                 )
         return True
+
+    def reconcile(self) -> int:
+        """Check done batches the chain could still revert; reopen those a reorg removed.
+
+        Under the ``finalized`` rule a done batch is final, so only batches above the finalized
+        block (a node that moved its finalized block back) are read; under ``depth`` every done
+        batch within ``RECHECK_BLOCKS`` of the head is. One receipt read per batch checked.
+        Returns the number of batches reopened.
+        """
+        view = self.finality_view(fresh=True)
+        floor = view.finalized if view.finalized is not None else view.head - RECHECK_BLOCKS
+        with self.db.session() as s:
+            recent = list(
+                s.scalars(
+                    select(Batch)
+                    .where(col(Batch.status) == "done", col(Batch.block_number) > floor)
+                    .order_by(col(Batch.id))
+                )
+            )
+        reopened = 0
+        for batch in recent:
+            if batch.tx_hash is None or batch.block_hash is None or self._canonical(batch):
+                continue
+            self._reorged(batch, was_done=True)
+            reopened += 1
+        return reopened
 
     def _write_proofs(self, batch: Batch) -> bool:
         tree = self._tree(batch)
@@ -550,6 +667,7 @@ class Pipeline:
     def advance_all(self) -> bool:
         """One round over the open batches; True when every batch is finished."""
         pending = False
+        self._view = None  # head and finalized block are read again, once, in this round
         for batch in self.open_batches():
             if self.stop.is_set():
                 return False
@@ -562,7 +680,9 @@ class Pipeline:
         return not pending and not self.open_batches()
 
     def run_once(self) -> AnchorReport:
-        """Seal everything queued and drive every open batch to ``done`` (or until stopped)."""
+        """Reconcile, seal everything queued and drive every open batch to ``done`` (or until stopped)."""
+        while self._guard(lambda: self.reconcile() >= 0) is None and not self.stop.is_set():
+            pass
         sealed = self._guard(lambda: bool(self.seal(force=True)))
         while sealed is None and not self.stop.is_set():
             sealed = self._guard(lambda: bool(self.seal(force=True)))
@@ -575,7 +695,11 @@ class Pipeline:
     def watch(self, *, idle: float = 1.0) -> AnchorReport:
         """Keep sealing (full batch, or oldest waited ``max_wait``) and anchoring until stopped."""
         self.say(f"watching: batches of up to {self.cfg.batch_size}, sealed after {self.cfg.max_wait:g}s")
+        last_reconcile = -RECONCILE_INTERVAL
         while not self.stop.is_set():
+            due = time.monotonic() - last_reconcile >= RECONCILE_INTERVAL
+            if due and self._guard(lambda: self.reconcile() >= 0) is not None:
+                last_reconcile = time.monotonic()
             self._guard(lambda: bool(self.seal(force=False)))
             if self.stop.is_set():
                 break

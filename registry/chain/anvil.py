@@ -136,8 +136,16 @@ def start_anvil(
     block_time: float | None = None,
     chain_id: int | None = None,
     timeout: float = 20.0,
+    fast_finality: bool = False,
+    slots_in_an_epoch: int | None = None,
 ) -> Anvil:
-    """Start anvil on 127.0.0.1 (a free port unless given) and wait until it answers JSON-RPC."""
+    """Start anvil on 127.0.0.1 (a free port unless given) and wait until it answers JSON-RPC.
+
+    ``fast_finality``: transactions are still mined at once, an empty block follows every second
+    and the ``finalized`` block trails the head by two blocks (``--mixed-mining --block-time 1
+    --slots-in-an-epoch 1``), so an anchor is final about two seconds after it is mined.
+    ``slots_in_an_epoch`` alone: ``finalized`` trails the head by two epochs, blocks only on demand.
+    """
     binary = anvil_binary()
     if not binary.exists():
         raise ChainError(f"anvil not found at {binary} (run `npm ci`)")
@@ -153,6 +161,12 @@ def start_anvil(
             cmd += ["--block-time", f"{block_time:g}"]
         if chain_id is not None:
             cmd += ["--chain-id", str(chain_id)]
+        if slots_in_an_epoch is not None and not fast_finality:
+            cmd += ["--slots-in-an-epoch", str(slots_in_an_epoch)]
+        if fast_finality:
+            cmd += ["--slots-in-an-epoch", "1", "--mixed-mining"]
+            if block_time is None:
+                cmd += ["--block-time", "1"]
         fd, log_name = tempfile.mkstemp(prefix="anvil-", suffix=".log")
         log = os.fdopen(fd, "wb")
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -230,7 +230,7 @@ def _print_status(data: dict[str, Any]) -> None:
             out.print(f"pending tx {t['hash']} nonce {t['nonce']} ({t['kind']}, {t['status']})", markup=False)
         for bj in data["recent_batches"]:
             out.print(
-                f"batch {bj['batch']}: {bj['count']} credentials, {bj['status']}, root {bj['root']}"
+                f"batch {bj['batch']}: {bj['count']} credentials, {bj['state']}, root {bj['root']}"
                 + (f", block {bj['block']}" if bj["block"] is not None else ""),
                 markup=False,
             )

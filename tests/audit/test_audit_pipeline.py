@@ -25,6 +25,7 @@ def test_pipeline_batches_audit_clean_and_their_proofs_verify_with_cast(
         REGISTRY_RPC_URL=anvil.url,
         REGISTRY_CONTRACT=sc.reg.address,
         REGISTRY_CONFIRMATIONS="0",
+        REGISTRY_FINALITY="depth",
     )
     write_jsonl(tmp_path / "docs.jsonl", 7, seed="audit")
     issuer_env = {**env, "REGISTRY_PRIVATE_KEY": "0x" + ISSUER_A.key.hex().removeprefix("0x")}

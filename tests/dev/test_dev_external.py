@@ -28,7 +28,7 @@ TOPIC = Web3.to_hex(Web3.keccak(text="BatchAnchored(bytes32,address,uint32,strin
 @pytest.fixture
 def node() -> Iterator[Anvil]:
     """A chain node the dev command did not start (stands for a testnet or a company node)."""
-    a = start_anvil()
+    a = start_anvil(fast_finality=True)
     try:
         yield a
     finally:

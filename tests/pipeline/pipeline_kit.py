@@ -75,9 +75,11 @@ class Chain:
         return list(self.registry.contract.events.BatchAnchored.get_logs(from_block=0, to_block="latest"))
 
 
-def make_chain(state_path: Path | None = None, port: int | None = None) -> Chain:
+def make_chain(
+    state_path: Path | None = None, port: int | None = None, *, slots_in_an_epoch: int | None = None
+) -> Chain:
     """Start anvil, deploy the registry, admit dev account 1 as issuer."""
-    node = start_anvil(state_path=state_path, port=port)
+    node = start_anvil(state_path=state_path, port=port, slots_in_an_epoch=slots_in_an_epoch)
     w3 = connect(node.url)
     reg = deploy(w3)
     issuer = dev_account(1)
@@ -94,14 +96,14 @@ REGISTRY_BIN = str(Path(sys.executable).with_name("registry"))
 
 def issuer_settings(chain: Chain, data_dir: Path, db_url: str, **extra: Any) -> Settings:
     """Settings of the test issuer (dev account 1) on ``chain``."""
+    values: dict[str, Any] = {"confirmations": 1, "finality": "depth", **extra}
     return load_settings(
         data_dir=data_dir,
         rpc_url=chain.url,
         contract=chain.registry.address,
         private_key=chain.issuer.key.hex(),
         database_url=db_url,
-        confirmations=1,
-        **extra,
+        **values,
     )
 
 
@@ -118,6 +120,7 @@ def issuer_env(
         REGISTRY_PRIVATE_KEY=key,
         REGISTRY_DATABASE_URL=db_url,
         REGISTRY_CONFIRMATIONS="1",
+        REGISTRY_FINALITY="depth",  # these tests are about crashes, not finality (see test_pipeline_finality)
     )
     env.update({f"REGISTRY_{k.upper()}": str(v) for k, v in extra.items()})
     return env

@@ -1,0 +1,178 @@
+"""Finality: nothing is done or handed out before the anchoring block is final; a reorg short of the
+finalized block never loses a credential (issue 17).
+
+anvil runs with ``--slots-in-an-epoch 1``: its ``finalized`` block trails the head by two blocks,
+and blocks are mined only on demand, so each test decides when finality comes and which blocks a
+reorg (``anvil_reorg``, ``evm_revert``) removes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pipeline_kit import (
+    Chain,
+    assert_exactly_once,
+    issuer_env,
+    issuer_settings,
+    make_chain,
+    run_cli,
+    verify_proof_file,
+    write_docs,
+)
+
+from registry.anchor import manage
+from registry.anchor.context import build_pipeline, open_store_from
+from registry.anchor.intake import Intake
+from registry.anchor.pipeline import Pipeline
+from registry.chain.finality import FinalityRule
+from registry.db import Database, open_database
+
+
+@pytest.fixture
+def slow_chain() -> Iterator[Chain]:
+    """anvil whose finalized block trails the head by two blocks; no block without a request."""
+    c = make_chain(slots_in_an_epoch=1)
+    try:
+        yield c
+    finally:
+        c.node.stop()
+
+
+def _issued(
+    chain: Chain, tmp_path: Path, db_url: str, n: int, **extra: object
+) -> tuple[Pipeline, Database, set[str]]:
+    s = issuer_settings(chain, tmp_path / "data", db_url, **extra)
+    db = open_database(settings=s)
+    write_docs(tmp_path / "docs.jsonl", n, seed=f"final-{n}")
+    report = Intake(db, open_store_from(s)).run([tmp_path / "docs.jsonl"])
+    assert report.accepted == n
+    return build_pipeline(s, db), db, {o.digest for o in report.outcomes}
+
+
+def _drive_until(pipe: Pipeline, status: str, rounds: int = 40) -> None:
+    """Advance every open batch until the only batch reaches ``status`` (no blocks mined here)."""
+    for _ in range(rounds):
+        pipe.advance_all()
+        (batch,) = pipe.open_batches() or [pipe._batch(1)]
+        if batch.status == status:
+            return
+    raise AssertionError(f"batch never reached {status!r}; it is {batch.status!r}")
+
+
+def _proof_files(pipe: Pipeline) -> list[Path]:
+    return sorted(pipe.cfg.output_dir.glob("0x*.json"))
+
+
+def test_auto_rule_picks_finalized_on_a_node_with_the_tag(slow_chain: Chain, tmp_path: Path) -> None:
+    pipe, _db, _ = _issued(slow_chain, tmp_path, f"sqlite:///{tmp_path / 'r.db'}", 1, finality="auto")
+    assert pipe.rule is FinalityRule.finalized
+
+
+def test_no_proof_before_the_block_is_finalized(slow_chain: Chain, db_url: str, tmp_path: Path) -> None:
+    pipe, db, expected = _issued(slow_chain, tmp_path, db_url, 4, finality="finalized")
+    pipe.seal(force=True)
+    _drive_until(pipe, "mined")
+    for _ in range(3):  # however often it runs, a block that is not final gives no proof
+        pipe.advance_all()
+    (batch,) = pipe.open_batches()
+    assert batch.status == "mined" and _proof_files(pipe) == []
+    view = manage.overview(db)
+    assert view["recent_batches"][0]["state"].startswith("anchored, not final")
+    slow_chain.rpc("anvil_mine", "0x1")  # finalized = head - 2: one block is not enough
+    pipe.advance_all()
+    assert pipe._batch(batch.id).status == "mined"  # type: ignore[arg-type]
+    slow_chain.rpc("anvil_mine", "0x1")
+    assert pipe.advance_all()
+    assert pipe._batch(batch.id).status == "done"  # type: ignore[arg-type]
+    assert_exactly_once(slow_chain, pipe.cfg.output_dir, expected, pipe.store)
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_reorg_before_finality_resends_and_rewrites(
+    slow_chain: Chain, db_url: str, tmp_path: Path, depth: int
+) -> None:
+    pipe, _db, expected = _issued(slow_chain, tmp_path, db_url, 3, finality="finalized")
+    pipe.seal(force=True)
+    _drive_until(pipe, "mined")
+    first = pipe.open_batches()[0]
+    if depth == 2:
+        slow_chain.rpc("anvil_mine", "0x1")  # the anchor is one block below the head
+    slow_chain.rpc("anvil_reorg", depth, [])  # the anchoring block is replaced by an empty one
+    assert not slow_chain.registry.batch(first.root).exists
+    assert _proof_files(pipe) == []
+    for _ in range(20):  # the same signed transaction goes out again and is mined again
+        pipe.advance_all()
+        if pipe.open_batches()[0].status == "mined" and pipe.open_batches()[0].block_hash != first.block_hash:
+            break
+    again = pipe.open_batches()[0]
+    assert again.status == "mined" and again.tx_hash == first.tx_hash
+    slow_chain.rpc("anvil_mine", "0x2")
+    pipe.run_once()
+    done = pipe._batch(first.id)  # type: ignore[arg-type]
+    assert done.status == "done" and done.block_hash != first.block_hash
+    assert_exactly_once(slow_chain, pipe.cfg.output_dir, expected, pipe.store)
+    for f in _proof_files(pipe):
+        assert verify_proof_file(f, slow_chain).blockNumber == done.block_number
+
+
+def test_depth_rule_reorg_after_done_withdraws_and_rewrites(
+    slow_chain: Chain, db_url: str, tmp_path: Path
+) -> None:
+    """The bug of the issue: confirmations=1, proofs written, then a reorg removes the anchor."""
+    pipe, db, expected = _issued(slow_chain, tmp_path, db_url, 6, finality="depth")
+    snap = slow_chain.rpc("evm_snapshot")
+    pipe.run_once()
+    (batch,) = [pipe._batch(1)]
+    assert batch.status == "done" and len(_proof_files(pipe)) == 6
+    slow_chain.rpc("evm_revert", snap)  # deeper than the confirmation depth: the anchor is gone
+    slow_chain.rpc("anvil_mine", "0x3")
+    assert not slow_chain.registry.batch(batch.root).exists
+    s = issuer_settings(slow_chain, tmp_path / "data", db_url, finality="depth")
+    again = build_pipeline(s, db)
+    assert again.reconcile() == 1
+    assert _proof_files(again) == []  # no proof file names a transaction the chain does not have
+    assert {c["status"] for c in _credential_states(db)} == {"sealed"}
+    again.run_once()
+    fixed = again._batch(batch.id)  # type: ignore[arg-type]
+    assert fixed.status == "done" and fixed.block_hash != batch.block_hash
+    assert_exactly_once(slow_chain, again.cfg.output_dir, expected, again.store)
+    assert len(slow_chain.anchored_events()) == 1
+
+
+def test_killed_right_after_noticing_the_reorg(slow_chain: Chain, db_url: str, tmp_path: Path) -> None:
+    """SIGKILL at the reorg step, then a rerun of the real CLI: exactly once, every proof verifies."""
+    env = issuer_env(
+        slow_chain.url,
+        slow_chain.registry.address,
+        "0x" + bytes(slow_chain.issuer.key).hex(),
+        tmp_path / "data",
+        db_url,
+    )
+    write_docs(tmp_path / "docs.jsonl", 5, seed="final-kill")
+    assert run_cli(["issue", str(tmp_path / "docs.jsonl")], env).returncode == 0
+    snap = slow_chain.rpc("evm_snapshot")
+    assert run_cli(["anchor", "-q"], env).returncode == 0
+    slow_chain.rpc("evm_revert", snap)
+    slow_chain.rpc("anvil_mine", "0x2")
+    killed = run_cli(["anchor", "-q"], {**env, "REGISTRY_TEST_CRASH_AT": "after-reorg"})
+    assert killed.returncode == -9, killed.stderr
+    res = run_cli(["anchor", "-q"], env)
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "data" / "proofs"
+    db = open_database(url=db_url)
+    expected = {"0x" + bytes(c["digest"]).hex() for c in _credential_states(db)}
+    assert len(expected) == 5
+    store = open_store_from(issuer_settings(slow_chain, tmp_path / "data", db_url))
+    assert_exactly_once(slow_chain, out, expected, store)
+
+
+def _credential_states(db: Database) -> list[dict[str, object]]:
+    from sqlalchemy import select
+
+    from registry.db.models import credentials_table as t
+
+    with db.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(t.c.digest, t.c.status))]
