@@ -106,7 +106,8 @@ def _broadcast(pipe: Pipeline, tx: Transaction) -> bool:
 
 def _estimate(fn: Any, sender: str) -> int:
     try:
-        return int(fn.estimate_gas({"from": sender}))
+        # pending: a status change opening a new checkpoint (later second) costs more
+        return int(fn.estimate_gas({"from": sender}, "pending"))
     except Exception as exc:
         if is_revert(exc):
             err = decode_revert(exc)
@@ -260,7 +261,7 @@ def credential_status(db: Database, digest: bytes, *, pipe: Pipeline | None = No
             code = pipe.contract.credential_status(pipe.address, digest)
             out["chain"] = {"credential_status": CREDENTIAL_STATUS.get(code, str(code))}
             if b is not None:
-                info = pipe.contract.batch(b.root)
+                info = pipe.contract.batch(pipe.address, b.root)
                 out["chain"].update(
                     batch_on_chain=info.exists,
                     batch_revoked=bool(info.revoked_at),

@@ -289,7 +289,7 @@ class Pipeline:
         return self.contract.functions.anchor(batch.root, batch.count, batch.manifest_cid)
 
     def _submit(self, batch: Batch) -> bool:
-        info = self.contract.batch(batch.root)
+        info = self.contract.batch(self.address, batch.root)
         if info.exists:
             return self._adopt(batch, info.issuer)
         fn = self._fn(batch)
@@ -300,7 +300,7 @@ class Pipeline:
                 raise
             err = decode_revert(exc)
             if err.details.get("error") == "BatchAlreadyAnchored":
-                return self._adopt(batch, self.contract.batch(batch.root).issuer)
+                return self._adopt(batch, self.contract.batch(self.address, batch.root).issuer)
             raise ContractRevert(
                 f"batch {batch.id}: the registry refuses the anchor: {err.message}",
                 error=err.details.get("error"),
@@ -334,7 +334,8 @@ class Pipeline:
         return True
 
     def _adopt(self, batch: Batch, issuer: str) -> bool:
-        """The chain already holds this root: take the anchor from its event, never send twice."""
+        """The chain already holds this issuer's batch with this root: take the anchor from its
+        event (this issuer's, never another issuer's copy of the root), never send twice."""
         if issuer != self.address:
             self._set(batch.id, status="failed")  # type: ignore[arg-type]
             raise RegistryError(
@@ -342,7 +343,7 @@ class Pipeline:
                 code="root_taken",
             )
         logs = self.contract.contract.events.BatchAnchored.get_logs(
-            from_block=self.cfg.start_block, to_block="latest", argument_filters={"root": batch.root}
+            from_block=self.cfg.start_block, to_block="latest", argument_filters={"root": batch.root, "issuer": self.address}
         )
         if not logs:
             return False  # state visible but the event not yet: look again on the next round
@@ -376,7 +377,7 @@ class Pipeline:
                 self._set(batch.id, tx_id=res.tx.id, tx_hash=res.tx.tx_hash)  # type: ignore[arg-type]
             return False
         if res.status != 1:
-            info = self.contract.batch(batch.root)
+            info = self.contract.batch(self.address, batch.root)
             if info.exists:
                 return self._adopt(batch, info.issuer)
             issuer = self.contract.issuer(self.address)
@@ -488,7 +489,7 @@ class Pipeline:
                     f"(waiting for {view.describe()}; final block now {max(view.final_block, 0)})"
                 )
             return False
-        info = self.contract.batch(batch.root)
+        info = self.contract.batch(self.address, batch.root)
         if not info.exists:  # the receipt is canonical but the state says otherwise: a node lag
             return False
         if info.issuer != self.address:

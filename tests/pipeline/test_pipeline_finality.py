@@ -101,7 +101,7 @@ def test_reorg_before_finality_resends_and_rewrites(
     if depth == 2:
         slow_chain.rpc("anvil_mine", "0x1")  # the anchor is one block below the head
     slow_chain.rpc("anvil_reorg", depth, [])  # the anchoring block is replaced by an empty one
-    assert not slow_chain.registry.batch(first.root).exists
+    assert not slow_chain.registry.batch(slow_chain.issuer.address, first.root).exists
     assert _proof_files(pipe) == []
     for _ in range(20):  # the same signed transaction goes out again and is mined again
         pipe.advance_all()
@@ -129,7 +129,7 @@ def test_depth_rule_reorg_after_done_withdraws_and_rewrites(
     assert batch.status == "done" and len(_proof_files(pipe)) == 6
     slow_chain.rpc("evm_revert", snap)  # deeper than the confirmation depth: the anchor is gone
     slow_chain.rpc("anvil_mine", "0x3")
-    assert not slow_chain.registry.batch(batch.root).exists
+    assert not slow_chain.registry.batch(slow_chain.issuer.address, batch.root).exists
     s = issuer_settings(slow_chain, tmp_path / "data", db_url, finality="depth")
     again = build_pipeline(s, db)
     assert again.reconcile() == 1
