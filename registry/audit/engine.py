@@ -24,7 +24,7 @@ block so that the report is one consistent snapshot. The resume cursor is saved 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,7 +33,9 @@ from web3 import Web3
 from registry.audit import model as m
 from registry.audit.cursor import Cursor, load_cursor, save_cursor
 from registry.audit.events import DEFAULT_CHUNK, ISSUER_EVENTS, STATUS_EVENTS, ChainEvent, EventReader
+from registry.audit.issuer_records import check_issuer_batches, read_done_batches
 from registry.chain.contract import RegistryContract, call_chain
+from registry.chain.finality import FinalityView, is_final, read_finalized, resolve_rule
 from registry.core.cid import cid_for_bytes, parse_cid, same_cid
 from registry.core.formats import Manifest, format_registry
 from registry.errors import ChainError, InputError, NotFoundError, RegistryError
@@ -66,6 +68,8 @@ class Auditor:
         chunk_size: int = DEFAULT_CHUNK,
         confirmations: int = 0,
         genesis_block: int = 0,
+        finality: str = "auto",
+        issuer_databases: Sequence[str] = (),
     ) -> None:
         if confirmations < 0 or genesis_block < 0:
             raise InputError("confirmations and genesis block must not be negative")
@@ -78,6 +82,8 @@ class Auditor:
         self.cursor_path = cursor_path
         self.confirmations = confirmations
         self.genesis_block = genesis_block
+        self.finality = finality
+        self.issuer_databases = list(issuer_databases)
         self.last_cursor: Cursor | None = None  # the state after the last run of this object
         self.reader = EventReader(w3, self.registry.contract, chunk_size=chunk_size)
         # digest -> {(issuer, root)} of every manifest read by this object (all rounds of --follow)
@@ -102,6 +108,37 @@ class Auditor:
     def _view(self, name: str, *args: Any, block: int) -> Any:
         fn = getattr(self.registry.contract.functions, name)
         return call_chain(lambda: fn(*args).call(block_identifier=block), name)
+
+    def _note_finality(self, report: m.AuditReport) -> None:
+        """Mark each batch final or not under the audit's rule (not final is reported, no anomaly)."""
+        rule = call_chain(lambda: resolve_rule(self.finality, self.w3), "finalized block")
+        latest = int(call_chain(lambda: self.w3.eth.block_number, "block number"))
+        finalized = None
+        if rule == "finalized":
+            finalized = call_chain(lambda: read_finalized(self.w3), "finalized block")
+        view = FinalityView(rule, latest, finalized, max(self.confirmations, 1))
+        report.finality = {"rule": str(rule), "finalBlock": view.final_block}
+        for rec in report.batches:
+            rec.final = is_final(rec.block_number, view)
+
+    def _held(self, issuer: str, root: str) -> tuple[bool, str | None, int | None]:
+        """Does the chain hold ``root`` as a batch of ``issuer``, and from which transaction?"""
+        raw = bytes.fromhex(root[2:])
+        info = call_chain(lambda: self.registry.batch(issuer, raw), "batch")
+        if not info.exists:
+            return False, None, None
+        logs = call_chain(
+            lambda: self.registry.contract.events.BatchAnchored.get_logs(
+                from_block=self.genesis_block,
+                to_block="latest",
+                argument_filters={"root": raw, "issuer": issuer},
+            ),
+            "BatchAnchored log",
+        )
+        if not logs:
+            return True, None, None
+        ev = logs[-1]
+        return True, "0x" + bytes(ev["transactionHash"]).hex(), int(ev["blockNumber"])
 
     # -- cursor --------------------------------------------------------------------------------
 
@@ -179,6 +216,9 @@ class Auditor:
         )
         if end >= start:
             self._run(report, issuers, start, end, progress)
+        self._note_finality(report)
+        for url in self.issuer_databases:
+            check_issuer_batches(report, read_done_batches(url), self._held)
         if end >= start:
             self.last_cursor = Cursor(
                 chain_id=self.chain_id,

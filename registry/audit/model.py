@@ -23,6 +23,8 @@ STATE_MISMATCH = "state_mismatch"  # an event disagrees with the contract's curr
 DIGEST_ANCHORED_BY_SEVERAL_ISSUERS = "digest_anchored_by_several_issuers"
 # a status change or batch revocation by an issuer key at/after its key cut-off (ignored on chain)
 STATUS_CHANGE_AFTER_KEY_CUTOFF = "status_change_after_key_cutoff"
+# an issuer database calls a batch done (proofs handed out) that the chain does not hold (issue 17)
+DONE_BATCH_NOT_ON_CHAIN = "done_batch_not_on_chain"
 
 ANOMALY_KINDS = (
     MANIFEST_MISSING,
@@ -36,6 +38,7 @@ ANOMALY_KINDS = (
     STATE_MISMATCH,
     DIGEST_ANCHORED_BY_SEVERAL_ISSUERS,
     STATUS_CHANGE_AFTER_KEY_CUTOFF,
+    DONE_BATCH_NOT_ON_CHAIN,
 )
 
 ISSUER_STATUS_NAMES = {0: "none", 1: "active", 2: "suspended"}
@@ -89,6 +92,7 @@ class BatchRecord:
     manifest: str = "unchecked"  # ok | missing | unreadable | invalid | mismatch | unchecked
     digests: int | None = None  # number of digests in the manifest
     anomalies: list[str] = field(default_factory=list)
+    final: bool | None = None  # its block is final under the audit's finality rule (None: not checked)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -106,6 +110,7 @@ class BatchRecord:
             "manifest": self.manifest,
             "manifestDigests": self.digests,
             "anomalies": list(self.anomalies),
+            "final": self.final,
         }
 
 
@@ -179,6 +184,13 @@ class AuditReport:
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)  # issuer -> digest -> status
     anomalies: list[Anomaly] = field(default_factory=list)
     previous_anomalies: int = 0  # found by earlier runs of a resumed audit
+    finality: dict[str, Any] | None = None  # {"rule": ..., "finalBlock": ...} at the end of the run
+    issuer_batches_checked: int = 0  # done batches of issuer databases compared with the chain
+
+    @property
+    def not_final(self) -> list[BatchRecord]:
+        """Batches anchored in a block that is not final yet (reported, not an anomaly)."""
+        return [b for b in self.batches if b.final is False]
 
     @property
     def ok(self) -> bool:
@@ -200,6 +212,8 @@ class AuditReport:
         for issuer, statuses in other.credentials.items():
             self.credentials.setdefault(issuer, {}).update(statuses)
         self.anomalies.extend(other.anomalies)
+        self.finality = other.finality or self.finality
+        self.issuer_batches_checked += other.issuer_batches_checked
 
     def to_json(self) -> dict[str, Any]:
         """The ``registry audit --json`` document."""
@@ -221,4 +235,7 @@ class AuditReport:
             "anomalies": [a.to_json() for a in self.anomalies],
             "anomalyCounts": dict(sorted(by_kind.items())),
             "previousAnomalies": self.previous_anomalies,
+            "finality": self.finality,
+            "notFinal": [b.root for b in self.not_final],
+            "issuerBatchesChecked": self.issuer_batches_checked,
         }

@@ -90,6 +90,15 @@ def render_report(report: AuditReport, console: Console) -> None:
         for i, d, s in changed:
             creds.add_row(_short(i, 8), d, s)
         console.print(creds)
+    if report.not_final:
+        console.print(
+            f"not final yet ({report.finality['rule'] if report.finality else '?'}): "
+            + ", ".join(f"{_short(b.root)} (block {b.block_number})" for b in report.not_final),
+            highlight=False,
+        )
+    if report.issuer_batches_checked:
+        n = report.issuer_batches_checked
+        console.print(f"issuer database: {n} done batch(es) compared with the chain")
     if report.anomalies:
         anomalies = Table(title=f"Anomalies ({len(report.anomalies)})", style="red")
         for col in ("kind", "block", "what"):
@@ -134,6 +143,12 @@ def register(app: typer.Typer) -> None:
         ipfs_api: str | None = typer.Option(None, "--ipfs-api", help="Kubo RPC API of an IPFS node"),
         data_dir: Path | None = typer.Option(None, "--data-dir", help="data folder (REGISTRY_DATA_DIR)"),
         json_out: bool = typer.Option(False, "--json", help="print the report as JSON"),
+        finality: str = typer.Option(
+            "auto", "--finality", help="auto | finalized | depth (--confirmations, at least 1)"
+        ),
+        issuer_db: list[str] = typer.Option(  # noqa: B006
+            [], "--issuer-db", help="an issuer's database URL: report done batches the chain lacks"
+        ),
     ) -> None:
         """Replay the registry's events, check every batch against its manifest, report anomalies.
 
@@ -151,6 +166,8 @@ def register(app: typer.Typer) -> None:
             raise ConfigError("no registry address: pass --contract or set REGISTRY_CONTRACT")
         if (until_block is not None or max_seconds is not None) and not follow:
             raise ConfigError("--until-block and --max-seconds only apply with --follow")
+        if finality not in ("auto", "finalized", "depth"):
+            raise ConfigError(f"--finality must be auto, finalized or depth, not {finality[:40]!r}")
         if follow and to_block is not None:
             raise ConfigError("use --until-block, not --to-block, with --follow")
         w3 = connect(cfg.rpc_url, timeout=cfg.rpc_timeout, chain_id=cfg.chain_id)
@@ -172,6 +189,8 @@ def register(app: typer.Typer) -> None:
                 chunk_size=chunk_size,
                 confirmations=confirmations,
                 genesis_block=genesis_block,
+                finality=finality,
+                issuer_databases=issuer_db,
             )
 
             def on_round(rnd: AuditReport) -> None:

@@ -8,6 +8,7 @@ reorg (``anvil_reorg``, ``evm_revert``) removes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,3 +177,40 @@ def _credential_states(db: Database) -> list[dict[str, object]]:
 
     with db.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(select(t.c.digest, t.c.status))]
+
+
+def test_audit_reports_not_final_and_done_batches_the_chain_lost(
+    slow_chain: Chain, db_url: str, tmp_path: Path
+) -> None:
+    """`registry audit --issuer-db`: anchors not final yet, and done batches a reorg removed."""
+    env = issuer_env(
+        slow_chain.url,
+        slow_chain.registry.address,
+        "0x" + bytes(slow_chain.issuer.key).hex(),
+        tmp_path / "data",
+        db_url,
+    )
+    write_docs(tmp_path / "docs.jsonl", 4, seed="final-audit")
+    assert run_cli(["issue", str(tmp_path / "docs.jsonl")], env).returncode == 0
+    snap = slow_chain.rpc("evm_snapshot")
+    assert run_cli(["anchor", "-q"], env).returncode == 0  # depth rule: done at once
+    audit = ["audit", "--json", "--no-resume", "--no-manifests", "--finality", "finalized"]
+    audit += ["--issuer-db", db_url]
+    fresh = run_cli(audit, env)
+    assert fresh.returncode == 0, fresh.stderr
+    report = json.loads(fresh.stdout)
+    (root,) = [b["root"] for b in report["batches"]]
+    assert report["notFinal"] == [root] and report["issuerBatchesChecked"] == 1
+    slow_chain.rpc("anvil_mine", "0x2")
+    settled = json.loads(run_cli(audit, env).stdout)
+    assert settled["notFinal"] == [] and settled["batches"][0]["final"] is True and settled["ok"]
+    slow_chain.rpc("evm_revert", snap)  # the anchor is gone, the database still says done
+    slow_chain.rpc("anvil_mine", "0x3")
+    lost = run_cli(audit, env)
+    assert lost.returncode == 1
+    kinds = [a["kind"] for a in json.loads(lost.stdout)["anomalies"]]
+    assert kinds == ["done_batch_not_on_chain"]
+    # a rerun of `registry anchor` repairs it, and the audit agrees
+    assert run_cli(["anchor", "-q"], env).returncode == 0
+    slow_chain.rpc("anvil_mine", "0x2")
+    assert json.loads(run_cli(audit, env).stdout)["ok"]
