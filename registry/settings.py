@@ -81,7 +81,9 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="seconds a client has to send a request's headers"
     )
     body_timeout: float = Field(default=30.0, gt=0, description="seconds a client has to send a request body")
-    keep_alive_timeout: float = Field(default=5.0, gt=0, description="seconds an idle keep-alive connection is kept")
+    keep_alive_timeout: float = Field(
+        default=5.0, gt=0, description="seconds an idle keep-alive connection is kept"
+    )
     max_header_bytes: int = Field(
         default=32 * 1024, ge=1024, description="request line + headers cap; over it: 431, connection closed"
     )
@@ -172,5 +174,5 @@ def _settings_error_field(exc: Exception) -> str:
     text = str(exc)
     for name in Settings.model_fields:
         if f'"{name}"' in text or f"'{name}'" in text or f" {name} " in text:
-            return f"{name} cannot be parsed (expected JSON for a list, e.g. [\"a\", \"b\"])"
+            return f'{name} cannot be parsed (expected JSON for a list, e.g. ["a", "b"])'
     return "a setting cannot be parsed"
