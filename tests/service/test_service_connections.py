@@ -140,7 +140,7 @@ def test_slow_body_gets_408(tmp_path: Path) -> None:
         sock = _connect(port)
         sock.sendall(
             b"POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 1000\r\n\r\n{\"a\": "
+            b'Content-Length: 1000\r\n\r\n{"a": '
         )
         answer = read_response(sock)
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]

@@ -55,7 +55,10 @@ def test_api_rejects_a_500_kb_manifest_cid_fast(tmp_path: Path, monkeypatch: Any
     doc = self_anchored(credential("Long cid"), manifest_cid="z" + "2" * 500_000)
     with serve(create_app(settings, follow=False), settings) as (url, _):
         r = httpx.post(
-            url + "/api/v1/verify", content=json.dumps(doc), headers={"Content-Type": "application/json"}, timeout=30
+            url + "/api/v1/verify",
+            content=json.dumps(doc),
+            headers={"Content-Type": "application/json"},
+            timeout=30,
         )
     assert r.status_code == 200 and r.json()["status"] == "invalid"
     fmt = r.json()["checks"][0]
@@ -139,7 +142,10 @@ def test_healthz_answers_while_a_large_document_is_prepared(tmp_path: Path, monk
             target=lambda: out.setdefault(
                 "r",
                 httpx.post(
-                    url + "/api/v1/verify", content=big, headers={"Content-Type": "application/json"}, timeout=60
+                    url + "/api/v1/verify",
+                    content=big,
+                    headers={"Content-Type": "application/json"},
+                    timeout=60,
                 ),
             )
         )

@@ -117,8 +117,16 @@ def test_cli_verify_does_not_print_the_rpc_secret(tmp_path: Path) -> None:
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REGISTRY_RPC_TIMEOUT": "0.5"}
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "registry"), "verify", str(doc), "--json", "--trusted", REGISTRY,
-         "--rpc-url", _secret_url(free_port())],
+        [
+            str(Path(sys.executable).parent / "registry"),
+            "verify",
+            str(doc),
+            "--json",
+            "--trusted",
+            REGISTRY,
+            "--rpc-url",
+            _secret_url(free_port()),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -131,7 +139,10 @@ def test_cli_verify_does_not_print_the_rpc_secret(tmp_path: Path) -> None:
         assert secret not in proc.stdout + proc.stderr
 
 
-TOML_SECRETS = 'keystore_password = 73914682\nprivate_key = 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d\n'
+TOML_SECRETS = (
+    "keystore_password = 73914682\n"
+    "private_key = 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d\n"
+)
 HEX_AS_DECIMAL = str(int("59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d", 16))
 
 
@@ -177,13 +188,15 @@ def _abandon(port: int) -> None:
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.sendall(
         b"POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 100000\r\n\r\n{\"a\": \"" + b"x" * 5000
+        b'Content-Length: 100000\r\n\r\n{"a": "' + b"x" * 5000
     )
     time.sleep(0.2)
     sock.close()
 
 
-def test_client_disconnect_logs_one_line_not_a_traceback(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_client_disconnect_logs_one_line_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     settings = service_settings(tmp_path)
     with serve(create_app(settings, follow=False), settings) as (_url, port):
