@@ -475,15 +475,6 @@ class Verifier:
         can make any number of distinct ones; bare documents depend on the growing digest index."""
         return prep.proof is not None and not prep.local_failed and not prep.local_error
 
-    def prepare(self, body: bytes) -> Prepared:
-        """Local checks on the calling thread, memoised by the body's hash (see :meth:`prepare_async`)."""
-        key = hashlib.sha256(body).digest()
-        prep = self.memo.get(key)
-        if prep is None:
-            prep = prepare_document(body, self.config, self.index)
-            self._remember(key, body, prep)
-        return prep
-
     async def prepare_async(self, body: bytes) -> Prepared:
         """Local checks; documents over ``INLINE_PREPARE_BYTES`` are parsed and checked in the
         bounded thread pool (``prepare_threads``), so the event loop keeps answering."""
