@@ -35,16 +35,27 @@ def issue(
     workers: int = typer.Option(1, "--workers", min=1, help="processes for parsing/canonicalizing"),
     strict: bool = typer.Option(None, "--strict/--lenient", help="strict credential validation"),
 ) -> None:
-    """Validate, canonicalize, add ids, digest, pin and queue credentials for anchoring."""
-    from registry.anchor.context import open_store_from
+    """Validate, canonicalize, add ids, digest, pin and queue credentials for anchoring.
+
+    Every document must name this issuer (REGISTRY_ISSUER_ID, else the URI registered on chain
+    for the signing key); others are rejected with ``issuer_mismatch``.
+    """
+    from registry.anchor.context import expected_issuer_id, open_store_from
     from registry.anchor.intake import Intake, source_size
     from registry.db import open_database
 
     s = settings(strict=strict)
+    issuer_id = expected_issuer_id(s)  # before anything is opened: a config error changes nothing
     db = open_database(settings=s)
     store = open_store_from(s)
     intake = Intake(
-        db, store, max_bytes=s.max_document_bytes, max_depth=s.max_depth, strict=s.strict, workers=workers
+        db,
+        store,
+        max_bytes=s.max_document_bytes,
+        max_depth=s.max_depth,
+        strict=s.strict,
+        workers=workers,
+        issuer_id=issuer_id,
     )
     total = source_size(paths)
     if total >= PROGRESS_MIN_BYTES and not as_json:

@@ -13,13 +13,14 @@ from typing import Any
 
 import psycopg
 from eth_account.signers.local import LocalAccount
-from helpers import ADMIN, deploy, dev_account, register_issuer
+from helpers import ADMIN, deploy, dev_account
 from web3 import Web3
 
-from registry.anchor.demo import badge
+from registry.anchor.demo import ISSUER, badge
 from registry.chain.anvil import Anvil, start_anvil
 from registry.chain.connection import connect
 from registry.chain.contract import RegistryContract
+from registry.chain.tx import send
 from registry.core.canonical import canonical_bytes, sha256
 from registry.core.formats import AnchorProof, Manifest, format_registry, split_proof
 from registry.settings import Settings, load_settings
@@ -75,13 +76,23 @@ class Chain:
         return list(self.registry.contract.events.BatchAnchored.get_logs(from_block=0, to_block="latest"))
 
 
+ISSUER_ID = str(ISSUER["id"])  # the issuer id the generated badges name
+
+
+def admit(
+    reg: RegistryContract, account: LocalAccount, uri: str = ISSUER_ID, name: str = "Test University"
+) -> None:
+    """Admit ``account`` with ``uri`` as its registered URI (intake checks documents against it)."""
+    send(reg.w3, ADMIN, reg.functions.registerIssuer(account.address, name, uri))
+
+
 def make_chain(state_path: Path | None = None, port: int | None = None) -> Chain:
-    """Start anvil, deploy the registry, admit dev account 1 as issuer."""
+    """Start anvil, deploy the registry, admit dev account 1 as issuer (URI = the badges' issuer id)."""
     node = start_anvil(state_path=state_path, port=port)
     w3 = connect(node.url)
     reg = deploy(w3)
     issuer = dev_account(1)
-    register_issuer(reg, issuer)
+    admit(reg, issuer)
     return Chain(node=node, w3=w3, registry=reg, issuer=issuer, admin=ADMIN)
 
 
