@@ -145,8 +145,16 @@ def anchor(
             f"{len(r.anchored_batches)} batch(es) anchored, {r.credentials} credential(s) with proofs in "
             f"{s.resolved_output_dir}, {r.transactions} transaction(s) sent"
         )
+        for f in r.failed_batches.values():
+            print(
+                f"batch {f['batch']} NOT anchored ({f['count']} credentials, state {f['status']}, "
+                f"{f['attempts']} tx attempt(s)): {f['error']}; it stays open: run `registry anchor` "
+                "again once the cause is fixed (`registry status` shows it)"
+            )
     if stop.is_set() and not watch:
         sys.exit(130)
+    if report.failed_batches:
+        sys.exit(1)
 
 
 def _change(action: str, digests: list[str], reason: str | None, as_json: bool, quiet: bool) -> None:
@@ -245,6 +253,12 @@ def _print_status(data: dict[str, Any]) -> None:
                 + (f", block {bj['block']}" if bj["block"] is not None else ""),
                 markup=False,
             )
+        for bj in data.get("failing_batches", []):
+            out.print(
+                f"NOT ANCHORED batch {bj['batch']} ({bj['status']}, {bj['attempts']} tx attempt(s), "
+                f"{bj['failures']} failure(s)): last error at {bj['last_error_at']}: {bj['last_error']}",
+                markup=False,
+            )
         return
     out.print(f"credential {data['digest']}: {data['status']}", markup=False)
     for key in ("id", "name", "cid", "queued_at", "proof_file", "local_chain_status"):
@@ -255,6 +269,8 @@ def _print_status(data: dict[str, Any]) -> None:
         out.print(
             f"  batch {bj['batch']} ({bj['status']}), root {bj['root']}, tx {bj['transaction']}", markup=False
         )
+        if bj.get("last_error"):
+            out.print(f"  batch last error ({bj['last_error_at']}): {bj['last_error']}", markup=False)
     if data.get("chain"):
         out.print(f"  chain: {data['chain']}", markup=False)
 

@@ -25,6 +25,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("last_error", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("failures", sa.BigInteger(), nullable=False, server_default="0"))
+    # before 0003 a root held by another issuer left the batch "failed" for good, its credentials
+    # sealed forever: reopen such batches (manifest pinned, no live transaction) to be retried
+    op.execute(
+        "UPDATE batches SET status = 'pinned', tx_id = NULL, tx_hash = NULL, "
+        "last_error = 'root_taken: marked failed before migration 0003; reopened' "
+        "WHERE status = 'failed'"
+    )
 
 
 def downgrade() -> None:
