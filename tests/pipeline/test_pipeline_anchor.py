@@ -107,11 +107,14 @@ def test_suspended_issuer_stops_with_a_clear_error(chain: Chain, db_url: str, tm
     _issue(s, db, [tmp_path / "docs.jsonl"])
     send(chain.w3, chain.admin, chain.registry.functions.suspendIssuer(chain.issuer.address))
     pipe = build_pipeline(s, db)
-    with pytest.raises(ContractRevert, match="NotActiveIssuer"):
-        pipe.run_once()
+    report = pipe.run_once()  # the run ends and reports the batch instead of stopping at it
+    (failed,) = report.failed_batches.values()
+    assert "NotActiveIssuer" in failed["error"] and failed["status"] == "pinned"
     assert chain.anchored_events() == []
-    with db.session() as sess:  # nothing lost: the batch waits for a later run
-        assert [b.status for b in sess.exec(select(Batch))] == ["pinned"]
+    with db.session() as sess:  # nothing lost: the batch waits for a later run, the error recorded
+        (batch,) = sess.exec(select(Batch)).all()
+        assert batch.status == "pinned" and "NotActiveIssuer" in (batch.last_error or "")
+        assert batch.failures == 1
         assert len(sess.exec(select(Transaction)).all()) == 0
 
 
