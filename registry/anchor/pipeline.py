@@ -277,7 +277,7 @@ class Pipeline:
 
     def _chain_batch(self, root: bytes) -> Any:
         """This issuer's batch record for ``root`` on chain (``.exists`` false when unknown)."""
-        return self.contract.batch(root)
+        return self.contract.batch(self.address, root)
 
     def _fn(self, batch: Batch) -> Any:
         return self.contract.functions.anchor(batch.root, batch.count, batch.manifest_cid)
@@ -328,15 +328,18 @@ class Pipeline:
         return True
 
     def _adopt(self, batch: Batch, issuer: str) -> bool:
-        """The chain already holds this root: take the anchor from its event, never send twice."""
-        if issuer != self.address:  # only with a registry that scopes roots globally (pre issue 10)
+        """The chain already holds this issuer's batch with this root: take the anchor from its
+        event (this issuer's, never another issuer's copy of the root), never send twice."""
+        if issuer != self.address:  # cannot happen with per-issuer batches; kept as a guard
             raise RegistryError(
                 f"batch {batch.id}: root 0x{batch.root.hex()} is anchored by another issuer ({issuer}); "
                 "the batch stays open and is retried",
                 code="root_taken",
             )
         logs = self.contract.contract.events.BatchAnchored.get_logs(
-            from_block=self.cfg.start_block, to_block="latest", argument_filters={"root": batch.root}
+            from_block=self.cfg.start_block,
+            to_block="latest",
+            argument_filters={"root": batch.root, "issuer": self.address},
         )
         if not logs:
             return False  # state visible but the event not yet: look again on the next round

@@ -121,3 +121,31 @@ def test_manifest_that_cannot_be_pinned_is_retried(chain: Chain, tmp_path: Path)
     assert_exactly_once(
         chain, tmp_path / "data" / "proofs", expected, LocalStore(tmp_path / "data" / "store")
     )
+
+
+def test_another_issuer_anchoring_our_root_first_does_not_stop_ours(
+    chain: Chain, tmp_path: Path, db_url: str
+) -> None:
+    # before (roots global): the squatter's copy made ours fail with root_taken, sealed forever
+    from eth_account import Account
+    from pipeline_kit import admit
+
+    from registry.chain.anvil import DEV_KEYS
+
+    env, expected = _setup(chain, tmp_path, db_url, 4, "squat")
+    killed = run_cli(["anchor", "-q"], {**env, "REGISTRY_TEST_CRASH_AT": "after-pin"})
+    assert killed.returncode == -9
+    (batch,) = _status(env)["recent_batches"]
+    root = bytes.fromhex(batch["root"][2:])
+    squatter = Account.from_key(DEV_KEYS[6])
+    admit(chain.registry, squatter, uri="https://squatter.example", name="Squatter")
+    send(chain.w3, squatter, chain.registry.functions.anchor(root, batch["count"], batch["manifest_cid"]))
+    assert chain.registry.batch(squatter.address, root).exists
+    res = run_cli(["anchor", "--json"], env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads(res.stdout)["credentials_anchored"] == 4
+    ours = chain.registry.batch(chain.issuer.address, root)
+    assert ours.exists and ours.issuer == chain.issuer.address
+    assert_exactly_once(
+        chain, tmp_path / "data" / "proofs", expected, LocalStore(tmp_path / "data" / "store")
+    )
