@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(default=1024 * 1024, gt=0)
     max_depth: int = Field(default=64, gt=0)
     strict: bool = False
+    issuer_id: str | None = Field(
+        default=None,
+        description="issuer id every issued document must name (issuer or issuer.id); "
+        "default: the URI registered on chain for the signing key",
+    )
     # issuer pipeline
     batch_size: int = Field(default=10_000, gt=0, le=1_000_000)
     batch_max_wait: float = Field(default=60.0, ge=0)

@@ -11,6 +11,14 @@ named crash points the tests use). A batch moves through::
 
 Before signing, the chain is asked whether it already holds the root for this issuer; if so the
 batch is adopted from the ``BatchAnchored`` event instead of being sent twice.
+
+No failure strands a batch. When a step fails for a reason other than an unreachable node (the
+registry refuses the anchor, e.g. ``NotActiveIssuer`` while the issuer is suspended; the
+transaction reverts on chain; the manifest cannot be pinned), the batch stays in its open state
+(``sealed`` or ``pinned``), the error is recorded on it (``last_error``, ``last_error_at``,
+``failures``), the run goes on with the other batches, and the report lists it. A later run, or
+``--watch`` after a back-off, retries it from its state: a root already on chain for this issuer
+is adopted, so a retry never anchors a credential twice.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from registry.ipfs.local import sync_filesystem
 log = logging.getLogger("registry.anchor")
 
 OPEN = ("sealed", "pinned", "submitted", "mined", "confirmed")
+RETRY_BACKOFF = (5.0, 600.0)  # --watch: first and longest wait before a failed batch is retried
 PROOF_WRITERS = 1  # one thread creating files while this one builds them: more contend in the kernel
 PROOF_GROUP = 256  # proof files per write task
 
@@ -60,7 +69,6 @@ class PipelineConfig:
     confirmations: int = 1
     poll_interval: float = 0.25
     node_timeout: float | None = None  # give up after this long without a node (None: never)
-    max_attempts: int = 5
     start_block: int = 0  # the registry's deployment block: event scans start there
 
 
@@ -73,6 +81,7 @@ class AnchorReport:
     credentials: int = 0
     transactions: int = 0
     gas_used: int = 0
+    failed_batches: dict[int, dict[str, Any]] = field(default_factory=dict)  # batch id -> its failure
 
     def to_json(self) -> dict[str, Any]:
         """JSON summary."""
@@ -83,6 +92,7 @@ class AnchorReport:
             "transactions_sent": self.transactions,
             "gas_used": self.gas_used,
             "batches": self.anchored_batches,
+            "batches_failed": list(self.failed_batches.values()),
         }
 
 
@@ -131,6 +141,8 @@ class Pipeline:
         self.report = AnchorReport()
         self._down_since: float | None = None
         self._last_down_msg = 0.0
+        self._parked: dict[int, float] = {}  # failed batch id -> monotonic time it may be retried
+        self._failures_in_run: dict[int, int] = {}
 
     def __repr__(self) -> str:
         return f"Pipeline(issuer={self.address}, registry={self.registry_ref})"
@@ -263,11 +275,15 @@ class Pipeline:
         crash_point("after-pin")
         return True
 
+    def _chain_batch(self, root: bytes) -> Any:
+        """This issuer's batch record for ``root`` on chain (``.exists`` false when unknown)."""
+        return self.contract.batch(self.address, root)
+
     def _fn(self, batch: Batch) -> Any:
         return self.contract.functions.anchor(batch.root, batch.count, batch.manifest_cid)
 
     def _submit(self, batch: Batch) -> bool:
-        info = self.contract.batch(batch.root)
+        info = self._chain_batch(batch.root)
         if info.exists:
             return self._adopt(batch, info.issuer)
         fn = self._fn(batch)
@@ -278,7 +294,7 @@ class Pipeline:
                 raise
             err = decode_revert(exc)
             if err.details.get("error") == "BatchAlreadyAnchored":
-                return self._adopt(batch, self.contract.batch(batch.root).issuer)
+                return self._adopt(batch, self._chain_batch(batch.root).issuer)
             raise ContractRevert(
                 f"batch {batch.id}: the registry refuses the anchor: {err.message}",
                 error=err.details.get("error"),
@@ -312,15 +328,18 @@ class Pipeline:
         return True
 
     def _adopt(self, batch: Batch, issuer: str) -> bool:
-        """The chain already holds this root: take the anchor from its event, never send twice."""
-        if issuer != self.address:
-            self._set(batch.id, status="failed")  # type: ignore[arg-type]
+        """The chain already holds this issuer's batch with this root: take the anchor from its
+        event (this issuer's, never another issuer's copy of the root), never send twice."""
+        if issuer != self.address:  # cannot happen with per-issuer batches; kept as a guard
             raise RegistryError(
-                f"batch {batch.id}: root 0x{batch.root.hex()} is anchored by another issuer ({issuer})",
+                f"batch {batch.id}: root 0x{batch.root.hex()} is anchored by another issuer ({issuer}); "
+                "the batch stays open and is retried",
                 code="root_taken",
             )
         logs = self.contract.contract.events.BatchAnchored.get_logs(
-            from_block=self.cfg.start_block, to_block="latest", argument_filters={"root": batch.root}
+            from_block=self.cfg.start_block,
+            to_block="latest",
+            argument_filters={"root": batch.root, "issuer": self.address},
         )
         if not logs:
             return False  # state visible but the event not yet: look again on the next round
@@ -354,19 +373,18 @@ class Pipeline:
                 self._set(batch.id, tx_id=res.tx.id, tx_hash=res.tx.tx_hash)  # type: ignore[arg-type]
             return False
         if res.status != 1:
-            info = self.contract.batch(batch.root)
+            info = self._chain_batch(batch.root)
             if info.exists:
                 return self._adopt(batch, info.issuer)
             issuer = self.contract.issuer(self.address)
-            attempts = batch.attempts
+            # back to pinned: the next attempt estimates first (and sends only what can succeed)
             self._set(batch.id, status="pinned", tx_id=None, tx_hash=None)  # type: ignore[arg-type]
-            if attempts >= self.cfg.max_attempts or issuer.status_name != "active":
-                raise ContractRevert(
-                    f"batch {batch.id}: anchor tx 0x{res.tx.tx_hash.hex()} reverted "
-                    f"(issuer status {issuer.status_name}); batch kept for a later run",
-                    error="reverted",
-                )
-            return True
+            raise ContractRevert(
+                f"batch {batch.id}: anchor tx 0x{res.tx.tx_hash.hex()} reverted in block {res.block_number} "
+                f"(issuer status {issuer.status_name}, attempt {batch.attempts}); the batch stays open "
+                "and is retried",
+                error="reverted",
+            )
         self._set(
             batch.id,  # type: ignore[arg-type]
             status="mined",
@@ -383,7 +401,7 @@ class Pipeline:
     def _await_confirmed(self, batch: Batch) -> bool:
         assert batch.tx_hash is not None and batch.block_hash is not None
         depth = self.txm.depth(batch.tx_hash, batch.block_hash)
-        info = self.contract.batch(batch.root) if depth is not None else None
+        info = self._chain_batch(batch.root) if depth is not None else None
         if depth is None or (info is not None and depth >= self.cfg.confirmations and not info.exists):
             self.say(
                 f"batch {batch.id}: block {batch.block_number} with its anchor is no longer on the chain "
@@ -547,19 +565,67 @@ class Pipeline:
         backoff = min(5.0, 0.5 * 2 ** min(6, int(waited // 2)))
         self.stop.wait(backoff)
 
-    def advance_all(self) -> bool:
-        """One round over the open batches; True when every batch is finished."""
+    def _record_failure(self, batch: Batch, exc: BaseException) -> None:
+        """Keep the batch open, record why its step failed, and park it (this run / back-off)."""
+        assert batch.id is not None
+        if isinstance(exc, RegistryError):
+            text = f"{exc.code}: {exc.message}"
+        else:
+            text = f"{type(exc).__name__}: {exc}"
+        text = " ".join(text.split())[:1000]
+        now = utcnow()
+        with self.db.begin() as conn:
+            conn.execute(
+                batches_table.update()
+                .where(batches_table.c.id == batch.id)
+                .values(last_error=text, last_error_at=now, failures=batches_table.c.failures + 1)
+            )
+        n = self._failures_in_run.get(batch.id, 0) + 1
+        self._failures_in_run[batch.id] = n
+        first, longest = RETRY_BACKOFF
+        self._parked[batch.id] = time.monotonic() + min(longest, first * 2 ** (n - 1))
+        fresh = self._batch(batch.id)
+        self.report.failed_batches[batch.id] = {
+            "batch": batch.id,
+            "root": "0x" + batch.root.hex(),
+            "count": batch.count,
+            "status": fresh.status,
+            "attempts": fresh.attempts,
+            "failures": fresh.failures,
+            "error": text,
+        }
+        self.say(f"batch {batch.id}: not anchored this time: {text} (state {fresh.status}; retried later)")
+
+    def advance_all(self, *, retry_parked: bool = False) -> bool:
+        """One round over the open batches; True when every batch not parked is finished.
+
+        A batch whose step fails is recorded and parked instead of stopping the run; with
+        ``retry_parked`` (``--watch``) a parked batch is tried again once its back-off is over.
+        """
         pending = False
         for batch in self.open_batches():
             if self.stop.is_set():
                 return False
+            assert batch.id is not None
+            until = self._parked.get(batch.id)
+            if until is not None:
+                if not retry_parked or time.monotonic() < until:
+                    continue
+                del self._parked[batch.id]
             while batch.status in OPEN and not self.stop.is_set():
-                moved = self._guard(lambda b=batch: self.step(b))  # type: ignore[misc]
+                try:
+                    moved = self._guard(lambda b=batch: self.step(b))  # type: ignore[misc]
+                except Exception as exc:
+                    self._record_failure(batch, exc)
+                    break
                 if not moved:
                     pending = True
                     break
-                batch = self._batch(batch.id)  # type: ignore[arg-type]
-        return not pending and not self.open_batches()
+                batch = self._batch(batch.id)
+            else:
+                if batch.status == "done":  # its last_error stays: the history `registry status` shows
+                    self.report.failed_batches.pop(int(batch.id or 0), None)
+        return not pending and all(b.id in self._parked for b in self.open_batches())
 
     def run_once(self) -> AnchorReport:
         """Seal everything queued and drive every open batch to ``done`` (or until stopped)."""
@@ -579,7 +645,7 @@ class Pipeline:
             self._guard(lambda: bool(self.seal(force=False)))
             if self.stop.is_set():
                 break
-            done = self.advance_all()
+            done = self.advance_all(retry_parked=True)
             self.stop.wait(idle if done else self.cfg.poll_interval)
         self.say("stopped cleanly")
         return self.report
