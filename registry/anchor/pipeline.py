@@ -321,7 +321,9 @@ class Pipeline:
                 code="root_taken",
             )
         logs = self.contract.contract.events.BatchAnchored.get_logs(
-            from_block=self.cfg.start_block, to_block="latest", argument_filters={"root": batch.root, "issuer": self.address}
+            from_block=self.cfg.start_block,
+            to_block="latest",
+            argument_filters={"root": batch.root, "issuer": self.address},
         )
         if not logs:
             return False  # state visible but the event not yet: look again on the next round

@@ -148,9 +148,9 @@ def verify_proof_file(path: Path, chain: Chain) -> AnchorProof:
     assert path.name == proof.digest + ".json"
     assert proof.verify_inclusion(), f"{path.name}: Merkle path does not reach the root"
     assert proof.registry == format_registry(int(chain.w3.eth.chain_id), chain.registry.address)
-    info = chain.registry.batch(proof.root_bytes())
+    info = chain.registry.batch(proof.issuer, proof.root_bytes())
     assert info.exists and info.issuer == chain.issuer.address, f"{path.name}: batch not on chain"
-    assert chain.registry.verify(digest, proof.path_bytes(), proof.root_bytes()) == 0
+    assert chain.registry.verify(proof.issuer, digest, proof.path_bytes(), proof.root_bytes()) == 0
     receipt = chain.w3.eth.get_transaction_receipt(proof.transactionHash)  # type: ignore[arg-type]
     assert receipt["blockNumber"] == proof.blockNumber and receipt["status"] == 1
     return proof

@@ -62,7 +62,7 @@ def test_reorg_sends_the_batch_back(chain: Chain, db_url: str, tmp_path: Path) -
     chain.rpc("evm_revert", snap)  # the block holding the anchor is gone
     chain.rpc("evm_mine")
     chain.rpc("evm_mine")
-    assert not chain.registry.batch(batch.root).exists
+    assert not chain.registry.batch(chain.issuer.address, batch.root).exists
     assert pipe.step(batch)  # notices the reorg
     assert pipe._batch(batch_id).status == "submitted"
     pipe.run_once()
