@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             body, proof = split_proof(json.loads(f.read_bytes()))
             p = AnchorProof.parse(proof or {})
             assert "0x" + sha256(canonical_bytes(body)).hex() == p.digest
-            assert reg.verify(p.digest_bytes(), p.path_bytes(), p.root_bytes()) == 0
+            assert reg.verify(p.issuer, p.digest_bytes(), p.path_bytes(), p.root_bytes()) == 0
         emit("proof_files_verified_on_chain", min(args.verify_sample, len(files)), "files")
         db.close()
         store.close()
