@@ -32,6 +32,8 @@ from registry.core.merkle import MerkleTree
 ISSUER = DEV_ACCOUNTS[1]
 OTHER_ISSUER = DEV_ACCOUNTS[2]
 STRANGER = DEV_ACCOUNTS[3]
+OTHER_URI = "https://example.org"
+OTHER_ID = "https://example.org/issuer"
 
 
 def make_credential(
@@ -41,12 +43,18 @@ def make_credential(
     valid_from: str = "2025-01-01T00:00:00Z",
     valid_until: str | None = "2099-01-01T00:00:00Z",
     with_id: bool = True,
+    issuer_id: str = "https://example.edu/issuers/1",
+    issuer_name: str = "Example University",
 ) -> dict[str, Any]:
-    """A W3C VC 2.0 course certificate (unique id, so no two are alike)."""
+    """A W3C VC 2.0 course certificate (unique id, so no two are alike).
+
+    The default issuer id is covered by ISSUER's registered URI ``https://example.edu``; other
+    issuers are registered as ``https://example.org`` (see :meth:`Env.register`).
+    """
     doc: dict[str, Any] = {
         "@context": ["https://www.w3.org/ns/credentials/v2"],
         "type": ["VerifiableCredential"],
-        "issuer": {"id": "https://example.edu/issuers/1", "name": "Example University"},
+        "issuer": {"id": issuer_id, "name": issuer_name},
         "validFrom": valid_from,
         "credentialSubject": {
             "id": "did:example:" + uuid.uuid4().hex[:16],
@@ -113,9 +121,9 @@ class Env:
         """Report an issuer's key compromised as of ``since`` (admin)."""
         self.tx(self.admin, self.reg.functions.revokeIssuerKey(who, since))
 
-    def register(self, who: LocalAccount, name: str) -> None:
-        """Admit another issuer."""
-        self.tx(self.admin, self.reg.functions.registerIssuer(who.address, name, "https://example.org"))
+    def register(self, who: LocalAccount, name: str, uri: str = OTHER_URI) -> None:
+        """Admit another issuer (registered URI ``uri``)."""
+        self.tx(self.admin, self.reg.functions.registerIssuer(who.address, name, uri))
 
 
 def new_env(w3: Web3, issuer_name: str = "Example University") -> Env:
@@ -299,11 +307,13 @@ def build_scenarios(w3: Web3) -> tuple[Env, dict[str, tuple[dict[str, Any], str]
     env.reinstate([main.digests[3]])
     doomed = anchor_batch(env, [make_credential("Batch revoked")])
     env.revoke_batch(doomed.root)
-    old = anchor_batch(env, [make_credential("Issuer suspended later")], issuer=OTHER_ISSUER)
+    old = anchor_batch(
+        env, [make_credential("Issuer suspended later", issuer_id=OTHER_ID)], issuer=OTHER_ISSUER
+    )
     env.suspend_issuer(OTHER_ISSUER.address)
-    before = anchor_batch(env, [make_credential("Before the cut-off")], issuer=KEY_ISSUER)
+    before = anchor_batch(env, [make_credential("Before the cut-off", issuer_id=OTHER_ID)], issuer=KEY_ISSUER)
     set_next_block_timestamp(w3, latest_timestamp(w3) + 100)
-    after = anchor_batch(env, [make_credential("After the cut-off")], issuer=KEY_ISSUER)
+    after = anchor_batch(env, [make_credential("After the cut-off", issuer_id=OTHER_ID)], issuer=KEY_ISSUER)
     env.revoke_issuer_key(KEY_ISSUER.address, after.anchored_at)
     times = anchor_batch(
         env,
