@@ -232,6 +232,12 @@ class Metrics:
             "registry_indexed_batches", "batches in the digest index", registry=self.registry
         )
         self.pending = Gauge("registry_pending_manifests", "manifests not read yet", registry=self.registry)
+        self.rejected = Gauge(
+            "registry_rejected_manifests",
+            "anchors whose manifest was rejected for good (malformed or oversized reference, "
+            "oversized or mismatching manifest)",
+            registry=self.registry,
+        )
 
 
 def _page(name: str = "index.html") -> tuple[bytes, str]:
@@ -615,6 +621,12 @@ def create_app(
             "index": caught_up,
             "head": reader.head,
             "pending_manifests": len(index.pending),
+            "overdue_manifests": len(index.overdue()),
+            "rejected_manifests": len(index.rejected),
+            "rejected": [
+                {"issuer": k[1], "root": "0x" + k[2].hex(), "reason": why}
+                for k, why in list(index.rejected.items())[:20]
+            ],
             "last_error": reader.last_error,
         }
         if fresh and caught_up:
@@ -627,7 +639,7 @@ def create_app(
             )
         if not caught_up:
             why.append(
-                f"digest index not caught up ({len(index.pending)} manifests pending)"
+                f"digest index not caught up ({index.blocking()} manifests pending)"
                 if index.store is not None
                 else "no content store for the digest index"
             )
@@ -642,6 +654,7 @@ def create_app(
             m.sync_age.set(reader.clock() - reader.synced_at)
         m.indexed.set(len(index.manifests))
         m.pending.set(len(index.pending))
+        m.rejected.set(len(index.rejected))
         return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
     if settings.cors_origins:
