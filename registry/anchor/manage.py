@@ -106,7 +106,8 @@ def _broadcast(pipe: Pipeline, tx: Transaction) -> bool:
 
 def _estimate(fn: Any, sender: str) -> int:
     try:
-        return int(fn.estimate_gas({"from": sender}))
+        # pending: a status change opening a new checkpoint (later second) costs more
+        return int(fn.estimate_gas({"from": sender}, "pending"))
     except Exception as exc:
         if is_revert(exc):
             err = decode_revert(exc)

@@ -102,6 +102,12 @@ def _b32(value: bytes | str, what: str = "value") -> bytes:
     return bytes(value)
 
 
+def _address(value: str, what: str = "address") -> ChecksumAddress:
+    if not isinstance(value, str) or not Web3.is_address(value):
+        raise InputError(f"{what} is not an address: {value!r}")
+    return Web3.to_checksum_address(value)
+
+
 def _revert_data(exc: BaseException) -> str | None:
     data: Any = getattr(exc, "data", None)
     if isinstance(data, dict):
@@ -212,13 +218,17 @@ class RegistryContract:
         """Pending admin of a two-step transfer (zero address when none)."""
         return str(call_chain(lambda: self.contract.functions.pendingOwner().call(), "pendingOwner"))
 
-    def batch(self, root: bytes | str) -> BatchInfo:
-        """The batch record of ``root`` (``exists`` False when unknown)."""
-        r = _b32(root, "root")
-        issuer, anchored_at, count, revoked_at = call_chain(
-            lambda: self.contract.functions.batch(r).call(), "batch"
+    def batch(self, issuer: str, root: bytes | str) -> BatchInfo:
+        """The batch record of ``root`` anchored by ``issuer`` (``exists`` False when unknown).
+
+        ``revoked_at`` is the effective revocation (a revocation the issuer key made at or after
+        its cut-off does not count).
+        """
+        a, r = _address(issuer, "issuer"), _b32(root, "root")
+        res_issuer, anchored_at, count, revoked_at = call_chain(
+            lambda: self.contract.functions.batch(a, r).call(), "batch"
         )
-        return BatchInfo(r, Web3.to_checksum_address(issuer), anchored_at, count, revoked_at)
+        return BatchInfo(r, Web3.to_checksum_address(res_issuer), anchored_at, count, revoked_at)
 
     def issuer(self, address: str) -> IssuerInfo:
         """The issuer record of ``address`` (status 0 when unknown)."""
@@ -230,23 +240,32 @@ class RegistryContract:
         )
         return IssuerInfo(a, status, registered_at, since, name, uri)
 
+    def issuer_manager(self, address: str) -> str:
+        """The manager the owner named for a key-revoked issuer (zero address when none)."""
+        a = _address(address, "issuer")
+        return str(call_chain(lambda: self.contract.functions.issuerManager(a).call(), "issuerManager"))
+
     def credential_status(self, issuer: str, digest: bytes | str) -> int:
-        """0 none, 1 revoked, 2 suspended."""
+        """Effective status: 0 none, 1 revoked, 2 suspended."""
         d = _b32(digest, "digest")
-        a = Web3.to_checksum_address(issuer)
+        a = _address(issuer, "issuer")
         fn = self.contract.functions.credentialStatus(a, d)
         return int(call_chain(lambda: fn.call(), "credentialStatus"))
 
-    def verify(self, digest: bytes | str, proof: Sequence[bytes | str], root: bytes | str) -> int:
-        """On-chain verification status code (see ``VERIFY_STATUS``)."""
+    def verify(
+        self, issuer: str, digest: bytes | str, proof: Sequence[bytes | str], root: bytes | str
+    ) -> int:
+        """On-chain verification status code of a credential of ``issuer`` (see ``VERIFY_STATUS``)."""
+        a = _address(issuer, "issuer")
         d, r = _b32(digest, "digest"), _b32(root, "root")
         p = [_b32(x, "proof element") for x in proof]
-        return int(call_chain(lambda: self.contract.functions.verify(d, p, r).call(), "verify"))
+        return int(call_chain(lambda: self.contract.functions.verify(a, d, p, r).call(), "verify"))
 
-    def lookup(self, root: bytes | str, digest: bytes | str) -> Lookup:
-        """Batch, issuer and credential state for one credential in one call."""
+    def lookup(self, issuer: str, root: bytes | str, digest: bytes | str) -> Lookup:
+        """Batch, issuer and credential state (effective values) for one credential in one call."""
+        a = _address(issuer, "issuer")
         r, d = _b32(root, "root"), _b32(digest, "digest")
-        res = call_chain(lambda: self.contract.functions.lookup(r, d).call(), "lookup")
+        res = call_chain(lambda: self.contract.functions.lookup(a, r, d).call(), "lookup")
         return Lookup(r, d, Web3.to_checksum_address(res[0]), *res[1:])
 
     def leaf_hash(self, digest: bytes | str) -> bytes:

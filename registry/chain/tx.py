@@ -13,6 +13,24 @@ from registry.chain.contract import decode_revert, is_revert
 from registry.errors import ChainError, ContractRevert
 
 
+def estimate_gas(fn: Any, params: dict[str, Any]) -> int:
+    """Gas for ``fn`` estimated against the *pending* block, with a margin.
+
+    The registry's status changes cost more when they open a new checkpoint (a new block
+    timestamp) than when they update the one of the same second; estimating against the latest
+    block can see the cheap case while the transaction lands in a later second. The pending
+    block carries the next timestamp.
+    """
+    call = {k: v for k, v in params.items() if k != "nonce"}
+    try:
+        est = int(fn.estimate_gas(call, "pending"))
+    except Exception as exc:
+        if is_revert(exc):
+            raise
+        est = int(fn.estimate_gas(call))  # nodes without a pending block (eth-tester)
+    return est + est // 5 + 10_000
+
+
 def build(w3: Web3, account: LocalAccount, fn: Any, **overrides: Any) -> dict[str, Any]:
     """Build the transaction for a contract function or constructor call (gas estimated).
 
@@ -24,6 +42,8 @@ def build(w3: Web3, account: LocalAccount, fn: Any, **overrides: Any) -> dict[st
         params["nonce"] = w3.eth.get_transaction_count(account.address, "pending")
     params.update(overrides)
     try:
+        if "gas" not in params:
+            params["gas"] = estimate_gas(fn, params)
         return dict(fn.build_transaction(params))
     except Exception as exc:
         if is_revert(exc):

@@ -1,4 +1,6 @@
-"""CLI commands of the operator: ``compile``, ``deploy`` and ``issuer add|suspend|reinstate|revoke-key|show``.
+"""CLI commands of the operator: ``compile``, ``deploy`` and ``issuer add|suspend|reinstate|revoke-key|show``,
+and for an issuer whose key was cut off: ``issuer set-manager`` and (owner or that manager)
+``issuer revoke-credentials|suspend-credentials|reinstate-credentials|revoke-batch``.
 
 Every command that produces data takes ``--json`` and then prints one JSON document on stdout.
 Errors are registry errors: one line on stderr, non-zero exit (3 when the chain is unreachable).
@@ -68,11 +70,17 @@ def _issuer_json(reg: Any, address: str) -> dict[str, Any]:
         "keyRevokedSince": info.key_revoked_since,
         "name": info.name,
         "uri": info.uri,
+        "manager": reg.issuer_manager(address) if info.key_revoked_since else None,
     }
 
 
 def _transact(
-    rpc_url: str | None, contract: str | None, build: Any, action: str, address: str
+    rpc_url: str | None,
+    contract: str | None,
+    build: Any,
+    action: str,
+    address: str,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from registry.chain.keys import load_account
     from registry.chain.tx import send
@@ -87,6 +95,7 @@ def _transact(
         "transactionHash": _hex(receipt["transactionHash"]),
         "blockNumber": receipt["blockNumber"],
         "gasUsed": receipt["gasUsed"],
+        **(extra or {}),
         "issuer": _issuer_json(reg, address),
     }
 
@@ -255,6 +264,129 @@ def issuer_revoke_key(
     _print_tx(result, as_json, f"issuer {a}: key revoked since {ts}")
 
 
+@issuer_app.command("set-manager")
+def issuer_set_manager(
+    address: str = typer.Argument(..., help="issuer address (its key must be revoked)"),
+    manager: str = typer.Argument(..., help="successor address; the zero address removes the manager"),
+    rpc_url: str | None = RPC_OPT,
+    contract: str | None = CONTRACT_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Name the successor who may manage a key-revoked issuer's credentials and batches (admin)."""
+    a, m = _checksum(address), _checksum(manager)
+    result = _transact(
+        rpc_url, contract, lambda f: f.setIssuerManager(a, m), "issuer.set-manager", a, {"manager": m}
+    )
+    _print_tx(result, as_json, f"issuer {a}: manager set to {m}")
+
+
+def _digests(values: list[str]) -> list[bytes]:
+    from registry.core.hexutil import bytes32
+
+    if not values:
+        raise InputError("give at least one digest")
+    return [bytes32(v, what=f"digest {v!r}") for v in values]
+
+
+def _reason(reason: str | None) -> str:
+    if reason is None or not reason.strip():
+        raise InputError("--reason is required (it is public, on chain)")
+    return reason
+
+
+def _managed_change(
+    action: str,
+    address: str,
+    digests: list[str],
+    reason: str | None,
+    rpc_url: str | None,
+    contract: str | None,
+    as_json: bool,
+) -> None:
+    """Send one owner/manager credential operation for the key-revoked issuer ``address``."""
+    from registry.core.hexutil import to_hex
+
+    a, ds = _checksum(address), _digests(digests)
+    builders = {
+        "revoke-credentials": lambda f: f.revokeCredentialsOf(a, ds, _reason(reason)),
+        "suspend-credentials": lambda f: f.suspendCredentialsOf(a, ds),
+        "reinstate-credentials": lambda f: f.reinstateCredentialsOf(a, ds),
+    }
+    build = builders[action]
+    if action == "revoke-credentials":
+        _reason(reason)  # refuse before touching the chain
+    extra: dict[str, Any] = {"digests": [to_hex(d) for d in ds]}
+    if reason is not None:
+        extra["reason"] = reason
+    result = _transact(rpc_url, contract, build, f"issuer.{action}", a, extra)
+    _print_tx(result, as_json, f"issuer {a}: {action} of {len(ds)} credential(s) sent")
+
+
+DIGESTS_ARG = typer.Argument(..., help="credential digests (0x + 64 hex)")
+ISSUER_ARG = typer.Argument(..., help="issuer address (its key must be revoked)")
+
+
+@issuer_app.command("revoke-credentials")
+def issuer_revoke_credentials(
+    address: str = ISSUER_ARG,
+    digests: list[str] = DIGESTS_ARG,
+    reason: str = typer.Option(None, "--reason", help="why (required; public, on chain)"),
+    rpc_url: str | None = RPC_OPT,
+    contract: str | None = CONTRACT_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Revoke credentials of a key-revoked issuer (owner or its manager); counts whatever the key did."""
+    _managed_change("revoke-credentials", address, digests, reason, rpc_url, contract, as_json)
+
+
+@issuer_app.command("suspend-credentials")
+def issuer_suspend_credentials(
+    address: str = ISSUER_ARG,
+    digests: list[str] = DIGESTS_ARG,
+    rpc_url: str | None = RPC_OPT,
+    contract: str | None = CONTRACT_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Suspend credentials of a key-revoked issuer (owner or its manager)."""
+    _managed_change("suspend-credentials", address, digests, None, rpc_url, contract, as_json)
+
+
+@issuer_app.command("reinstate-credentials")
+def issuer_reinstate_credentials(
+    address: str = ISSUER_ARG,
+    digests: list[str] = DIGESTS_ARG,
+    rpc_url: str | None = RPC_OPT,
+    contract: str | None = CONTRACT_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Reinstate suspended credentials of a key-revoked issuer (owner or its manager)."""
+    _managed_change("reinstate-credentials", address, digests, None, rpc_url, contract, as_json)
+
+
+@issuer_app.command("revoke-batch")
+def issuer_revoke_batch(
+    address: str = ISSUER_ARG,
+    root: str = typer.Argument(..., help="Merkle root of one of the issuer's batches (0x + 64 hex)"),
+    reason: str = typer.Option(None, "--reason", help="why (required; public, on chain)"),
+    rpc_url: str | None = RPC_OPT,
+    contract: str | None = CONTRACT_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Revoke a whole batch of a key-revoked issuer (owner or its manager)."""
+    from registry.core.hexutil import bytes32, to_hex
+
+    a, r, why = _checksum(address), bytes32(root, what="root"), _reason(reason)
+    result = _transact(
+        rpc_url,
+        contract,
+        lambda f: f.revokeBatchOf(a, r, why),
+        "issuer.revoke-batch",
+        a,
+        {"root": to_hex(r), "reason": why},
+    )
+    _print_tx(result, as_json, f"issuer {a}: batch {to_hex(r)} revoked")
+
+
 @issuer_app.command("show")
 def issuer_show(
     address: str = typer.Argument(..., help="issuer address"),
@@ -275,6 +407,8 @@ def issuer_show(
     typer.echo(f"uri               {info['uri']}")
     typer.echo(f"registered at     {info['registeredAt']}")
     typer.echo(f"key revoked since {info['keyRevokedSince'] or '-'}")
+    if info["manager"] is not None:
+        typer.echo(f"manager           {info['manager']}")
 
 
 def register(app: typer.Typer) -> None:

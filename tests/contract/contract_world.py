@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
-from helpers import ADMIN, anchor, b32, deploy, dev_account, register_issuer, revert, snapshot
+from helpers import (
+    ADMIN,
+    anchor,
+    b32,
+    block_timestamp,
+    deploy,
+    dev_account,
+    register_issuer,
+    revert,
+    snapshot,
+)
 from web3 import Web3
 
 from registry.chain.contract import RegistryContract
@@ -14,7 +24,8 @@ from registry.chain.tx import send
 
 @dataclass
 class World:
-    """A registry with an active issuer, a suspended one, another active one and a stranger."""
+    """A registry with an active issuer, a suspended one, another active one, an issuer whose key
+    was cut off (``revoked``) with its named successor (``manager``), and a stranger."""
 
     reg: RegistryContract
     admin: LocalAccount
@@ -23,9 +34,12 @@ class World:
     other: LocalAccount
     stranger: LocalAccount
     newcomer: LocalAccount
+    revoked: LocalAccount
+    manager: LocalAccount
     root_active: bytes
     root_suspended: bytes
     root_other: bytes
+    root_revoked: bytes
 
     def role(self, name: str) -> LocalAccount:
         """The account playing ``name``."""
@@ -41,16 +55,24 @@ def _build_world(w3: Web3) -> World:
         other=dev_account(3),
         stranger=dev_account(4),
         newcomer=dev_account(5),
+        revoked=dev_account(6),
+        manager=dev_account(7),
         root_active=b32(0xA1),
         root_suspended=b32(0xA2),
         root_other=b32(0xA3),
+        root_revoked=b32(0xA4),
     )
-    for acct in (w.active, w.suspended, w.other):
+    for acct in (w.active, w.suspended, w.other, w.revoked):
         register_issuer(w.reg, acct)
     anchor(w.reg, w.active, w.root_active, 3)
     anchor(w.reg, w.suspended, w.root_suspended, 3)
     anchor(w.reg, w.other, w.root_other, 3)
+    r = anchor(w.reg, w.revoked, w.root_revoked, 3)
     send(w3, ADMIN, w.reg.functions.suspendIssuer(w.suspended.address))
+    # the key of `revoked` is cut off one second after its batch: the batch stays valid
+    since = block_timestamp(w3, r) + 1
+    send(w3, ADMIN, w.reg.functions.revokeIssuerKey(w.revoked.address, since))
+    send(w3, ADMIN, w.reg.functions.setIssuerManager(w.revoked.address, w.manager.address))
     return w
 
 

@@ -55,7 +55,7 @@ def test_reads_on_a_dead_node_raise_chain_error() -> None:
     finally:
         node.stop()
     assert not node.running
-    for read in (reg.owner, lambda: reg.batch(b32(1)), lambda: reg.issuer(ADMIN.address)):
+    for read in (reg.owner, lambda: reg.batch(ADMIN.address, b32(1)), lambda: reg.issuer(ADMIN.address)):
         with pytest.raises(ChainError):
             read()
     with pytest.raises(ChainError):
@@ -104,9 +104,13 @@ def test_registry_contract_rejects_bad_input(w3) -> None:
         RegistryContract(w3, "0x1234")
     reg = deploy(w3)
     with pytest.raises(InputError):
-        reg.batch(b"short")
+        reg.batch(ADMIN.address, b"short")
     with pytest.raises(InputError):
-        reg.verify(b32(1), ["0xzz"], b32(2))
+        reg.verify(ADMIN.address, b32(1), ["0xzz"], b32(2))
+    with pytest.raises(InputError):
+        reg.lookup("0x1234", b32(1), b32(2))
+    with pytest.raises(InputError):
+        reg.credential_status("not an address", b32(1))
 
 
 # ------------------------------------------------------------------------------------- keys

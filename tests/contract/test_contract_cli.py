@@ -146,6 +146,7 @@ def test_issuer_lifecycle_json(
         "keyRevokedSince": 0,
         "name": "Open Uni",
         "uri": "https://open.example",
+        "manager": None,
     }
     assert data["issuer"]["registeredAt"] > 0
     assert (
@@ -170,6 +171,61 @@ def test_issuer_lifecycle_json(
     assert reg.issuer(ISSUER).key_revoked_since == 1893456000
     human = run(["issuer", "show", ISSUER], env, tmp_path, True).stdout
     assert "status            active" in human and "Open Uni" in human
+
+
+def test_managing_a_key_revoked_issuer(
+    anvil: Anvil, env: dict[str, str], deployed: dict[str, Any], tmp_path: Path
+) -> None:
+    """set-manager, then the manager's revoke/suspend/reinstate-credentials and revoke-batch count."""
+    from helpers import b32
+
+    from registry.chain.tx import send
+
+    w3 = connect(anvil.url)
+    reg = RegistryContract(w3, deployed["address"])
+    run(["issuer", "add", ISSUER, "--name", "U"], env, tmp_path, True)
+    root = b32(0xCAFE)
+    send(w3, DEV_ACCOUNTS[1], reg.functions.anchor(root, 3, "bafkrei-x"))
+    # before the cut-off the operator cannot step in
+    line = one_line_error(run(["issuer", "set-manager", ISSUER, DEV_ACCOUNTS[5].address], env, tmp_path))
+    assert f"IssuerKeyNotRevoked({ISSUER})" in line
+    run(["issuer", "revoke-key", ISSUER, "--since", "now"], env, tmp_path, True)
+    res = run(["issuer", "set-manager", ISSUER, DEV_ACCOUNTS[5].address, "--json"], env, tmp_path, True)
+    data = json.loads(res.stdout)
+    assert data["action"] == "issuer.set-manager" and data["manager"] == DEV_ACCOUNTS[5].address
+    assert data["issuer"]["manager"] == DEV_ACCOUNTS[5].address
+    # a stranger's key is refused with the contract's error
+    env_stranger = {**env, "REGISTRY_PRIVATE_KEY": DEV_KEYS[4]}
+    d1, d2 = "0x" + "d1" * 32, "0x" + "d2" * 32
+    line = one_line_error(run(["issuer", "suspend-credentials", ISSUER, d1], env_stranger, tmp_path))
+    assert f"NotIssuerManager({ISSUER}, {DEV_ACCOUNTS[4].address})" in line
+    env["REGISTRY_PRIVATE_KEY"] = DEV_KEYS[5]  # the manager from now on
+    line = one_line_error(run(["issuer", "revoke-credentials", ISSUER, d1], env, tmp_path))
+    assert "--reason is required" in line
+    line = one_line_error(
+        run(["issuer", "revoke-credentials", ISSUER, "0x12", "--reason", "x"], env, tmp_path)
+    )
+    assert "digest" in line
+    res = run(["issuer", "suspend-credentials", ISSUER, d1, d2, "--json"], env, tmp_path, True)
+    data = json.loads(res.stdout)
+    assert data["action"] == "issuer.suspend-credentials" and data["digests"] == [d1, d2]
+    assert [reg.credential_status(ISSUER, d) for d in (d1, d2)] == [2, 2]
+    run(["issuer", "reinstate-credentials", ISSUER, d2, "--json"], env, tmp_path, True)
+    res = run(
+        ["issuer", "revoke-credentials", ISSUER, d1, "--reason", "stolen key", "--json"], env, tmp_path, True
+    )
+    assert json.loads(res.stdout)["reason"] == "stolen key"
+    assert [reg.credential_status(ISSUER, d) for d in (d1, d2)] == [1, 0]
+    res = run(
+        ["issuer", "revoke-batch", ISSUER, "0x" + root.hex(), "--reason", "stolen", "--json"],
+        env,
+        tmp_path,
+        True,
+    )
+    assert json.loads(res.stdout)["root"] == "0x" + root.hex()
+    assert reg.batch(ISSUER, root).revoked_at > 0
+    human = run(["issuer", "show", ISSUER], env, tmp_path, True).stdout
+    assert f"manager           {DEV_ACCOUNTS[5].address}" in human
 
 
 def test_revert_is_one_line_naming_the_custom_error(

@@ -7,6 +7,12 @@ from pathlib import Path
 from registry.chain.artifact import load_artifact
 
 HERE = Path(__file__).resolve().parent
+# errors of OpenZeppelin libraries that this contract can never raise, with the reason
+UNREACHABLE = {
+    # Checkpoints.push with a key lower than the last one: our keys are block timestamps,
+    # which never decrease
+    "CheckpointUnorderedInsertion",
+}
 
 
 def _test_sources() -> str:
@@ -18,8 +24,8 @@ def _test_sources() -> str:
 def test_every_custom_error_has_a_revert_test() -> None:
     text = _test_sources()
     errors = sorted(e["name"] for e in load_artifact().abi if e["type"] == "error")
-    assert len(errors) == 20
-    missing = [name for name in errors if f'"{name}"' not in text]
+    assert len(errors) == 22
+    missing = [name for name in errors if f'"{name}"' not in text and name not in UNREACHABLE]
     assert missing == []
 
 

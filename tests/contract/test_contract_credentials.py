@@ -110,7 +110,7 @@ def test_scope_is_the_callers_own_credentials(world: World) -> None:
     send(world.reg.w3, world.other, world.reg.functions.revokeCredentials([digests[0]], "not mine"))
     assert world.reg.credential_status(world.other.address, digests[0]) == 1
     assert world.reg.credential_status(world.active.address, digests[0]) == 0
-    assert world.reg.verify(digests[0], tree["proofs"][0], tree["root"]) == 0
+    assert world.reg.verify(world.active.address, digests[0], tree["proofs"][0], tree["root"]) == 0
 
 
 def test_verify_reports_revoked_and_suspended_credentials(world: World) -> None:
@@ -120,9 +120,9 @@ def test_verify_reports_revoked_and_suspended_credentials(world: World) -> None:
     anchor(reg, a, tree["root"], 4)
     send(reg.w3, a, reg.functions.revokeCredentials([digests[0]], "x"))
     send(reg.w3, a, reg.functions.suspendCredentials([digests[1]]))
-    codes = [reg.verify(d, p, tree["root"]) for d, p in zip(digests, tree["proofs"], strict=True)]
+    codes = [reg.verify(a.address, d, p, tree["root"]) for d, p in zip(digests, tree["proofs"], strict=True)]
     assert codes == [5, 6, 0, 0]
-    look = reg.lookup(tree["root"], digests[1])
+    look = reg.lookup(a.address, tree["root"], digests[1])
     assert (look.credential_status, look.issuer, look.count) == (2, a.address, 4)
     send(reg.w3, a, reg.functions.reinstateCredentials([digests[1]]))
-    assert reg.verify(digests[1], tree["proofs"][1], tree["root"]) == 0
+    assert reg.verify(a.address, digests[1], tree["proofs"][1], tree["root"]) == 0

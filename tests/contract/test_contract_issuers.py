@@ -72,7 +72,7 @@ def test_suspend_and_reinstate(world: World) -> None:
     assert events(reg, r, "IssuerReinstated") == [{"issuer": a.address}]
     assert reg.issuer(a.address).status == 1
     anchor(reg, a, b32(0xC1))
-    assert reg.batch(b32(0xC1)).issuer == a.address
+    assert reg.batch(a.address, b32(0xC1)).issuer == a.address
 
 
 def test_suspend_errors(world: World) -> None:
@@ -102,8 +102,8 @@ def test_suspension_keeps_past_batches_valid(reg) -> None:
     tree = oz_tree(digests)
     anchor(reg, issuer, tree["root"], 3)
     send(reg.w3, ADMIN, reg.functions.suspendIssuer(issuer.address))
-    assert reg.verify(digests[1], tree["proofs"][1], tree["root"]) == 0
-    look = reg.lookup(tree["root"], digests[1])
+    assert reg.verify(issuer.address, digests[1], tree["proofs"][1], tree["root"]) == 0
+    look = reg.lookup(issuer.address, tree["root"], digests[1])
     assert (look.issuer, look.issuer_status, look.key_revoked_since) == (issuer.address, 2, 0)
 
 
@@ -150,7 +150,7 @@ def test_revoked_key_can_do_nothing(world: World) -> None:
     ):
         assert_reverts(partial(send, reg.w3, a, fn), "NotRegisteredIssuer", a.address)
     assert reg.credential_status(a.address, b32(9)) == 0
-    assert reg.batch(world.root_active).revoked_at == 0
+    assert reg.batch(a.address, world.root_active).revoked_at == 0
 
 
 def test_key_compromise_cutoff_at_the_boundary_second(reg) -> None:
@@ -165,14 +165,15 @@ def test_key_compromise_cutoff_at_the_boundary_second(reg) -> None:
         set_next_block_timestamp(w3, ts)
         r = anchor(reg, issuer, tree["root"], 3)
         assert block_timestamp(w3, r) == ts
-        assert reg.batch(tree["root"]).anchored_at == ts
+        assert reg.batch(issuer.address, tree["root"]).anchored_at == ts
     send(w3, ADMIN, reg.functions.revokeIssuerKey(issuer.address, t0))
     codes = [
-        reg.verify(b32(100 * k + 1), trees[k - 1]["proofs"][0], trees[k - 1]["root"]) for k in range(1, 4)
+        reg.verify(issuer.address, b32(100 * k + 1), trees[k - 1]["proofs"][0], trees[k - 1]["root"])
+        for k in range(1, 4)
     ]
     assert codes == [0, 4, 4]
-    before = reg.lookup(trees[0]["root"], b32(101))
-    at = reg.lookup(trees[1]["root"], b32(201))
+    before = reg.lookup(issuer.address, trees[0]["root"], b32(101))
+    at = reg.lookup(issuer.address, trees[1]["root"], b32(201))
     assert (before.key_revoked_since, before.key_revoked) == (t0, False)
     assert (at.key_revoked_since, at.key_revoked) == (t0, True)
 
@@ -184,4 +185,4 @@ def test_key_cutoff_in_the_future_keeps_current_batches(reg) -> None:
     r = anchor(reg, issuer, tree["root"], 2)
     ts = block_timestamp(reg.w3, r)
     send(reg.w3, ADMIN, reg.functions.revokeIssuerKey(issuer.address, ts + 1))
-    assert reg.verify(b32(1), tree["proofs"][0], tree["root"]) == 0
+    assert reg.verify(issuer.address, b32(1), tree["proofs"][0], tree["root"]) == 0
