@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +93,9 @@ def test_impersonation_is_invalid_over_the_api_and_the_cli(
     assert "INVALID" in res.stdout and "https://mit.edu" in res.stdout and "[issuer: failed]" in res.stdout
 
 
-def test_the_documents_own_issuer_still_verifies(batch: Batch, reader: ChainReader, config: VerifyConfig) -> None:
+def test_the_documents_own_issuer_still_verifies(
+    batch: Batch, reader: ChainReader, config: VerifyConfig
+) -> None:
     # registered https://example.edu covers the document's https://example.edu/issuers/1
     res = verify_credential(batch.credentials[0], reader, config)
     assert res.status is Status.valid
