@@ -342,3 +342,84 @@ def build_scenarios(w3: Web3) -> tuple[Env, dict[str, tuple[dict[str, Any], str]
         "not_yet_valid": (times.credentials[1], "not_yet_valid"),
     }
     return env, cases
+
+
+class _LaggingHandler(BaseHTTPRequestHandler):
+    """Forwards JSON-RPC to a real node, but answers ``eth_getLogs`` like a load-balanced backend
+    whose log index is ``lag`` blocks behind the head: range queries stop ``lag`` blocks short,
+    block-hash queries for those blocks fail with "unknown block"."""
+
+    upstream = ""
+    lag = 1
+    calls: list[str]
+
+    def _forward(self, payload: Any) -> Any:
+        import httpx
+
+        return httpx.post(self.upstream, json=payload, timeout=10).json()
+
+    def _answer(self, call: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(str(call.get("method")))
+        if call.get("method") != "eth_getLogs":
+            return dict(self._forward(call))
+        head = int(
+            self._forward({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})["result"],
+            16,
+        )
+        indexed = head - self.lag
+        query = dict(call["params"][0])
+        if "blockHash" in query:
+            blk = self._forward(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "eth_getBlockByHash",
+                    "params": [query["blockHash"], False],
+                }
+            )["result"]
+            if blk is None or int(blk["number"], 16) > indexed:
+                return {
+                    "jsonrpc": "2.0",
+                    "id": call.get("id"),
+                    "error": {"code": -32000, "message": "unknown block"},
+                }
+            return dict(self._forward(call))
+        to = query.get("toBlock", "latest")
+        to_n = indexed if to == "latest" else min(int(to, 16), indexed)
+        query["toBlock"] = hex(max(to_n, 0))
+        if int(query.get("fromBlock", "0x0"), 16) > to_n:
+            return {"jsonrpc": "2.0", "id": call.get("id"), "result": []}
+        return dict(self._forward({**call, "params": [query]}))
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+        length = int(self.headers.get("Content-Length") or 0)
+        request = json.loads(self.rfile.read(length))
+        answer: Any = (
+            [self._answer(c) for c in request] if isinstance(request, list) else self._answer(request)
+        )
+        body = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+
+@contextmanager
+def lagging_node(upstream: str, lag: int = 1) -> Iterator[tuple[str, list[str]]]:
+    """A real HTTP JSON-RPC proxy on 127.0.0.1 in front of ``upstream`` whose log index lags
+    ``lag`` blocks; yields its URL and the list of methods it was asked."""
+    calls: list[str] = []
+    handler = type("Handler", (_LaggingHandler,), {"upstream": upstream, "lag": lag, "calls": calls})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", calls
+    finally:
+        server.shutdown()
+        server.server_close()
+        t.join(timeout=5)
