@@ -260,7 +260,7 @@ def credential_status(db: Database, digest: bytes, *, pipe: Pipeline | None = No
             code = pipe.contract.credential_status(pipe.address, digest)
             out["chain"] = {"credential_status": CREDENTIAL_STATUS.get(code, str(code))}
             if b is not None:
-                info = pipe.contract.batch(b.root)
+                info = pipe.contract.batch(pipe.address, b.root)
                 out["chain"].update(
                     batch_on_chain=info.exists,
                     batch_revoked=bool(info.revoked_at),

@@ -267,7 +267,7 @@ class Pipeline:
         return self.contract.functions.anchor(batch.root, batch.count, batch.manifest_cid)
 
     def _submit(self, batch: Batch) -> bool:
-        info = self.contract.batch(batch.root)
+        info = self.contract.batch(self.address, batch.root)
         if info.exists:
             return self._adopt(batch, info.issuer)
         fn = self._fn(batch)
@@ -278,7 +278,7 @@ class Pipeline:
                 raise
             err = decode_revert(exc)
             if err.details.get("error") == "BatchAlreadyAnchored":
-                return self._adopt(batch, self.contract.batch(batch.root).issuer)
+                return self._adopt(batch, self.contract.batch(self.address, batch.root).issuer)
             raise ContractRevert(
                 f"batch {batch.id}: the registry refuses the anchor: {err.message}",
                 error=err.details.get("error"),
@@ -312,7 +312,8 @@ class Pipeline:
         return True
 
     def _adopt(self, batch: Batch, issuer: str) -> bool:
-        """The chain already holds this root: take the anchor from its event, never send twice."""
+        """The chain already holds this issuer's batch with this root: take the anchor from its
+        event (this issuer's, never another issuer's copy of the root), never send twice."""
         if issuer != self.address:
             self._set(batch.id, status="failed")  # type: ignore[arg-type]
             raise RegistryError(
@@ -320,7 +321,7 @@ class Pipeline:
                 code="root_taken",
             )
         logs = self.contract.contract.events.BatchAnchored.get_logs(
-            from_block=self.cfg.start_block, to_block="latest", argument_filters={"root": batch.root}
+            from_block=self.cfg.start_block, to_block="latest", argument_filters={"root": batch.root, "issuer": self.address}
         )
         if not logs:
             return False  # state visible but the event not yet: look again on the next round
@@ -354,7 +355,7 @@ class Pipeline:
                 self._set(batch.id, tx_id=res.tx.id, tx_hash=res.tx.tx_hash)  # type: ignore[arg-type]
             return False
         if res.status != 1:
-            info = self.contract.batch(batch.root)
+            info = self.contract.batch(self.address, batch.root)
             if info.exists:
                 return self._adopt(batch, info.issuer)
             issuer = self.contract.issuer(self.address)
@@ -383,7 +384,7 @@ class Pipeline:
     def _await_confirmed(self, batch: Batch) -> bool:
         assert batch.tx_hash is not None and batch.block_hash is not None
         depth = self.txm.depth(batch.tx_hash, batch.block_hash)
-        info = self.contract.batch(batch.root) if depth is not None else None
+        info = self.contract.batch(self.address, batch.root) if depth is not None else None
         if depth is None or (info is not None and depth >= self.cfg.confirmations and not info.exists):
             self.say(
                 f"batch {batch.id}: block {batch.block_number} with its anchor is no longer on the chain "

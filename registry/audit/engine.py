@@ -7,7 +7,15 @@ and key revocations in chain order, and for each ``BatchAnchored``:
 - the contract's batch record agrees with the event (issuer, count);
 - the manifest named by the event's CID is in the content store, its bytes match the CID, it is a
   valid manifest for this registry and issuer, its digests rebuild the anchored root and their
-  number equals the anchored count.
+  number equals the anchored count;
+- no digest is listed by the manifests of batches of two or more different issuers (a copy of
+  another issuer's credentials, issue 10 item 2);
+- no status change or batch revocation was made by an issuer key at or after its key cut-off
+  (the contract ignores them; they are what a thief with the stolen key did).
+
+Batches are keyed by (issuer, root): two issuers may anchor the same root, each its own batch.
+Status events of an issuer logged after its ``IssuerKeyRevoked`` event come from the owner or
+the manager it named (the key can no longer act) and always count.
 
 Anything else is an :class:`~registry.audit.model.Anomaly`. Views are read at the last audited
 block so that the report is one consistent snapshot. The resume cursor is saved after each run.
@@ -24,7 +32,7 @@ from web3 import Web3
 
 from registry.audit import model as m
 from registry.audit.cursor import Cursor, load_cursor, save_cursor
-from registry.audit.events import DEFAULT_CHUNK, ISSUER_EVENTS, ChainEvent, EventReader
+from registry.audit.events import DEFAULT_CHUNK, ISSUER_EVENTS, STATUS_EVENTS, ChainEvent, EventReader
 from registry.chain.contract import RegistryContract, call_chain
 from registry.core.cid import cid_for_bytes, parse_cid, same_cid
 from registry.core.formats import Manifest, format_registry
@@ -72,6 +80,9 @@ class Auditor:
         self.genesis_block = genesis_block
         self.last_cursor: Cursor | None = None  # the state after the last run of this object
         self.reader = EventReader(w3, self.registry.contract, chunk_size=chunk_size)
+        # digest -> {(issuer, root)} of every manifest read by this object (all rounds of --follow)
+        self.digest_batches: dict[str, set[tuple[str, str]]] = {}
+        self._timestamps: dict[int, int] = {}
         if not self.registry.has_code():
             raise ChainError(
                 f"no contract code at {self.address} on chain {self.chain_id}", code="no_contract"
@@ -196,10 +207,15 @@ class Auditor:
             if progress is not None:
                 progress(chunk_end - start + 1, total)
 
-        touched = self.replay(report, issuers, self.reader.read(start, end, on_chunk=on_chunk))
+        cutoffs: list[ChainEvent] = []
+        events = self.reader.read(start, end, on_chunk=on_chunk)
+        touched = self.replay(report, issuers, events, cutoffs)
         for rec in report.batches:
             self._check_batch_state(report, rec, end)
             self._check_manifest(report, rec)
+        self._check_shared_digests(report)
+        for ev in cutoffs:
+            self._check_changes_before_cutoff(report, ev)
         for address in sorted(set(issuers) | {b.issuer for b in report.batches}):
             status, registered_at, since, name, uri = self._view("issuer", address, block=end)
             report.issuers[address] = m.IssuerView(
@@ -213,27 +229,36 @@ class Auditor:
             report.credentials.setdefault(issuer, {})[digest] = m.CREDENTIAL_STATUS_NAMES.get(code, str(code))
 
     def replay(
-        self, report: m.AuditReport, issuers: dict[str, m.IssuerState], events: Iterable[ChainEvent]
+        self,
+        report: m.AuditReport,
+        issuers: dict[str, m.IssuerState],
+        events: Iterable[ChainEvent],
+        cutoffs: list[ChainEvent] | None = None,
     ) -> set[tuple[str, str]]:
         """Replay ``events`` (chain order) into ``report`` and ``issuers``; event-level checks only.
 
-        Returns the (issuer, digest) pairs whose credential status changed. Batch state and
-        manifests are checked afterwards by :meth:`audit`.
+        Returns the (issuer, digest) pairs whose credential status changed; appends each
+        ``IssuerKeyRevoked`` event to ``cutoffs``. Batch state, manifests, shared digests and the
+        key's changes before each cut-off event are checked afterwards by :meth:`audit`.
         """
         touched: set[tuple[str, str]] = set()
-        batches: dict[str, m.BatchRecord] = {}
+        batches: dict[tuple[str, str], m.BatchRecord] = {}
         for ev in events:
             report.events[ev.name] = report.events.get(ev.name, 0) + 1
             if ev.name in ISSUER_EVENTS:
                 _apply_issuer_event(issuers, ev)
+                if ev.name == "IssuerKeyRevoked" and cutoffs is not None:
+                    cutoffs.append(ev)
+            elif ev.name == "IssuerManagerSet":
+                continue  # only the owner can; the contract enforces it
             elif ev.name == "BatchAnchored":
                 rec = self._on_anchor(report, issuers, ev)
-                batches[rec.root] = rec
+                batches[(rec.issuer, rec.root)] = rec
                 report.batches.append(rec)
             elif ev.name == "BatchRevoked":
-                root = ev.args["root"]
-                if root in batches:
-                    batches[root].revoke_reason = ev.args["reason"]
+                key = (ev.args["issuer"], ev.args["root"])
+                if key in batches:
+                    batches[key].revoke_reason = ev.args["reason"]
             else:  # credential events
                 self._on_credential_op(report, issuers, ev)
                 touched.add((ev.args["issuer"], ev.args["digest"]))
@@ -291,8 +316,9 @@ class Auditor:
         self, report: m.AuditReport, issuers: dict[str, m.IssuerState], ev: ChainEvent
     ) -> None:
         state = issuers.get(ev.args["issuer"])
-        if state is None or state.status == 0 or state.key_revoked_since:
-            why = "never admitted" if state is None or state.status == 0 else "its key was revoked"
+        # after the issuer's IssuerKeyRevoked event only the owner or its manager can emit these
+        if state is None or state.status == 0:
+            why = "never admitted"
             self._anomaly(
                 report,
                 None,
@@ -303,7 +329,9 @@ class Auditor:
             )
 
     def _check_batch_state(self, report: m.AuditReport, rec: m.BatchRecord, end: int) -> None:
-        issuer, anchored_at, count, revoked_at = self._view("batch", bytes.fromhex(rec.root[2:]), block=end)
+        issuer, anchored_at, count, revoked_at = self._view(
+            "batch", rec.issuer, bytes.fromhex(rec.root[2:]), block=end
+        )
         rec.anchored_at, rec.revoked_at = int(anchored_at), int(revoked_at)
         ev = ChainEvent("BatchAnchored", rec.block_number, 0, rec.transaction_hash, {})
         if Web3.to_checksum_address(issuer) != rec.issuer:
@@ -391,6 +419,8 @@ class Auditor:
             )
             return
         rec.digests = len(manifest.digests)
+        for d in manifest.digests:
+            self.digest_batches.setdefault(d.lower(), set()).add((rec.issuer, rec.root))
         problems = False
         if manifest.registry != self.caip or manifest.issuer != rec.issuer:
             problems = True
@@ -424,6 +454,65 @@ class Auditor:
                 f" {len(manifest.digests)} digests",
             )
         rec.manifest = "mismatch" if problems else "ok"
+
+    def _check_shared_digests(self, report: m.AuditReport) -> None:
+        """One anomaly per group of batches of different issuers that list the same digests."""
+        mine = {(b.issuer, b.root): b for b in report.batches}
+        groups: dict[frozenset[tuple[str, str]], list[str]] = {}
+        for digest, owners in self.digest_batches.items():
+            if len({issuer for issuer, _root in owners}) >= 2 and owners & mine.keys():
+                groups.setdefault(frozenset(owners), []).append(digest)
+        for group, digests in sorted(groups.items(), key=lambda g: sorted(g[0])):
+            named = ", ".join(f"{root} of {issuer}" for issuer, root in sorted(group))
+            issuers = sorted({issuer for issuer, _root in group})
+            latest = max((mine[o] for o in group if o in mine), key=lambda b: b.block_number)
+            shown = ", ".join(sorted(digests)[:5]) + (" …" if len(digests) > 5 else "")
+            ev = ChainEvent("BatchAnchored", latest.block_number, 0, latest.transaction_hash, {})
+            self._anomaly(
+                report,
+                latest,
+                ev,
+                m.DIGEST_ANCHORED_BY_SEVERAL_ISSUERS,
+                f"{len(digests)} digest(s) listed by batches of {len(issuers)} issuers"
+                f" ({', '.join(issuers)}): {named}; digests {shown}",
+            )
+
+    def _timestamp(self, block: int) -> int:
+        if block not in self._timestamps:
+            b = call_chain(lambda: self.w3.eth.get_block(block), f"block {block}")
+            self._timestamps[block] = int(b["timestamp"])
+        return self._timestamps[block]
+
+    def _check_changes_before_cutoff(self, report: m.AuditReport, cutoff: ChainEvent) -> None:
+        """Status changes of the issuer logged before ``cutoff`` (so by its key) at or after ``since``."""
+        issuer, since = cutoff.args["issuer"], int(cutoff.args["since"])
+        for ev in self.reader.read(self.genesis_block, cutoff.block_number, names=STATUS_EVENTS):
+            if ev.position >= cutoff.position or ev.args.get("issuer") != issuer:
+                continue
+            ts = self._timestamp(ev.block_number)
+            if ts < since:
+                continue
+            what = ev.args.get("digest") or ev.args.get("root")
+            root = ev.args.get("root")
+            rec = next((b for b in report.batches if b.root == root and b.issuer == issuer), None)
+            self._anomaly(
+                report,
+                rec,
+                ev,
+                m.STATUS_CHANGE_AFTER_KEY_CUTOFF,
+                f"{ev.name} of {what} at block {ev.block_number} (time {ts}) by the key of {issuer},"
+                f" at or after its key cut-off {since}: ignored by the contract",
+                issuer=issuer,
+            )
+            if rec is None and root is not None:
+                report.anomalies[-1] = m.Anomaly(
+                    m.STATUS_CHANGE_AFTER_KEY_CUTOFF,
+                    report.anomalies[-1].message,
+                    ev.block_number,
+                    ev.transaction_hash,
+                    root,
+                    issuer,
+                )
 
     # -- follow --------------------------------------------------------------------------------
 

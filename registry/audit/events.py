@@ -16,6 +16,7 @@ EVENT_NAMES = (
     "IssuerSuspended",
     "IssuerReinstated",
     "IssuerKeyRevoked",
+    "IssuerManagerSet",
     "BatchAnchored",
     "BatchRevoked",
     "CredentialRevoked",
@@ -23,6 +24,8 @@ EVENT_NAMES = (
     "CredentialReinstated",
 )
 ISSUER_EVENTS = ("IssuerRegistered", "IssuerSuspended", "IssuerReinstated", "IssuerKeyRevoked")
+# status changes an issuer key (or, after its cut-off, the owner or manager) can make
+STATUS_EVENTS = ("BatchRevoked", "CredentialRevoked", "CredentialSuspended", "CredentialReinstated")
 
 DEFAULT_CHUNK = 2000
 

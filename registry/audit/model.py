@@ -19,6 +19,10 @@ MANIFEST_MISMATCH = "manifest_mismatch"  # the manifest names another registry o
 ANCHOR_BY_NON_ISSUER = "anchor_by_non_issuer"  # issuer not admitted, suspended or key-revoked at that block
 CREDENTIAL_OP_BY_NON_ISSUER = "credential_op_by_non_issuer"  # revocation/suspension by a stranger
 STATE_MISMATCH = "state_mismatch"  # an event disagrees with the contract's current state
+# a digest listed in the manifests of batches of two or more different issuers (issue 10, item 2)
+DIGEST_ANCHORED_BY_SEVERAL_ISSUERS = "digest_anchored_by_several_issuers"
+# a status change or batch revocation by an issuer key at/after its key cut-off (ignored on chain)
+STATUS_CHANGE_AFTER_KEY_CUTOFF = "status_change_after_key_cutoff"
 
 ANOMALY_KINDS = (
     MANIFEST_MISSING,
@@ -30,6 +34,8 @@ ANOMALY_KINDS = (
     ANCHOR_BY_NON_ISSUER,
     CREDENTIAL_OP_BY_NON_ISSUER,
     STATE_MISMATCH,
+    DIGEST_ANCHORED_BY_SEVERAL_ISSUERS,
+    STATUS_CHANGE_AFTER_KEY_CUTOFF,
 )
 
 ISSUER_STATUS_NAMES = {0: "none", 1: "active", 2: "suspended"}

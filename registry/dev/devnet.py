@@ -346,7 +346,7 @@ class Devnet:
             finally:
                 db.engine.dispose()
             for root in roots:
-                info = contract.batch(root)
+                info = contract.batch(run.account.address, root)
                 if not info.exists or info.issuer != run.account.address:
                     return f"{run.demo.name}'s batch 0x{root.hex()} is recorded as anchored but not on chain"
         return None

@@ -135,6 +135,20 @@ class Scenario:
         self.batches.append(batch)
         return batch
 
+    def copy(self, issuer: LocalAccount, batch: Batch, extra: int = 0) -> Batch:
+        """``issuer`` anchors another issuer's documents (plus ``extra`` of its own) in a batch
+        of its own with a well-formed manifest naming itself: what a copying issuer can do."""
+        docs = list(batch.docs) + [
+            {"id": f"urn:uuid:{uuid.uuid4()}", "type": ["VerifiableCredential"]} for _ in range(extra)
+        ]
+        digests = [document_digest(d) for d in docs]
+        tree = MerkleTree.build(digests)
+        cid = self.store.put(Manifest.build(self.caip, issuer.address, digests).to_bytes())
+        receipt = self.issuer_tx(issuer, "anchor", tree.root, len(digests), cid)
+        copied = Batch(issuer, docs, digests, tree, cid, receipt, len(digests))
+        self.batches.append(copied)
+        return copied
+
     def credential_file(self, batch: Batch, i: int, folder: Path) -> Path:
         """Write credential ``i`` of ``batch`` with its anchor proof (what a holder gets)."""
         digest = batch.digests[i]

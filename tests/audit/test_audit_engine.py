@@ -138,7 +138,7 @@ def test_contract_rejects_anchors_by_strangers_suspended_and_key_revoked_issuers
     with pytest.raises(ContractRevert) as revoked:
         sc.issuer_tx(ISSUER_A, "anchor", root, 1, "bafy")
     assert revoked.value.details["error"] == "NotActiveIssuer"
-    assert not sc.reg.batch(root).exists
+    assert not sc.reg.batch(ISSUER_A.address, root).exists
     report = auditor(sc).audit()
     assert report.ok and report.batches == []
 
