@@ -20,7 +20,8 @@ from importlib import resources
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, File, Path, Request, UploadFile
+from eth_utils import to_checksum_address
+from fastapi import FastAPI, File, Path, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -358,6 +359,12 @@ class Metrics:
             "registry_indexed_batches", "batches in the digest index", registry=self.registry
         )
         self.pending = Gauge("registry_pending_manifests", "manifests not read yet", registry=self.registry)
+        self.rejected = Gauge(
+            "registry_rejected_manifests",
+            "anchors whose manifest was rejected for good (malformed or oversized reference, "
+            "oversized or mismatching manifest)",
+            registry=self.registry,
+        )
 
 
 def _page(name: str = "index.html") -> tuple[bytes, str]:
@@ -503,7 +510,8 @@ class Verifier:
         if self.reader is None:
             return None, ChainError("no chain reader is configured")
         assert prep.contract is not None and prep.root is not None and prep.digest is not None
-        view = self.reader.cached(prep.contract, prep.root, prep.digest)
+        assert prep.issuer_hint is not None  # needs_chain: the proof or the index named the issuer
+        view = self.reader.cached(prep.contract, prep.root, prep.digest, prep.issuer_hint)
         if view is not None:
             self.metrics.cache.labels("hit").inc()
             return view, None
@@ -511,7 +519,7 @@ class Verifier:
         reader = self.reader
         try:
             view = await anyio.to_thread.run_sync(
-                reader.fetch, prep.contract, prep.root, prep.digest, prep.issuer_hint
+                reader.fetch, prep.contract, prep.root, prep.digest, prep.issuer_hint, prep.proof_block
             )
             return view, None
         except ChainError as exc:
@@ -717,8 +725,14 @@ def create_app(
         },
         summary="Status of a credential known only by its digest (looked up in the digest index)",
     )
-    async def credential(digest: str = Path(..., pattern=HEX32, description="0x + 64 hex")) -> Response:
-        prep = prepare_digest(bytes.fromhex(digest[2:]), verifier.config, verifier.index)
+    async def credential(
+        digest: str = Path(..., pattern=HEX32, description="0x + 64 hex"),
+        issuer: str | None = Query(
+            None, pattern=ADDRESS, description="answer for this issuer's batches only (0x + 40 hex)"
+        ),
+    ) -> Response:
+        who = to_checksum_address(issuer) if issuer else None
+        prep = prepare_digest(bytes.fromhex(digest[2:]), verifier.config, verifier.index, who)
         result = await verifier.verify(prep)
         if prep.local_failed:
             raise NotFoundError(f"no batch anchored in a trusted registry lists digest {digest.lower()}")
@@ -745,8 +759,11 @@ def create_app(
         rb = bytes.fromhex(root[2:])
 
         def read() -> BatchView | None:
-            for contract in _contracts():
-                rec, ev, head = reader.batch_info(contract, rb)
+            contracts = _contracts()
+            anchors = [a for c in contracts for a in reader.recent_anchors(c, rb)]
+            for a in anchors:  # batches are per issuer: the first issuer to anchor this root
+                contract = a.contract
+                rec, ev, head = reader.batch_info(contract, a.issuer, rb, a.block_number)
                 if rec.anchored_at == 0:
                     continue
                 name = None
@@ -822,6 +839,12 @@ def create_app(
             "index": caught_up,
             "head": reader.head,
             "pending_manifests": len(index.pending),
+            "overdue_manifests": len(index.overdue()),
+            "rejected_manifests": len(index.rejected),
+            "rejected": [
+                {"issuer": k[1], "root": "0x" + k[2].hex(), "reason": why}
+                for k, why in list(index.rejected.items())[:20]
+            ],
             "last_error": reader.last_error,
         }
         if fresh and caught_up:
@@ -834,7 +857,7 @@ def create_app(
             )
         if not caught_up:
             why.append(
-                f"digest index not caught up ({len(index.pending)} manifests pending)"
+                f"digest index not caught up ({index.blocking()} manifests pending)"
                 if index.store is not None
                 else "no content store for the digest index"
             )
@@ -849,6 +872,7 @@ def create_app(
             m.sync_age.set(reader.clock() - reader.synced_at)
         m.indexed.set(len(index.manifests))
         m.pending.set(len(index.pending))
+        m.rejected.set(len(index.rejected))
         return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
     # the last added is the outermost: CORS (so refusals carry its headers), then the
