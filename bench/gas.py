@@ -84,7 +84,7 @@ def main() -> int:
             proof = [keccak(b"sibling %d/%d" % (depth, i)) for i in range(depth)]
             root = root_of(digest, proof)
             send(w3, issuer, reg.functions.anchor(root, 2**depth, CID))
-            fn = reg.functions.verify(digest, proof, root)
+            fn = reg.functions.verify(issuer.address, digest, proof, root)
             status = fn.call()
             if status != 0:
                 raise SystemExit(f"verify returned {status} for a valid proof")

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from eth_account import Account
 
-    from registry.anchor.demo import write_jsonl
+    from registry.anchor.demo import ISSUER, write_jsonl
     from registry.anchor.intake import Intake
     from registry.anchor.pipeline import Pipeline, PipelineConfig
     from registry.chain.anvil import DEV_KEYS, start_anvil
@@ -73,11 +73,18 @@ def main(argv: list[str] | None = None) -> int:
         w3 = connect(node.url)
         admin, issuer = Account.from_key(DEV_KEYS[0]), Account.from_key(DEV_KEYS[1])
         reg = RegistryContract(w3, deploy_registry(w3, admin))
-        send(
-            w3, admin, reg.functions.registerIssuer(issuer.address, "Bench University", "https://example.edu")
+        # registered URI = the issuer id the generated badges name: intake checks every document
+        send(w3, admin, reg.functions.registerIssuer(issuer.address, "Bench University", str(ISSUER["id"])))
+        settings = load_settings(
+            data_dir=work / "data",
+            database_url=args.db_url,
+            rpc_url=node.url,
+            contract=reg.address,
+            private_key="0x" + bytes(issuer.key).hex(),
         )
-        settings = load_settings(data_dir=work / "data", database_url=args.db_url)
-        from registry.anchor.context import open_store_from
+        from registry.anchor.context import expected_issuer_id, open_store_from
+
+        issuer_id = expected_issuer_id(settings)  # read once from the chain, as `registry issue` does
 
         store = open_store_from(settings)
         db = open_database(settings=settings)
@@ -95,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # stage 1: intake (parse, validate, id, canonicalize, digest, pin, queue)
         t_start = time.perf_counter()
-        report = Intake(db, store, workers=args.workers).run([docs])
+        report = Intake(db, store, workers=args.workers, issuer_id=issuer_id).run([docs])
         t_intake = time.perf_counter() - t_start
         if report.accepted != args.count:
             raise SystemExit(f"intake accepted {report.accepted} of {args.count}: {report.outcomes[:3]}")
@@ -168,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             body, proof = split_proof(json.loads(f.read_bytes()))
             p = AnchorProof.parse(proof or {})
             assert "0x" + sha256(canonical_bytes(body)).hex() == p.digest
-            assert reg.verify(p.digest_bytes(), p.path_bytes(), p.root_bytes()) == 0
+            assert reg.verify(p.issuer, p.digest_bytes(), p.path_bytes(), p.root_bytes()) == 0
         emit("proof_files_verified_on_chain", min(args.verify_sample, len(files)), "files")
         db.close()
         store.close()

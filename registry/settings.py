@@ -7,16 +7,21 @@ variables win over the file. Secrets are ``SecretStr`` so they never show in a r
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings.exceptions import SettingsError
+
+from registry.errors import ConfigError
 
 
 def _toml_path() -> Path:
@@ -57,6 +62,11 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(default=1024 * 1024, gt=0)
     max_depth: int = Field(default=64, gt=0)
     strict: bool = False
+    issuer_id: str | None = Field(
+        default=None,
+        description="issuer id every issued document must name (issuer or issuer.id); "
+        "default: the URI registered on chain for the signing key",
+    )
     # issuer pipeline
     batch_size: int = Field(default=10_000, gt=0, le=1_000_000)
     batch_max_wait: float = Field(default=60.0, ge=0)
@@ -70,6 +80,29 @@ class Settings(BaseSettings):
     cache_staleness: float = Field(default=15.0, ge=0, description="max seconds a chain read is reused")
     cors_origins: list[str] = Field(default_factory=list)
     max_request_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    verify_memo_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=0, description="bytes of documents the verify memo may account for"
+    )
+    prepare_threads: int = Field(
+        default=2, gt=0, le=64, description="threads parsing and checking large documents off the event loop"
+    )
+    # verifier connections (`registry serve`): see README, "Running the verifier behind a proxy"
+    header_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a client has to send a request's headers"
+    )
+    body_timeout: float = Field(default=30.0, gt=0, description="seconds a client has to send a request body")
+    keep_alive_timeout: float = Field(
+        default=5.0, gt=0, description="seconds an idle keep-alive connection is kept"
+    )
+    max_header_bytes: int = Field(
+        default=32 * 1024, ge=1024, description="request line + headers cap; over it: 431, connection closed"
+    )
+    max_connections: int = Field(
+        default=1000, gt=0, description="open connections per worker; over it the oldest idle one is closed"
+    )
+    max_concurrent_requests: int = Field(
+        default=64, gt=0, description="requests in progress per worker; over it: 503 (not /healthz)"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -104,5 +137,52 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings from environment, TOML file and explicit overrides (which win)."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Build the settings from environment, TOML file and explicit overrides (which win).
+
+    Invalid settings raise ``ConfigError`` naming each field and its problem, never its value:
+    an unquoted secret in ``registry.toml`` (a password of digits, a ``0x…`` key read as a TOML
+    integer) must not be echoed on a terminal or in a log.
+    """
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except PydanticValidationError as exc:
+        raise ConfigError("invalid settings: " + "; ".join(_field_problem(e) for e in exc.errors())) from None
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message is a position ("Invalid value (at line 3, column 21)"), never the text
+        raise ConfigError(f"{_toml_path()} is not valid TOML: {exc}; quote strings and keys") from None
+    except SettingsError as exc:
+        raise ConfigError(f"invalid settings: {_settings_error_field(exc)}") from None
+
+
+_SECRET_FIELDS = frozenset(
+    name for name, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)
+)
+
+
+_KINDS = {int: "number", float: "number", bool: "boolean", list: "list", dict: "table"}
+
+
+def _field_problem(err: Any) -> str:
+    """``field: problem`` for one pydantic error, without the rejected value."""
+    field = ".".join(str(p) for p in err.get("loc", ())) or "(settings)"
+    top = str(err.get("loc", ("",))[0]) if err.get("loc") else ""
+    if err.get("type") == "string_type":
+        kind = _KINDS.get(type(err.get("input")), "value of another type")
+        problem = f"must be a string, got a {kind}"
+        if top in _SECRET_FIELDS:
+            problem += " (quote it in registry.toml)"
+    elif top in _SECRET_FIELDS or err.get("type") in ("value_error", "assertion_error"):
+        # custom messages may quote the input: name the kind of problem only
+        problem = f"is invalid ({err.get('type')})"
+    else:
+        problem = str(err.get("msg", "is invalid"))
+    return f"{field} {problem}" if problem.startswith(("must", "is ")) else f"{field}: {problem}"
+
+
+def _settings_error_field(exc: Exception) -> str:
+    """The field named by a pydantic-settings parsing error (its message names field and source)."""
+    text = str(exc)
+    for name in Settings.model_fields:
+        if f'"{name}"' in text or f"'{name}'" in text or f" {name} " in text:
+            return f'{name} cannot be parsed (expected JSON for a list, e.g. ["a", "b"])'
+    return "a setting cannot be parsed"

@@ -56,6 +56,42 @@ def open_chain(settings: Settings) -> ChainSide:
     return ChainSide(w3=w3, account=account, contract=contract, chain_id=int(w3.eth.chain_id))
 
 
+def expected_issuer_id(settings: Settings) -> str:
+    """The issuer id documents must name: ``REGISTRY_ISSUER_ID``, else the URI registered on chain.
+
+    The chain is read once (one ``issuer(address)`` call for the signing key). Raises
+    :class:`ConfigError` saying what to set when neither is available.
+    """
+    if settings.issuer_id is not None:
+        if not settings.issuer_id.strip():
+            raise ConfigError("REGISTRY_ISSUER_ID is empty: set it to the issuer id your documents name")
+        return settings.issuer_id
+    hint = "set REGISTRY_ISSUER_ID to the issuer id your documents name (their `issuer` or `issuer.id`)"
+    if not settings.contract or (settings.private_key is None and settings.keystore is None):
+        raise ConfigError(
+            f"no issuer id to check documents against: {hint}, or configure the chain "
+            "(REGISTRY_CONTRACT and the issuer key) so that the URI registered for the key is used"
+        )
+    from registry.errors import RegistryError
+
+    try:
+        chain = open_chain(settings)
+        info = chain.contract.issuer(chain.account.address)
+    except RegistryError as exc:
+        raise ConfigError(
+            f"cannot read the issuer URI registered on chain ({exc.message}): {hint}, "
+            "or make the chain node reachable"
+        ) from None
+    if info.status == 0:
+        raise ConfigError(
+            f"{chain.account.address} is not a registered issuer of {settings.contract}: {hint}, "
+            "or have the operator admit the key (`registry issuer add`)"
+        )
+    if not info.uri.strip():
+        raise ConfigError(f"the issuer {chain.account.address} is registered without a URI: {hint}")
+    return info.uri
+
+
 def pipeline_config(settings: Settings, **overrides: Any) -> PipelineConfig:
     """Pipeline knobs from the settings, with explicit overrides (None ignored)."""
     cfg = PipelineConfig(

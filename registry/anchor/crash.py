@@ -6,12 +6,19 @@ point of that name, the way a power cut or the OOM killer would: no cleanup, no 
 ``after-mined``, ``mid-proofs`` (the stage matrix every run passes), and ``after-reorg`` (reached
 only when a reorg removed an anchor; the finality tests use it). Unset (the normal case) the check
 costs one dict lookup.
+
+``REGISTRY_TEST_PAUSE_AT=<stage>:<folder>`` makes the process stop at the pause point of that name
+(``before-queue``: intake, between the duplicate check and the insert), write
+``<folder>/<pid>.ready`` and wait until ``<folder>/go`` exists (at most 120 s): the concurrency
+tests line two real processes up at the same point.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
+from pathlib import Path
 
 ENV = "REGISTRY_TEST_CRASH_AT"
 STAGES = (
@@ -30,3 +37,18 @@ def crash_point(stage: str) -> None:
     """Die at once with SIGKILL when the environment asks for a crash at ``stage``."""
     if os.environ.get(ENV) == stage:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+PAUSE_ENV = "REGISTRY_TEST_PAUSE_AT"
+
+
+def pause_point(stage: str) -> None:
+    """Wait at ``stage`` until released when the environment asks for it (tests only)."""
+    spec = os.environ.get(PAUSE_ENV)
+    if not spec or not spec.startswith(stage + ":"):
+        return
+    folder = Path(spec.split(":", 1)[1])
+    (folder / f"{os.getpid()}.ready").write_text(stage)
+    deadline = time.monotonic() + 120
+    while not (folder / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)

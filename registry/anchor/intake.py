@@ -8,6 +8,15 @@ never stops the others.
 
 A document is recognised as issued before by the digest of its canonical form *as given* (before
 an ``id`` is added), so re-issuing a document without an ``id`` does not mint a second credential.
+A duplicate's reason says where the earlier credential stands (queued, in which batch, its last
+anchoring error), so a credential stuck in a failing batch is never silently "issued before".
+
+When an issuer id is configured (``REGISTRY_ISSUER_ID`` or the URI registered on chain), every
+document naming another issuer (``issuer`` or ``issuer.id``) is rejected with ``issuer_mismatch``.
+
+Two runs over the same documents at the same time: the insert reports which rows it really
+added (``RETURNING``); a document another run queued first is reported ``duplicate`` with the
+digest actually queued, never ``accepted`` under a digest that was dropped.
 
 Work is done in chunks: the CPU part per document, then one query for duplicates, the pins, and
 one database transaction inserting the whole chunk (bulk core insert, no per-row ORM objects).
@@ -27,9 +36,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from registry.anchor.crash import crash_point
+from registry.anchor.crash import crash_point, pause_point
 from registry.db import Database, utcnow
-from registry.db.models import credentials_table
+from registry.db.models import batches_table, credentials_table
 from registry.errors import InputError, RegistryError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -220,8 +229,26 @@ def canonical(doc: dict[str, Any]) -> bytes:
     return canonical_bytes(body)
 
 
-def prepare(item: Item, *, max_bytes: int, max_depth: int, strict: bool) -> Prepared | Outcome:
-    """Parse strictly, validate, canonicalize, add an ``id`` when missing and digest one document."""
+def prepare(
+    item: Item, *, max_bytes: int, max_depth: int, strict: bool, issuer_id: str | None = None
+) -> Prepared | Outcome:
+    """Parse strictly, validate, canonicalize, add an ``id`` when missing and digest one document.
+
+    Never raises for a bad document: every failure is a rejected :class:`Outcome` with a code.
+    """
+    try:
+        return _prepare(item, max_bytes=max_bytes, max_depth=max_depth, strict=strict, issuer_id=issuer_id)
+    except RegistryError as exc:
+        return Outcome(item.source, "rejected", code=exc.code, reason=_one_line(exc.message))
+    except (ValueError, TypeError, OverflowError, RecursionError, UnicodeError) as exc:
+        return Outcome(
+            item.source, "rejected", code="unprocessable", reason=_one_line(f"{type(exc).__name__}: {exc}")
+        )
+
+
+def _prepare(
+    item: Item, *, max_bytes: int, max_depth: int, strict: bool, issuer_id: str | None
+) -> Prepared | Outcome:
     from registry.core.canonical import load_document, sha256
     from registry.core.cid import cid_from_digest
     from registry.core.credential import ensure_id, validate_credential
@@ -230,6 +257,16 @@ def prepare(item: Item, *, max_bytes: int, max_depth: int, strict: bool) -> Prep
         doc = load_document(item.data, max_bytes=max_bytes, max_depth=max_depth)
         source_canonical = canonical(doc)
         info = validate_credential(doc, strict=strict)
+        if issuer_id is not None and info.issuer is not None and info.issuer != issuer_id:
+            return Outcome(
+                item.source,
+                "rejected",
+                code="issuer_mismatch",
+                reason=_one_line(
+                    f"the document names issuer {info.issuer[:200]!r}, but this issuer is {issuer_id!r} "
+                    "(REGISTRY_ISSUER_ID, or the URI registered on chain for the signing key)"
+                ),
+            )
         extra: str | None = None
         proof = doc.get("proof")
         if proof is not None:
@@ -265,10 +302,13 @@ def _one_line(s: str, limit: int = 500) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-def _prepare_many(args: tuple[list[Item], int, int, bool, Any]) -> list[Prepared | Outcome]:
+def _prepare_many(args: tuple[list[Item], int, int, bool, str | None, Any]) -> list[Prepared | Outcome]:
     """Worker process: prepare documents, and pin them too when handed a (picklable) store."""
-    items, max_bytes, max_depth, strict, store = args
-    out = [prepare(i, max_bytes=max_bytes, max_depth=max_depth, strict=strict) for i in items]
+    items, max_bytes, max_depth, strict, issuer_id, store = args
+    out = [
+        prepare(i, max_bytes=max_bytes, max_depth=max_depth, strict=strict, issuer_id=issuer_id)
+        for i in items
+    ]
     if store is not None:
         _put_batch(store, [p for p in out if isinstance(p, Prepared)])
     return out
@@ -329,8 +369,12 @@ class Intake:
         chunk_size: int = 2000,
         workers: int = 1,
         pin_threads: int = 16,
+        issuer_id: str | None = None,
     ) -> None:
+        """``issuer_id``: the issuer id documents must name (None: not checked, for tools and tests
+        that take any document; ``registry issue`` always passes one)."""
         self.db = db
+        self.issuer_id = issuer_id
         self.store = store
         self.max_bytes = max_bytes
         self.max_depth = max_depth
@@ -375,13 +419,19 @@ class Intake:
         return report
 
     def _prepared_chunks(self, items: Iterable[Item | Outcome]) -> Iterator[list[Prepared | Outcome]]:
-        params = (self.max_bytes, self.max_depth, self.strict)
+        params = (self.max_bytes, self.max_depth, self.strict, self.issuer_id)
         if self.workers == 1:
             for chunk in _chunks(items, self.chunk_size):
                 yield [
                     i
                     if isinstance(i, Outcome)
-                    else prepare(i, max_bytes=self.max_bytes, max_depth=self.max_depth, strict=self.strict)
+                    else prepare(
+                        i,
+                        max_bytes=self.max_bytes,
+                        max_depth=self.max_depth,
+                        strict=self.strict,
+                        issuer_id=self.issuer_id,
+                    )
                     for i in chunk
                 ]
             return
@@ -441,8 +491,10 @@ class Intake:
                 p = fresh[idx]
                 prior = known.get(p.source_digest) or known.get(p.digest)
                 if prior is not None:
-                    final[idx] = "0x" + prior.hex()
-                    out[idx] = Outcome(p.source, "duplicate", digest=final[idx], reason="issued before")
+                    final[idx] = "0x" + prior.digest.hex()
+                    out[idx] = Outcome(
+                        p.source, "duplicate", digest=final[idx], reason="issued before: " + prior.where()
+                    )
                     del fresh[idx]
         if fresh:
             t0 = time.perf_counter()
@@ -466,12 +518,34 @@ class Intake:
                 }
                 for _, p in sorted(fresh.items())
             ]
+            pause_point("before-queue")
             with self.db.begin() as conn:
-                conn.execute(_insert_ignore(self.db), new_rows)
+                inserted = {
+                    bytes(r[0])
+                    for r in conn.execute(
+                        _insert_ignore(self.db).returning(credentials_table.c.digest), new_rows
+                    ).all()
+                }
             self._time("db", t0)
+            lost = [p for p in fresh.values() if p.digest not in inserted]
+            raced = self._known([k for p in lost for k in (p.source_digest, p.digest)]) if lost else {}
             for idx, p in fresh.items():
-                final[idx] = "0x" + p.digest.hex()
-                out[idx] = Outcome(p.source, "accepted", digest=final[idx], cid=p.cid)
+                if p.digest in inserted:
+                    final[idx] = "0x" + p.digest.hex()
+                    out[idx] = Outcome(p.source, "accepted", digest=final[idx], cid=p.cid)
+                    continue
+                prior = raced.get(p.source_digest) or raced.get(p.digest)
+                if (
+                    prior is None
+                ):  # pragma: no cover - a conflicting row cannot vanish (rows are never deleted)
+                    raise InputError(f"{p.source}: not queued and no conflicting row found", code="corrupt")
+                final[idx] = "0x" + prior.digest.hex()
+                out[idx] = Outcome(
+                    p.source,
+                    "duplicate",
+                    digest=final[idx],
+                    reason="queued at the same time by another run: " + prior.where(),
+                )
         for idx, seen in repeats:
             p = chunk[idx]
             assert isinstance(p, Prepared)
@@ -483,21 +557,25 @@ class Intake:
     def _time(self, step: str, since: float) -> None:
         self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - since
 
-    def _known(self, keys: list[bytes]) -> dict[bytes, bytes]:
-        """Digests already in the database among ``keys`` (matched as source digest or digest)."""
+    def _known(self, keys: list[bytes]) -> dict[bytes, Known]:
+        """Credentials already in the database among ``keys`` (matched as source digest or digest)."""
         t = credentials_table
-        known: dict[bytes, bytes] = {}
+        b = batches_table
+        known: dict[bytes, Known] = {}
         with self.db.engine.connect() as conn:
             for k in range(0, len(keys), 500):
                 part = keys[k : k + 500]
                 rows = conn.execute(
-                    select(t.c.source_digest, t.c.digest).where(
-                        or_(t.c.source_digest.in_(part), t.c.digest.in_(part))
+                    select(
+                        t.c.source_digest, t.c.digest, t.c.status, t.c.batch_id, b.c.status, b.c.last_error
                     )
+                    .select_from(t.outerjoin(b, b.c.id == t.c.batch_id))
+                    .where(or_(t.c.source_digest.in_(part), t.c.digest.in_(part)))
                 ).all()
-                for sd, d in rows:
-                    known[bytes(sd)] = bytes(d)
-                    known[bytes(d)] = bytes(d)
+                for sd, d, status, batch_id, batch_status, last_error in rows:
+                    entry = Known(bytes(d), str(status), batch_id, batch_status, last_error)
+                    known[bytes(sd)] = entry
+                    known[bytes(d)] = entry
         return known
 
     def _pin(self, prepared: list[Prepared]) -> None:
@@ -523,6 +601,26 @@ class Intake:
         with ThreadPoolExecutor(self.pin_threads) as pool:
             for _ in pool.map(put, prepared):
                 pass
+
+
+@dataclass
+class Known:
+    """A credential already in the database, and where it stands."""
+
+    digest: bytes
+    status: str
+    batch_id: int | None
+    batch_status: str | None
+    last_error: str | None
+
+    def where(self) -> str:
+        """One line: the credential's state, its batch and the batch's last error if any."""
+        if self.batch_id is None:
+            return f"{self.status}, waiting for a batch"
+        text = f"{self.status} in batch {self.batch_id} ({self.batch_status})"
+        if self.status != "anchored" and self.last_error:
+            text += f"; not anchored yet, last error: {_one_line(self.last_error, 200)}"
+        return text
 
 
 def _insert_ignore(db: Database) -> Any:

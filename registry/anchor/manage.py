@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
-from registry.anchor.pipeline import BATCH_STATES, Pipeline
+from registry.anchor.pipeline import BATCH_STATES, OPEN, Pipeline
 from registry.anchor.txmanager import Lost, Mined
 from registry.chain.contract import CREDENTIAL_STATUS, decode_revert, is_revert
 from registry.db import Batch, Credential, Database, Revocation, Transaction, utcnow
@@ -206,6 +206,13 @@ def overview(db: Database) -> dict[str, Any]:
             )
         )
         revs = _count_by(s, Revocation)
+        failing = list(
+            s.scalars(
+                select(Batch)
+                .where(col(Batch.status).in_(OPEN), col(Batch.last_error).is_not(None))
+                .order_by(col(Batch.id))
+            )
+        )
     return {
         "credentials": {k: int(v) for k, v in creds.items()},
         "batches": {k: int(v) for k, v in batches.items()},
@@ -215,6 +222,7 @@ def overview(db: Database) -> dict[str, Any]:
             for t in pending
         ],
         "recent_batches": [_batch_json(b) for b in recent],
+        "failing_batches": [_batch_json(b) for b in failing],  # open, their last step failed
     }
 
 
@@ -234,6 +242,10 @@ def _batch_json(b: Batch) -> dict[str, Any]:
         "transaction": "0x" + b.tx_hash.hex() if b.tx_hash else None,
         "block": b.block_number,
         "anchored_at": b.anchored_at.isoformat() if b.anchored_at else None,
+        "attempts": b.attempts,
+        "failures": b.failures,
+        "last_error": b.last_error,
+        "last_error_at": b.last_error_at.isoformat() if b.last_error_at else None,
     }
 
 
@@ -261,7 +273,7 @@ def credential_status(db: Database, digest: bytes, *, pipe: Pipeline | None = No
             code = pipe.contract.credential_status(pipe.address, digest)
             out["chain"] = {"credential_status": CREDENTIAL_STATUS.get(code, str(code))}
             if b is not None:
-                info = pipe.contract.batch(pipe.address, b.root)
+                info = pipe._chain_batch(b.root)
                 out["chain"].update(
                     batch_on_chain=info.exists,
                     batch_revoked=bool(info.revoked_at),

@@ -16,6 +16,14 @@ with :meth:`Pipeline.reconcile`, which re-checks done batches the chain could st
 
 Before signing, the chain is asked whether it already holds the root for this issuer; if so the
 batch is adopted from the ``BatchAnchored`` event instead of being sent twice.
+
+No failure strands a batch. When a step fails for a reason other than an unreachable node (the
+registry refuses the anchor, e.g. ``NotActiveIssuer`` while the issuer is suspended; the
+transaction reverts on chain; the manifest cannot be pinned), the batch stays in its open state
+(``sealed`` or ``pinned``), the error is recorded on it (``last_error``, ``last_error_at``,
+``failures``), the run goes on with the other batches, and the report lists it. A later run, or
+``--watch`` after a back-off, retries it from its state: a root already on chain for this issuer
+is adopted, so a retry never anchors a credential twice.
 """
 
 from __future__ import annotations
@@ -60,8 +68,8 @@ BATCH_STATES = {  # what each stored batch status means, in the words `registry 
     "mined": "anchored, not final (no proof handed out yet)",
     "confirmed": "final, writing proof files",
     "done": "final, proof files written",
-    "failed": "failed",
 }
+RETRY_BACKOFF = (5.0, 600.0)  # --watch: first and longest wait before a failed batch is retried
 PROOF_WRITERS = 1  # one thread creating files while this one builds them: more contend in the kernel
 PROOF_GROUP = 256  # proof files per write task
 RECONCILE_INTERVAL = 10.0  # seconds between reconciliations in --watch
@@ -79,7 +87,6 @@ class PipelineConfig:
     finality: str = "depth"  # "finalized", "depth" or "auto" (settings default: auto)
     poll_interval: float = 0.25
     node_timeout: float | None = None  # give up after this long without a node (None: never)
-    max_attempts: int = 5
     start_block: int = 0  # the registry's deployment block: event scans start there
 
 
@@ -92,6 +99,7 @@ class AnchorReport:
     credentials: int = 0
     transactions: int = 0
     gas_used: int = 0
+    failed_batches: dict[int, dict[str, Any]] = field(default_factory=dict)  # batch id -> its failure
 
     def to_json(self) -> dict[str, Any]:
         """JSON summary."""
@@ -102,6 +110,7 @@ class AnchorReport:
             "transactions_sent": self.transactions,
             "gas_used": self.gas_used,
             "batches": self.anchored_batches,
+            "batches_failed": list(self.failed_batches.values()),
         }
 
 
@@ -153,6 +162,8 @@ class Pipeline:
         self._rule: FinalityRule | None = None
         self._view: FinalityView | None = None  # head and finalized block, read once per round
         self._told_not_final: set[int] = set()
+        self._parked: dict[int, float] = {}  # failed batch id -> monotonic time it may be retried
+        self._failures_in_run: dict[int, int] = {}
 
     def __repr__(self) -> str:
         return f"Pipeline(issuer={self.address}, registry={self.registry_ref})"
@@ -285,11 +296,15 @@ class Pipeline:
         crash_point("after-pin")
         return True
 
+    def _chain_batch(self, root: bytes) -> Any:
+        """This issuer's batch record for ``root`` on chain (``.exists`` false when unknown)."""
+        return self.contract.batch(self.address, root)
+
     def _fn(self, batch: Batch) -> Any:
         return self.contract.functions.anchor(batch.root, batch.count, batch.manifest_cid)
 
     def _submit(self, batch: Batch) -> bool:
-        info = self.contract.batch(self.address, batch.root)
+        info = self._chain_batch(batch.root)
         if info.exists:
             return self._adopt(batch, info.issuer)
         fn = self._fn(batch)
@@ -300,7 +315,7 @@ class Pipeline:
                 raise
             err = decode_revert(exc)
             if err.details.get("error") == "BatchAlreadyAnchored":
-                return self._adopt(batch, self.contract.batch(self.address, batch.root).issuer)
+                return self._adopt(batch, self._chain_batch(batch.root).issuer)
             raise ContractRevert(
                 f"batch {batch.id}: the registry refuses the anchor: {err.message}",
                 error=err.details.get("error"),
@@ -336,10 +351,10 @@ class Pipeline:
     def _adopt(self, batch: Batch, issuer: str) -> bool:
         """The chain already holds this issuer's batch with this root: take the anchor from its
         event (this issuer's, never another issuer's copy of the root), never send twice."""
-        if issuer != self.address:
-            self._set(batch.id, status="failed")  # type: ignore[arg-type]
+        if issuer != self.address:  # cannot happen with per-issuer batches; kept as a guard
             raise RegistryError(
-                f"batch {batch.id}: root 0x{batch.root.hex()} is anchored by another issuer ({issuer})",
+                f"batch {batch.id}: root 0x{batch.root.hex()} is anchored by another issuer ({issuer}); "
+                "the batch stays open and is retried",
                 code="root_taken",
             )
         logs = self.contract.contract.events.BatchAnchored.get_logs(
@@ -379,19 +394,18 @@ class Pipeline:
                 self._set(batch.id, tx_id=res.tx.id, tx_hash=res.tx.tx_hash)  # type: ignore[arg-type]
             return False
         if res.status != 1:
-            info = self.contract.batch(self.address, batch.root)
+            info = self._chain_batch(batch.root)
             if info.exists:
                 return self._adopt(batch, info.issuer)
             issuer = self.contract.issuer(self.address)
-            attempts = batch.attempts
+            # back to pinned: the next attempt estimates first (and sends only what can succeed)
             self._set(batch.id, status="pinned", tx_id=None, tx_hash=None)  # type: ignore[arg-type]
-            if attempts >= self.cfg.max_attempts or issuer.status_name != "active":
-                raise ContractRevert(
-                    f"batch {batch.id}: anchor tx 0x{res.tx.tx_hash.hex()} reverted "
-                    f"(issuer status {issuer.status_name}); batch kept for a later run",
-                    error="reverted",
-                )
-            return True
+            raise ContractRevert(
+                f"batch {batch.id}: anchor tx 0x{res.tx.tx_hash.hex()} reverted in block {res.block_number} "
+                f"(issuer status {issuer.status_name}, attempt {batch.attempts}); the batch stays open "
+                "and is retried",
+                error="reverted",
+            )
         self._set(
             batch.id,  # type: ignore[arg-type]
             status="mined",
@@ -423,7 +437,8 @@ class Pipeline:
             finalized = read_finalized(self.w3) if rule is FinalityRule.finalized else None
             if rule is FinalityRule.finalized and finalized is None:
                 raise ChainError(
-                    "the node stopped answering the `finalized` block tag; set REGISTRY_FINALITY"
+                    "the node stopped answering the `finalized` block tag; set REGISTRY_FINALITY",
+                    code="no_finalized_tag",
                 )
             self._view = FinalityView(rule, head, finalized, self.cfg.confirmations)
         return self._view
@@ -491,7 +506,7 @@ class Pipeline:
                     f"(waiting for {view.describe()}; final block now {max(view.final_block, 0)})"
                 )
             return False
-        info = self.contract.batch(self.address, batch.root)
+        info = self._chain_batch(batch.root)
         if not info.exists:  # the receipt is canonical but the state says otherwise: a node lag
             return False
         if info.issuer != self.address:
@@ -667,20 +682,68 @@ class Pipeline:
         backoff = min(5.0, 0.5 * 2 ** min(6, int(waited // 2)))
         self.stop.wait(backoff)
 
-    def advance_all(self) -> bool:
-        """One round over the open batches; True when every batch is finished."""
+    def _record_failure(self, batch: Batch, exc: BaseException) -> None:
+        """Keep the batch open, record why its step failed, and park it (this run / back-off)."""
+        assert batch.id is not None
+        if isinstance(exc, RegistryError):
+            text = f"{exc.code}: {exc.message}"
+        else:
+            text = f"{type(exc).__name__}: {exc}"
+        text = " ".join(text.split())[:1000]
+        now = utcnow()
+        with self.db.begin() as conn:
+            conn.execute(
+                batches_table.update()
+                .where(batches_table.c.id == batch.id)
+                .values(last_error=text, last_error_at=now, failures=batches_table.c.failures + 1)
+            )
+        n = self._failures_in_run.get(batch.id, 0) + 1
+        self._failures_in_run[batch.id] = n
+        first, longest = RETRY_BACKOFF
+        self._parked[batch.id] = time.monotonic() + min(longest, first * 2 ** (n - 1))
+        fresh = self._batch(batch.id)
+        self.report.failed_batches[batch.id] = {
+            "batch": batch.id,
+            "root": "0x" + batch.root.hex(),
+            "count": batch.count,
+            "status": fresh.status,
+            "attempts": fresh.attempts,
+            "failures": fresh.failures,
+            "error": text,
+        }
+        self.say(f"batch {batch.id}: not anchored this time: {text} (state {fresh.status}; retried later)")
+
+    def advance_all(self, *, retry_parked: bool = False) -> bool:
+        """One round over the open batches; True when every batch not parked is finished.
+
+        A batch whose step fails is recorded and parked instead of stopping the run; with
+        ``retry_parked`` (``--watch``) a parked batch is tried again once its back-off is over.
+        """
         pending = False
         self._view = None  # head and finalized block are read again, once, in this round
         for batch in self.open_batches():
             if self.stop.is_set():
                 return False
+            assert batch.id is not None
+            until = self._parked.get(batch.id)
+            if until is not None:
+                if not retry_parked or time.monotonic() < until:
+                    continue
+                del self._parked[batch.id]
             while batch.status in OPEN and not self.stop.is_set():
-                moved = self._guard(lambda b=batch: self.step(b))  # type: ignore[misc]
+                try:
+                    moved = self._guard(lambda b=batch: self.step(b))  # type: ignore[misc]
+                except Exception as exc:
+                    self._record_failure(batch, exc)
+                    break
                 if not moved:
                     pending = True
                     break
-                batch = self._batch(batch.id)  # type: ignore[arg-type]
-        return not pending and not self.open_batches()
+                batch = self._batch(batch.id)
+            else:
+                if batch.status == "done":  # its last_error stays: the history `registry status` shows
+                    self.report.failed_batches.pop(int(batch.id or 0), None)
+        return not pending and all(b.id in self._parked for b in self.open_batches())
 
     def run_once(self) -> AnchorReport:
         """Reconcile, seal everything queued and drive every open batch to ``done`` (or until stopped)."""
@@ -706,7 +769,7 @@ class Pipeline:
             self._guard(lambda: bool(self.seal(force=False)))
             if self.stop.is_set():
                 break
-            done = self.advance_all()
+            done = self.advance_all(retry_parked=True)
             self.stop.wait(idle if done else self.cfg.poll_interval)
         self.say("stopped cleanly")
         return self.report

@@ -35,16 +35,27 @@ def issue(
     workers: int = typer.Option(1, "--workers", min=1, help="processes for parsing/canonicalizing"),
     strict: bool = typer.Option(None, "--strict/--lenient", help="strict credential validation"),
 ) -> None:
-    """Validate, canonicalize, add ids, digest, pin and queue credentials for anchoring."""
-    from registry.anchor.context import open_store_from
+    """Validate, canonicalize, add ids, digest, pin and queue credentials for anchoring.
+
+    Every document must name this issuer (REGISTRY_ISSUER_ID, else the URI registered on chain
+    for the signing key); others are rejected with ``issuer_mismatch``.
+    """
+    from registry.anchor.context import expected_issuer_id, open_store_from
     from registry.anchor.intake import Intake, source_size
     from registry.db import open_database
 
     s = settings(strict=strict)
+    issuer_id = expected_issuer_id(s)  # before anything is opened: a config error changes nothing
     db = open_database(settings=s)
     store = open_store_from(s)
     intake = Intake(
-        db, store, max_bytes=s.max_document_bytes, max_depth=s.max_depth, strict=s.strict, workers=workers
+        db,
+        store,
+        max_bytes=s.max_document_bytes,
+        max_depth=s.max_depth,
+        strict=s.strict,
+        workers=workers,
+        issuer_id=issuer_id,
     )
     total = source_size(paths)
     if total >= PROGRESS_MIN_BYTES and not as_json:
@@ -134,8 +145,16 @@ def anchor(
             f"{len(r.anchored_batches)} batch(es) anchored, {r.credentials} credential(s) with proofs in "
             f"{s.resolved_output_dir}, {r.transactions} transaction(s) sent"
         )
+        for f in r.failed_batches.values():
+            print(
+                f"batch {f['batch']} NOT anchored ({f['count']} credentials, state {f['status']}, "
+                f"{f['attempts']} tx attempt(s)): {f['error']}; it stays open: run `registry anchor` "
+                "again once the cause is fixed (`registry status` shows it)"
+            )
     if stop.is_set() and not watch:
         sys.exit(130)
+    if report.failed_batches:
+        sys.exit(1)
 
 
 def _change(action: str, digests: list[str], reason: str | None, as_json: bool, quiet: bool) -> None:
@@ -234,6 +253,12 @@ def _print_status(data: dict[str, Any]) -> None:
                 + (f", block {bj['block']}" if bj["block"] is not None else ""),
                 markup=False,
             )
+        for bj in data.get("failing_batches", []):
+            out.print(
+                f"NOT ANCHORED batch {bj['batch']} ({bj['status']}, {bj['attempts']} tx attempt(s), "
+                f"{bj['failures']} failure(s)): last error at {bj['last_error_at']}: {bj['last_error']}",
+                markup=False,
+            )
         return
     out.print(f"credential {data['digest']}: {data['status']}", markup=False)
     for key in ("id", "name", "cid", "queued_at", "proof_file", "local_chain_status"):
@@ -244,6 +269,8 @@ def _print_status(data: dict[str, Any]) -> None:
         out.print(
             f"  batch {bj['batch']} ({bj['status']}), root {bj['root']}, tx {bj['transaction']}", markup=False
         )
+        if bj.get("last_error"):
+            out.print(f"  batch last error ({bj['last_error_at']}): {bj['last_error']}", markup=False)
     if data.get("chain"):
         out.print(f"  chain: {data['chain']}", markup=False)
 

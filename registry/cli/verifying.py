@@ -113,19 +113,27 @@ def _serve(
     workers: int = typer.Option(1, "--workers", min=1, help="worker processes"),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
-    """Run the verification service (JSON API and web page); it holds no private key."""
+    """Run the verification service (JSON API and web page); it holds no private key.
+
+    Connection limits come from the settings (``REGISTRY_HEADER_TIMEOUT``, ``REGISTRY_BODY_TIMEOUT``,
+    ``REGISTRY_KEEP_ALIVE_TIMEOUT``, ``REGISTRY_MAX_HEADER_BYTES``, ``REGISTRY_MAX_CONNECTIONS``,
+    ``REGISTRY_MAX_CONCURRENT_REQUESTS``); see the README.
+    """
     import socket
 
-    import uvicorn
+    from uvicorn import Server
     from uvicorn.supervisors import Multiprocess
 
+    from registry.verify.http import uvicorn_config
+
+    s = settings()  # read once here so that a bad setting fails before any socket is opened
     target = "registry.verify.service:app_from_env"
-    if workers == 1:
-        uvicorn.run(target, factory=True, host=host, port=port, log_level=log_level, access_log=False)
-        return
-    config = uvicorn.Config(
-        target, factory=True, host=host, port=port, workers=workers, log_level=log_level, access_log=False
+    config = uvicorn_config(
+        target, s, factory=True, host=host, port=port, workers=workers, log_level=log_level, access_log=False
     )
+    if workers == 1:
+        Server(config).run()
+        return
     # uvicorn's own multi-worker socket is made without an explicit protocol, so asyncio does not set
     # TCP_NODELAY on accepted connections and every keep-alive response waits ~40 ms for a delayed
     # ACK; naming IPPROTO_TCP restores TCP_NODELAY

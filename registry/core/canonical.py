@@ -12,12 +12,16 @@ code                       meaning
 ``invalid_json``           not JSON at all (``details["line"]``, ``details["column"]``)
 ``duplicate_key``          an object names the same member twice
 ``non_finite_number``      NaN, Infinity, -Infinity or a float literal that overflows
-``integer_out_of_range``   an integer outside +-(2**53 - 1), also written as a float (``1e20``)
+``integer_out_of_range``   an integer outside +-(2**53 - 1), also written as a float (``1e20``), or
+                           an integer literal of any length (never converted: no 4,300-digit limit)
 ``nesting_too_deep``       objects/arrays nested deeper than ``max_depth``
 ``invalid_unicode``        a string holding a lone UTF-16 surrogate (``"\\ud800"``)
 ``not_an_object``          top level is not a JSON object (``load_document`` only)
 ``unsupported_value``      a Python value with no JSON form (``canonical_bytes`` only)
 =========================  ==============================================================
+
+Messages are bounded (:data:`MAX_MESSAGE_CHARS`): a key or value quoted in one is shortened, so a
+hostile document cannot make an error larger than a few hundred bytes.
 """
 
 from __future__ import annotations
@@ -44,11 +48,14 @@ __all__ = [
     "load_document",
     "parse_json",
     "sha256",
+    "shorten",
 ]
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 DEFAULT_MAX_DEPTH = 64
 MAX_SAFE_INTEGER = 2**53 - 1
+MAX_MESSAGE_CHARS = 300  # longest error message (and longest quoted path) this module writes
+_MAX_INT_DIGITS = 16  # 2**53 - 1 has 16 digits: a longer literal is out of range, never parsed
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -58,10 +65,18 @@ def json_pointer(path: tuple[str | int, ...] | list[str | int]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
+def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to at most ``limit`` characters (an ellipsis marks the cut)."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 def _fail(code: str, problem: str, path: tuple[str | int, ...] = (), **details: Any) -> CanonicalizationError:
     pointer = json_pointer(path)
-    where = f"at {pointer!r}" if pointer else "at the document root"
-    return CanonicalizationError(f"{problem} {where}", code=code, path=pointer, **details)
+    where = f"at {shorten(pointer, 120)!r}" if pointer else "at the document root"
+    bounded = {k: shorten(v, 120) if isinstance(v, str) else v for k, v in details.items()}
+    return CanonicalizationError(
+        shorten(f"{shorten(problem, 170)} {where}"), code=code, path=shorten(pointer, 1000), **bounded
+    )
 
 
 class _NonFinite:
@@ -92,6 +107,21 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+class _BigInt:
+    """Placeholder for an integer literal too long to be in range (never converted to ``int``)."""
+
+    __slots__ = ("literal",)
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+def _parse_int(literal: str) -> Any:
+    if len(literal) - literal.startswith("-") > _MAX_INT_DIGITS:
+        return _BigInt(literal)  # int() would raise past 4,300 digits and is quadratic before
+    return int(literal)
+
+
 def _parse_constant(literal: str) -> _NonFinite:
     return _NonFinite(literal)
 
@@ -104,7 +134,8 @@ def _parse_float(literal: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(
-    object_pairs_hook=_pairs_hook, parse_constant=_parse_constant, parse_float=_parse_float
+    object_pairs_hook=_pairs_hook, parse_constant=_parse_constant, parse_float=_parse_float,
+    parse_int=_parse_int,
 )
 
 
@@ -137,8 +168,9 @@ def _check(value: Any, path: tuple[str | int, ...], max_depth: int, *, parsed: b
         return
     elif isinstance(value, int):
         if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            shown = str(value) if value.bit_length() < 200 else f"of {value.bit_length()} bits"
             raise _fail("integer_out_of_range",
-                        f"integer {value} is outside the IEEE-754 exact range +-(2**53 - 1)", path)
+                        f"integer {shown} is outside the IEEE-754 exact range +-(2**53 - 1)", path)
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise _fail("non_finite_number", f"number {value!r} is not finite", path)
@@ -149,7 +181,13 @@ def _check(value: Any, path: tuple[str | int, ...], max_depth: int, *, parsed: b
                         f"number {value!r} is an integer outside the IEEE-754 exact range +-(2**53 - 1)",
                         path)
     elif isinstance(value, _NonFinite):
-        raise _fail("non_finite_number", f"number {value.literal} is not finite", path)
+        raise _fail("non_finite_number", f"number {shorten(value.literal, 40)} is not finite", path)
+    elif isinstance(value, _BigInt):
+        digits = len(value.literal.lstrip("-"))
+        shown = value.literal if digits <= 60 else f"of {digits} digits ({value.literal[:20]}\u2026)"
+        raise _fail("integer_out_of_range",
+                    f"integer {shown} is outside the IEEE-754 exact range +-(2**53 - 1)", path,
+                    digits=digits)
     elif isinstance(value, Mapping):
         _check(dict(value), path, max_depth, parsed=parsed)
     else:
@@ -247,6 +285,8 @@ def parse_json(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES,
     except json.JSONDecodeError as exc:
         raise _fail("invalid_json", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
                     line=exc.lineno, column=exc.colno) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # any other decoder failure: still a code
+        raise _fail("invalid_json", f"invalid JSON: {type(exc).__name__}: {shorten(str(exc), 120)}") from None
     if end != len(stripped):
         raise _fail("invalid_json", f"invalid JSON: extra data after the value (character {end})",
                     offset=end)

@@ -16,6 +16,7 @@ from multiformats import CID
 from registry.errors import InputError
 
 __all__ = [
+    "MAX_CID_CHARS",
     "RAW_CODEC",
     "SHA2_256",
     "ParsedCid",
@@ -52,6 +53,9 @@ def cid_for_bytes(data: bytes) -> str:
     return cid_from_digest(hashlib.sha256(data).digest())
 
 
+# a base32 CIDv1 sha2-256 is 59 characters, a sha2-512 one 111: 200 leaves room for every real CID
+# in a text multibase, and bounds the work of decoding one
+MAX_CID_CHARS = 200
 _FAST_LEN = 59  # "b" + 58 base32 characters for the 36 bytes of prefix + digest
 _FAST_HEAD = "bafkrei"  # "b" + base32 of the 30 leading bits of the prefix, all fixed
 
@@ -82,7 +86,12 @@ def _fast_digest(s: object) -> bytes | None:
 def _decode(s: str) -> ParsedCid:
     """The general path: any CID form through ``multiformats``."""
     if not isinstance(s, str) or not s:
-        raise InputError(f"not a CID: {s!r}", code="invalid_cid")
+        raise InputError(f"not a CID: {str(s)[:100]!r}", code="invalid_cid")
+    if len(s) > MAX_CID_CHARS:
+        # checked before any decoding: multibase decoders are quadratic in the input length
+        raise InputError(
+            f"not a CID: {len(s)} characters, over the {MAX_CID_CHARS}-character cap", code="invalid_cid"
+        )
     try:
         c = CID.decode(s.strip())
         # the hash function is looked up lazily: an unusual one (keccak without pycryptodome)

@@ -6,6 +6,15 @@ every problem as ``details["errors"] = [{"path": <JSON pointer>, "message": ...}
 
 A document is checked as a credential when it says it is one (``@context`` or ``type`` names
 VC 2.0 / Open Badges); any other JSON object is a ``plain`` document, accepted unless ``strict``.
+
+Validity window: ``validFrom`` / ``validUntil``; for a VC 1.1 credential (first context
+``https://www.w3.org/2018/credentials/v1``) ``issuanceDate`` / ``expirationDate`` too, which
+must agree with the VC 2.0 fields when both are given. Every date must lie within years
+1-9999 once converted to UTC (code ``invalid_date`` otherwise), so no later comparison or
+formatting can overflow.
+
+Error lists are bounded: at most :data:`MAX_ERRORS` entries (the last one says how many more
+there were), each message at most :data:`MAX_MESSAGE_CHARS` characters.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from registry.errors import ValidationError
@@ -23,6 +32,8 @@ __all__ = [
     "OB3_CONTEXT",
     "VC1_CONTEXT",
     "VC2_CONTEXT",
+    "MAX_ERRORS",
+    "MAX_MESSAGE_CHARS",
     "CredentialInfo",
     "ensure_id",
     "parse_timestamp",
@@ -39,6 +50,9 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+")
 _TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
 )
+
+MAX_ERRORS = 20  # entries of details["errors"]; the rest are counted in one more entry
+MAX_MESSAGE_CHARS = 300  # per message (and per path)
 
 Kind = Literal["vc2", "ob3", "plain"]
 
@@ -69,9 +83,18 @@ def parse_timestamp(value: Any) -> datetime:
         second = "59"
     text = f"{m.group(1)}-{m.group(2)}-{m.group(3)}T{m.group(4)}:{m.group(5)}:{second}{frac}{tz}"
     try:
-        return datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(f"{value[:60]!r} is not a real date-time ({exc})") from None
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise DateRangeError(f"{value[:60]!r} is outside years 1-9999 once converted to UTC") from None
+    return parsed
+
+
+class DateRangeError(ValueError):
+    """A well-formed date-time whose offset puts it outside years 1-9999 in UTC."""
 
 
 def _kind(v: Any) -> str:
@@ -91,12 +114,29 @@ def _contexts(v: Any) -> list[Any]:
     return v if isinstance(v, list) else [v] if v is not None else []
 
 
+def _cut(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 class _Errors:
+    """Collected problems; keeps the first :data:`MAX_ERRORS`, counts the rest."""
+
     def __init__(self) -> None:
         self.items: list[dict[str, str]] = []
+        self.more = 0
+        self.date_range = False
 
     def add(self, path: str, message: str) -> None:
-        self.items.append({"path": path, "message": message})
+        if len(self.items) >= MAX_ERRORS:
+            self.more += 1
+            return
+        self.items.append({"path": _cut(path), "message": _cut(message)})
+
+    def listed(self) -> list[dict[str, str]]:
+        """The entries, with one more saying how many were left out."""
+        if not self.more:
+            return list(self.items)
+        return [*self.items, {"path": "", "message": f"and {self.more} more problem(s) not listed"}]
 
 
 def _esc(key: str) -> str:
@@ -171,14 +211,45 @@ def _check_time(errs: _Errors, doc: Mapping[str, Any], key: str, *, required: bo
         return None
     try:
         return parse_timestamp(doc[key])
+    except DateRangeError as exc:
+        errs.date_range = True
+        errs.add("/" + key, str(exc))
+        return None
     except ValueError as exc:
         errs.add("/" + key, str(exc))
         return None
 
 
-def _check_window(errs: _Errors, vf: datetime | None, vu: datetime | None) -> None:
+def _check_window(errs: _Errors, vf: datetime | None, vu: datetime | None,
+                  names: tuple[str, str] = ("validFrom", "validUntil")) -> None:
     if vf is not None and vu is not None and vf > vu:
-        errs.add("/validUntil", f"is before validFrom ({vu.isoformat()} < {vf.isoformat()})")
+        errs.add("/" + names[1], f"is before {names[0]} ({vu.isoformat()} < {vf.isoformat()})")
+
+
+def _merge_date(errs: _Errors, doc: Mapping[str, Any], v2: datetime | None, v1_key: str,
+                v2_key: str) -> datetime | None:
+    """A VC 1.1 date (``issuanceDate``/``expirationDate``) merged with its VC 2.0 twin."""
+    v1 = _check_time(errs, doc, v1_key, required=False)
+    if v1 is not None and v2 is not None and v1 != v2:
+        errs.add("/" + v1_key, f"disagrees with {v2_key} ({doc[v1_key]!s:.40} vs {doc[v2_key]!s:.40}):"
+                 " give one date, or the same date in both")
+    return v2 if v2 is not None else v1
+
+
+def _dates(errs: _Errors, doc: Mapping[str, Any], *, vc1: bool,
+           from_required: bool) -> tuple[datetime | None, datetime | None]:
+    """The validity window: VC 2.0 fields, and for a VC 1.1 credential its own fields too."""
+    vf = _check_time(errs, doc, "validFrom", required=from_required and not vc1)
+    vu = _check_time(errs, doc, "validUntil", required=False)
+    if vc1:
+        vf = _merge_date(errs, doc, vf, "issuanceDate", "validFrom")
+        vu = _merge_date(errs, doc, vu, "expirationDate", "validUntil")
+        start = "issuanceDate" if "validFrom" not in doc else "validFrom"
+        end = "expirationDate" if "validUntil" not in doc else "validUntil"
+        _check_window(errs, vf, vu, (start, end))
+    else:
+        _check_window(errs, vf, vu)
+    return vf, vu
 
 
 def _check_contexts(errs: _Errors, doc: Mapping[str, Any], ob3: bool) -> None:
@@ -304,10 +375,8 @@ def validate_credential(doc: Mapping[str, Any], *, strict: bool = False) -> Cred
     ctx = _contexts(doc.get("@context"))
     vc1 = bool(ctx) and ctx[0] == VC1_CONTEXT
     if not strict and (vc1 or not _claims_to_be_credential(doc)):
-        vf = _check_time(errs, doc, "validFrom", required=False)
-        vu = _check_time(errs, doc, "validUntil", required=False)
-        _check_window(errs, vf, vu)
-        _raise(errs, "plain document")
+        vf, vu = _dates(errs, doc, vc1=vc1, from_required=False)
+        _raise(errs, "VC 1.1 credential" if vc1 else "plain document")
         return CredentialInfo("plain", vf, vu, _issuer_id(doc.get("issuer")), _display(doc.get("name")))
 
     # a credential, or strict mode: everything VC 2.0 (and OB 3.0 when named) requires
@@ -324,9 +393,7 @@ def validate_credential(doc: Mapping[str, Any], *, strict: bool = False) -> Cred
     _check_string(errs, "/name", doc.get("name"), required=ob3)
     if "description" in doc:
         _check_string(errs, "/description", doc.get("description"), required=False)
-    vf = _check_time(errs, doc, "validFrom", required=ob3)
-    vu = _check_time(errs, doc, "validUntil", required=False)
-    _check_window(errs, vf, vu)
+    vf, vu = _dates(errs, doc, vc1=vc1, from_required=ob3)
     for key in ("credentialStatus", "credentialSchema", "termsOfUse", "evidence", "refreshService"):
         _check_status_like(errs, doc, key)
     kind: Kind = "ob3" if ob3 else "vc2"
@@ -335,10 +402,13 @@ def validate_credential(doc: Mapping[str, Any], *, strict: bool = False) -> Cred
 
 
 def _raise(errs: _Errors, what: str) -> None:
+    """Raise the collected problems (code ``invalid_date`` when a date is out of range in UTC)."""
     if not errs.items:
         return
-    lines = "; ".join(f"{e['path'] or '(document)'}: {e['message']}" for e in errs.items)
-    raise ValidationError(f"not a valid {what}: {lines}", errors=errs.items)
+    listed = errs.listed()
+    lines = "; ".join(f"{e['path'] or '(document)'}: {e['message']}" for e in listed)
+    code = "invalid_date" if errs.date_range else None
+    raise ValidationError(f"not a valid {what}: {lines}", code=code, errors=listed)
 
 
 def ensure_id(doc: Mapping[str, Any], *,

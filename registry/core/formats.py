@@ -32,7 +32,9 @@ __all__ = [
     "format_registry",
     "format_timestamp",
     "parse_registry",
+    "issuer_id_matches",
     "split_proof",
+    "split_proofs",
 ]
 
 MANIFEST_FORMAT = "credential-registry/manifest/v1"
@@ -208,9 +210,12 @@ class Manifest(BaseModel):
 
 
 class AnchorProof(BaseModel):
-    """The ``proof`` member written into an anchored credential (W3C VC style)."""
+    """The ``proof`` member written into an anchored credential (W3C VC style).
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Strictly typed: no coercion (``blockNumber: "5"`` or ``5.0`` is refused, like an unknown field).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     type: Literal["CredentialRegistryAnchor2026"] = "CredentialRegistryAnchor2026"
     digest: str
@@ -318,10 +323,70 @@ def attach_proof(doc: Mapping[str, Any], proof: AnchorProof | Mapping[str, Any])
     return out
 
 
-def split_proof(doc: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """``(document without its proof member, the anchor proof or None)``."""
+def split_proofs(doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any]]:
+    """``(document without its proof member, its anchor proofs, its other proofs)``.
+
+    ``proof`` may be absent, one object or an array (W3C VC); anything else is an ``InputError``.
+    The one rule every tool follows: a document carries at most one
+    ``CredentialRegistryAnchor2026`` proof; other proofs are returned so that they can be reported,
+    they are never covered by the anchor (its digest is of the document without ``proof``).
+    """
     body = {k: v for k, v in doc.items() if k != "proof"}
-    existing = doc.get("proof")
+    if "proof" not in doc:
+        return body, [], []
+    existing = doc["proof"]
     items = existing if isinstance(existing, list) else [existing]
-    found = [dict(x) for x in items if isinstance(x, Mapping) and _is_anchor_proof(x)]
-    return body, (found[-1] if found else None)
+    anchors: list[dict[str, Any]] = []
+    others: list[Any] = []
+    for i, x in enumerate(items):
+        if not isinstance(x, Mapping):
+            where = f"proof[{i}]" if isinstance(existing, list) else "proof"
+            raise InputError(f"{where} must be an object, got {type(x).__name__}", code="invalid_proof")
+        if _is_anchor_proof(x):
+            anchors.append(dict(x))
+        else:
+            others.append(dict(x))
+    return body, anchors, others
+
+
+def split_proof(doc: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``(document without its proof member, its one anchor proof or None)``.
+
+    More than one ``CredentialRegistryAnchor2026`` proof is refused (``multiple_anchor_proofs``):
+    which one counts must never depend on the tool.
+    """
+    body, anchors, _ = split_proofs(doc)
+    if len(anchors) > 1:
+        raise InputError(
+            f"the document carries {len(anchors)} {ANCHOR_PROOF_TYPE} proofs; exactly one is allowed",
+            code="multiple_anchor_proofs",
+        )
+    return body, (anchors[0] if anchors else None)
+
+
+def issuer_id_matches(claimed: str, registered: str) -> bool:
+    """True when a document's issuer id ``claimed`` is covered by an issuer's registered URI.
+
+    Equal strings match. An ``http(s)`` URI also covers the URLs below it on the same origin
+    (registered ``https://uni.example`` covers ``https://uni.example/issuer``, never
+    ``https://uni.example.evil`` nor ``https://mit.edu``). Scheme and host compare case-insensitively.
+    """
+    if not isinstance(claimed, str) or not isinstance(registered, str) or not registered:
+        return False
+    if claimed == registered:
+        return True
+    from urllib.parse import urlsplit
+
+    try:
+        c, r = urlsplit(claimed), urlsplit(registered)
+        c_port, r_port = c.port, r.port
+    except ValueError:
+        return False
+    if r.scheme.lower() not in ("http", "https") or not r.hostname or r.query or r.fragment:
+        return False
+    if (c.scheme.lower(), c.hostname, c_port) != (r.scheme.lower(), r.hostname, r_port):
+        return False
+    if c.username is not None or r.username is not None:
+        return False
+    base = r.path.rstrip("/")
+    return c.path == base or c.path == base + "/" or c.path.startswith(base + "/")

@@ -7,7 +7,10 @@ The state of a credential follows its batch:
   (the batch is confirmed on chain and the proof file is written).
 * batch ``status``: ``sealed`` (tree built) → ``pinned`` (manifest in the content store) →
   ``submitted`` (anchor transaction signed and stored; broadcast or about to be) → ``confirmed``
-  (mined at the configured depth) → ``done`` (proof files written).
+  (mined at the configured depth) → ``done`` (proof files written). A step that fails (the
+  registry refuses the anchor, the transaction reverts, the manifest cannot be pinned) leaves the
+  batch in its open state with ``last_error``, ``last_error_at`` and ``failures`` set: every later
+  ``registry anchor`` run retries it; nothing is ever left sealed for good.
 * transaction ``status``: ``signed`` → ``broadcast`` → ``mined`` → ``confirmed``; or ``replaced``
   (a higher-fee twin with the same nonce took its place), ``dropped`` (never mined, its nonce
   was used by another of our transactions), ``failed`` (mined but reverted).
@@ -73,7 +76,10 @@ class Batch(SQLModel, table=True):
     anchored_at: datetime | None = Field(default=None, sa_column=_ts())
     sealed_at: datetime = Field(sa_column=_ts(False))
     done_at: datetime | None = Field(default=None, sa_column=_ts())
-    attempts: int = 0
+    attempts: int = 0  # anchor transactions signed for this batch, over all runs
+    last_error: str | None = Field(default=None, sa_column=Column(Text))  # why the last step failed (0003)
+    last_error_at: datetime | None = Field(default=None, sa_column=_ts())  # when (0003)
+    failures: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
 
 
 class Transaction(SQLModel, table=True):

@@ -45,10 +45,15 @@ class DemoIssuer:
     dev_key_index: int  # which anvil dev key signs for it on the local chain
 
     @property
+    def issuer_id(self) -> str:
+        """The issuer id its credentials name; also the URI it is registered with on chain."""
+        return f"{self.url}/issuer"
+
+    @property
     def profile(self) -> dict[str, Any]:
         """The OB3 issuer ``Profile`` embedded in its credentials."""
         return {
-            "id": f"{self.url}/issuer",
+            "id": self.issuer_id,
             "type": ["Profile"],
             "name": self.name,
             "url": self.url,
@@ -218,7 +223,7 @@ def sample_credential(issuer: DemoIssuer, index: int) -> dict[str, Any]:
                 "criteria": {"narrative": course.criteria},
                 "creditsAvailable": round(course.hours / 30, 1),
                 "tag": list(course.skills),
-                "creator": {"id": f"{issuer.url}/issuer", "type": ["Profile"], "name": issuer.name},
+                "creator": {"id": issuer.issuer_id, "type": ["Profile"], "name": issuer.name},
             },
             "result": [{"type": ["Result"], "value": f"{score}%"}],
         },

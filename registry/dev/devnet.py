@@ -439,11 +439,17 @@ class Devnet:
                 send(
                     self.w3,
                     self.admin,
-                    contract.functions.registerIssuer(account.address, demo.name, demo.url),
+                    contract.functions.registerIssuer(account.address, demo.name, demo.issuer_id),
                 )
                 self.say(f"issuer: {demo.name} admitted as {account.address}")
             else:
                 self.say(f"issuer: {demo.name} ({account.address}, {info.status_name})")
+                if info.uri != demo.issuer_id:  # a chain kept from before the URIs matched the badges
+                    self.say(
+                        f"warning: {demo.name} is registered with URI {info.uri!r} but its credentials "
+                        f"name {demo.issuer_id!r}: verifiers will refuse them; start from a fresh "
+                        "chain (remove the devnet/ folder of the data dir)"
+                    )
             runs.append(
                 IssuerRun(
                     demo=demo,
@@ -468,6 +474,7 @@ class Devnet:
                 "output_dir": run.proofs_dir,
                 "store_dir": self.settings.resolved_store_dir.resolve(),
                 "batch_size": self.opts.batch_size,
+                "issuer_id": run.demo.issuer_id,
             }
         )
 
@@ -486,7 +493,14 @@ class Devnet:
             self._dbs.append(db)
             store = open_store_from(s)
             self._stores.append(store)
-            intake = Intake(db, store, max_bytes=s.max_document_bytes, max_depth=s.max_depth, strict=s.strict)
+            intake = Intake(
+                db,
+                store,
+                max_bytes=s.max_document_bytes,
+                max_depth=s.max_depth,
+                strict=s.strict,
+                issuer_id=s.issuer_id,
+            )
             report = intake.run_items([Item(src, data) for src, data in documents(run.demo, count)])
             run.accepted, run.duplicate, run.rejected = report.accepted, report.duplicate, report.rejected
             if report.rejected:

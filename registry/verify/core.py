@@ -24,11 +24,19 @@ from pydantic import ValidationError as PydanticValidationError
 
 from registry.core.canonical import document_digest, load_document
 from registry.core.credential import CredentialInfo, validate_credential
-from registry.core.formats import AnchorProof, format_registry, format_timestamp, parse_registry, split_proof
+from registry.core.formats import (
+    ANCHOR_PROOF_TYPE,
+    AnchorProof,
+    format_registry,
+    format_timestamp,
+    issuer_id_matches,
+    parse_registry,
+    split_proofs,
+)
 from registry.core.merkle import verify_proof
 from registry.errors import ChainError, InputError, RegistryError
 from registry.settings import Settings
-from registry.verify.index import DigestIndex, IndexHit
+from registry.verify.index import DigestIndex, IndexHit, Resolution
 from registry.verify.reader import ChainReader, ChainView
 from registry.verify.result import (
     SUMMARIES,
@@ -96,6 +104,9 @@ class Prepared:
     contract: str | None = None
     root: bytes | None = None
     issuer_hint: str | None = None
+    proof_block: int | None = None
+    claimed_issuer: str | None = None
+    claimed_issuer_name: str | None = None
     hit: IndexHit | None = None
     has_document: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -103,7 +114,11 @@ class Prepared:
     @property
     def needs_chain(self) -> bool:
         """True when the chain checks should run."""
-        return not (self.local_failed or self.local_error) and self.contract is not None
+        return (
+            not (self.local_failed or self.local_error)
+            and self.contract is not None
+            and self.issuer_hint is not None
+        )
 
 
 def _ts(seconds: int) -> str:
@@ -156,8 +171,27 @@ def _registry_check(prep: Prepared, chain_id: int, contract: str, config: Verify
         prep.local_failed = True
 
 
-def _index_lookup(prep: Prepared, digest: bytes, config: VerifyConfig, index: DigestIndex | None) -> None:
-    """Resolve a bare document/digest through the index (fills merkle + registry checks)."""
+def _conflict_details(res: Resolution) -> list[dict[str, str]]:
+    return [{"issuer": a.issuer, "root": "0x" + a.root.hex(), "contract": a.contract} for a in res.anchors]
+
+
+def _conflict_words(res: Resolution) -> str:
+    return ", ".join(f"{a.issuer} in batch {_short('0x' + a.root.hex())}" for a in res.anchors)
+
+
+def _index_lookup(
+    prep: Prepared,
+    digest: bytes,
+    config: VerifyConfig,
+    index: DigestIndex | None,
+    issuer: str | None = None,
+) -> None:
+    """Resolve a bare document/digest through the index (fills merkle + registry checks).
+
+    A digest anchored by several issuers is answered by the document's own issuer (the one whose
+    registered URI covers the document's issuer id) or the issuer the caller names; otherwise the
+    lookup is a conflict and the verdict ``indeterminate``, never an arbitrary issuer's answer.
+    """
     if index is None:
         prep.checks.append(
             _check(
@@ -171,14 +205,52 @@ def _index_lookup(prep: Prepared, digest: bytes, config: VerifyConfig, index: Di
         return
     chain_id = index.reader._chain_id
     contracts = config.contracts_on(chain_id) if chain_id is not None else []
-    hit = index.find(digest, contracts) if contracts else None
+    res = (
+        index.resolve(digest, contracts, claimed_issuer=prep.claimed_issuer, issuer=issuer)
+        if contracts
+        else Resolution("none")
+    )
+    if res.outcome in ("conflict", "unknown_issuer"):
+        if res.outcome == "conflict" and prep.has_document:
+            why = "more than one of them is registered under the document's issuer id"
+        elif res.outcome == "conflict":
+            why = (
+                "a bare digest is not answered for one of them at random: present the document "
+                "(it names its issuer) or name the issuer"
+            )
+        else:
+            why = "the registered identifier of one of them is not known yet; try again shortly"
+        prep.checks.append(
+            _check(
+                "merkle_inclusion",
+                CheckStatus.error,
+                f"This digest was anchored by {len(res.anchors)} issuers ({_conflict_words(res)}); {why}.",
+                conflict=_conflict_details(res),
+            )
+        )
+        prep.local_error = True
+        return
+    if res.outcome == "mismatch":
+        prep.checks.append(
+            _check(
+                "merkle_inclusion",
+                CheckStatus.failed,
+                f"Batches of other issuers list this digest ({_conflict_words(res)}), but none of "
+                f"them is registered under the document's issuer id {prep.claimed_issuer!r}.",
+                conflict=_conflict_details(res),
+            )
+        )
+        prep.local_failed = True
+        return
+    hit = res.hit
     if hit is None:
+        named = f" by issuer {issuer}" if issuer else ""
         if index.caught_up() and chain_id is not None:
             prep.checks.append(
                 _check(
                     "merkle_inclusion",
                     CheckStatus.failed,
-                    "No batch anchored in a trusted registry lists this credential's digest.",
+                    f"No batch anchored{named} in a trusted registry lists this credential's digest.",
                 )
             )
             prep.local_failed = True
@@ -207,15 +279,24 @@ def _index_lookup(prep: Prepared, digest: bytes, config: VerifyConfig, index: Di
     prep.hit = hit
     prep.root = hit.anchor.root
     prep.issuer_hint = hit.anchor.issuer
+    others = [a for a in res.anchors if a is not hit.anchor]
+    also = (
+        f" Other issuers also anchored this digest ({', '.join(a.issuer for a in others)}); "
+        f"it is answered for {hit.anchor.issuer}"
+        + (", the issuer the document names." if prep.has_document else ", the issuer asked for.")
+        if others
+        else ""
+    )
+    details: dict[str, Any] = {"root": root_hex, "path": ["0x" + p.hex() for p in hit.path], "via": "index"}
+    if others:
+        details["also_anchored_by"] = _conflict_details(Resolution("conflict", anchors=others))
     prep.checks.append(
         _check(
             "merkle_inclusion",
             CheckStatus.passed,
             f"Found in the batch with Merkle root {_short(root_hex)} through its public "
-            f"manifest ({hit.anchor.count} credentials); the path leads to that root.",
-            root=root_hex,
-            path=["0x" + p.hex() for p in hit.path],
-            via="index",
+            f"manifest ({hit.anchor.count} credentials); the path leads to that root.{also}",
+            **details,
         )
     )
     assert chain_id is not None
@@ -234,8 +315,20 @@ def prepare_document(
             if isinstance(data, Mapping)
             else load_document(data, max_bytes=config.max_document_bytes, max_depth=config.max_depth)
         )
-        body, proof_obj = split_proof(doc)
+        body, anchors, others = split_proofs(doc)
         prep.info = validate_credential(body, strict=config.strict)
+        if len(anchors) > 1:
+            raise InputError(
+                f"the document carries {len(anchors)} {ANCHOR_PROOF_TYPE} proofs; exactly one is "
+                "allowed, so which one counts never depends on the tool",
+                code="multiple_anchor_proofs",
+            )
+        if any("merkleRoot" in o for o in others):
+            raise InputError(
+                f"the proof is not a {ANCHOR_PROOF_TYPE} proof (wrong or missing type)",
+                code="invalid_anchor_proof",
+            )
+        proof_obj = anchors[0] if anchors else None
         if proof_obj is not None:
             try:
                 prep.proof = AnchorProof.model_validate(proof_obj)
@@ -247,11 +340,6 @@ def prepare_document(
                 raise InputError(
                     "the anchor proof is malformed: " + "; ".join(parts), code="invalid_anchor_proof"
                 ) from None
-        elif isinstance(doc.get("proof"), Mapping) and "merkleRoot" in doc["proof"]:
-            raise InputError(
-                "the proof is not a CredentialRegistryAnchor2026 proof (wrong or missing type)",
-                code="invalid_anchor_proof",
-            )
     except RegistryError as exc:
         prep.checks.append(
             _check(
@@ -270,10 +358,23 @@ def prepare_document(
     kind = {"vc2": "a W3C Verifiable Credential 2.0", "ob3": "an Open Badges 3.0 credential"}.get(
         prep.info.kind, "a JSON document"
     )
-    tail = "with an anchor proof" if prep.proof else "without a proof (it will be looked up by its digest)"
-    prep.checks.append(
-        _check("format", CheckStatus.passed, f"The file is {kind} {tail}.", kind=prep.info.kind)
+    tail = (
+        "with an anchor proof"
+        if prep.proof
+        else "without an anchor proof (it will be looked up by its digest)"
     )
+    fdetails: dict[str, Any] = {"kind": prep.info.kind}
+    if others:
+        types = [_proof_type(o) for o in others]
+        tail += (
+            f". It also carries {len(others)} other proof{'s' if len(others) > 1 else ''} "
+            f"({', '.join(types)}) that this verifier did not verify; the anchor does not cover "
+            f"{'them' if len(others) > 1 else 'it'} (its fingerprint is of the document without proofs)"
+        )
+        fdetails["unverified_proofs"] = types
+    prep.checks.append(_check("format", CheckStatus.passed, f"The file is {kind} {tail}.", **fdetails))
+    prep.claimed_issuer = prep.info.issuer
+    prep.claimed_issuer_name = _issuer_name(body.get("issuer"))
     # integrity
     try:
         digest = document_digest(body)
@@ -346,13 +447,31 @@ def prepare_document(
         prep.local_failed = True
     prep.root = proof.root_bytes()
     prep.issuer_hint = proof.issuer
+    prep.proof_block = proof.blockNumber
     chain_id, contract = parse_registry(proof.registry)
     _registry_check(prep, chain_id, contract, config)
     return prep
 
 
-def prepare_digest(digest: bytes, config: VerifyConfig, index: DigestIndex | None) -> Prepared:
-    """Local part for a bare digest: only the index can place it in a batch."""
+def _proof_type(p: Mapping[str, Any]) -> str:
+    t = p.get("type")
+    if isinstance(t, list):
+        t = ",".join(str(x) for x in t)
+    return str(t)[:60] if t is not None else "untyped"
+
+
+def _issuer_name(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        name = value.get("name")
+        if isinstance(name, str):
+            return name[:200]
+    return None
+
+
+def prepare_digest(
+    digest: bytes, config: VerifyConfig, index: DigestIndex | None, issuer: str | None = None
+) -> Prepared:
+    """Local part for a bare digest: only the index can place it in a batch (``issuer``: whose)."""
     prep = Prepared(checks=[], has_document=False, digest=digest)
     prep.checks.append(_check("format", CheckStatus.skipped, "Only a digest was presented, no document."))
     prep.checks.append(
@@ -363,11 +482,11 @@ def prepare_digest(digest: bytes, config: VerifyConfig, index: DigestIndex | Non
             digest="0x" + digest.hex(),
         )
     )
-    _index_lookup(prep, digest, config, index)
+    _index_lookup(prep, digest, config, index, issuer)
     return prep
 
 
-def _issuer_info(view: ChainView) -> IssuerInfo:
+def _issuer_info(view: ChainView, prep: Prepared) -> IssuerInfo:
     lk = view.lookup
     rec = view.issuer
     status = {0: "unknown", 1: "active", 2: "suspended"}.get(lk.issuer_status, "unknown")
@@ -378,6 +497,8 @@ def _issuer_info(view: ChainView) -> IssuerInfo:
         status=status,
         registered_at=_ts(rec.registered_at) if rec and rec.registered_at else None,
         key_revoked_since=_ts(lk.key_revoked_since) if lk.key_revoked_since else None,
+        claimed_id=prep.claimed_issuer if prep.has_document else None,
+        claimed_name=prep.claimed_issuer_name if prep.has_document else None,
     )
 
 
@@ -407,8 +528,8 @@ def _chain_checks(
             _check(
                 "anchored",
                 CheckStatus.failed,
-                f"No batch with Merkle root {_short(root_hex)} was ever anchored in registry "
-                f"{prep.contract}.",
+                f"No batch with Merkle root {_short(root_hex)} was ever anchored by issuer "
+                f"{prep.issuer_hint} in registry {prep.contract}.",
             )
         )
         flags["invalid"] = True
@@ -495,8 +616,29 @@ def _chain_checks(
             )
         )
         flags["invalid"] = True
-    elif lk.issuer_status == 0:
+    elif lk.issuer_status == 0 or view.issuer is None:
         out.append(_check("issuer", CheckStatus.failed, f"{who} is not a registered issuer."))
+        flags["invalid"] = True
+    elif (
+        prep.has_document
+        and prep.claimed_issuer is not None
+        and not issuer_id_matches(prep.claimed_issuer, view.issuer.uri)
+    ):
+        claim = repr(prep.claimed_issuer[:200])
+        if prep.claimed_issuer_name:
+            claim += f" ({prep.claimed_issuer_name})"
+        out.append(
+            _check(
+                "issuer",
+                CheckStatus.failed,
+                f"The document claims to be issued by {claim}, but the batch was anchored by {who}, "
+                f"whose registered identifier is {view.issuer.uri!r}: the document's issuer is not "
+                "the issuer that anchored it.",
+                claimed_id=prep.claimed_issuer[:200],
+                claimed_name=prep.claimed_issuer_name,
+                registered_uri=view.issuer.uri,
+            )
+        )
         flags["invalid"] = True
     elif lk.key_revoked_since and lk.anchored_at >= lk.key_revoked_since:
         out.append(
@@ -654,7 +796,7 @@ def finish(
             chain_checks, flags = _chain_checks(prep, view, config)
             lk = view.lookup
             if lk.batch_exists:
-                issuer = _issuer_info(view)
+                issuer = _issuer_info(view, prep)
             ev = view.anchor
             assert prep.root is not None and prep.contract is not None
             anchor = AnchorInfo(
@@ -724,7 +866,8 @@ def run_chain(prep: Prepared, reader: ChainReader | None) -> tuple[ChainView | N
         return None, ChainError("no chain reader is configured")
     assert prep.contract is not None and prep.root is not None and prep.digest is not None
     try:
-        return reader.read(prep.contract, prep.root, prep.digest, prep.issuer_hint), None
+        assert prep.issuer_hint is not None
+        return reader.read(prep.contract, prep.root, prep.digest, prep.issuer_hint, prep.proof_block), None
     except ChainError as exc:
         return None, exc
     except Exception as exc:  # fail closed: anything unexpected while reading is "cannot tell"
@@ -760,7 +903,8 @@ def verify_digest(
     settings: Settings | VerifyConfig,
     now: datetime | None = None,
     index: DigestIndex | None = None,
+    issuer: str | None = None,
 ) -> VerificationResult:
-    """Verify a bare digest through the index."""
+    """Verify a bare digest through the index (``issuer``: answer for this issuer's batches only)."""
     config = _config(settings)
-    return _verify(prepare_digest(digest, config, index), reader, config, now)
+    return _verify(prepare_digest(digest, config, index, issuer), reader, config, now)

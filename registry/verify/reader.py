@@ -1,15 +1,20 @@
 """Chain reads for verifiers: batched JSON-RPC, a cache with a staleness bound, event following.
 
-One verification needs at most one HTTP round trip to the node: the contract's ``lookup(root,
-digest)`` view, the issuer's record, the ``BatchAnchored`` log of the root and the head block
-travel together as one JSON-RPC batch. Answers are cached per ``(contract, root, digest)``.
+Batches are scoped per issuer on chain, so every read names ``(contract, issuer, root, digest)``.
+One verification costs one JSON-RPC batch to the node: the contract's ``lookup(issuer, root,
+digest)`` view, the head block and (first time only) the issuer's record. The ``BatchAnchored``
+log of a batch is read only for a batch that ``lookup`` says exists and that the event follower
+has not seen yet, in a bounded block range (the proof's block, or the blocks after the follower's
+position), as a second round trip: an unknown, attacker-chosen root never costs a log query.
 
 Staleness bound: a cached answer is served only while it is younger than ``staleness`` seconds,
-or while the event follower has read every contract event up to a moment less than ``staleness``
-seconds ago (an event that could change the answer — batch or credential revoked, suspended,
-reinstated, issuer suspended or key revoked — drops the affected entries). So a change on chain is
-visible within the bound, and when the node cannot be read past the bound, reads fail with
-``ChainError`` instead of serving an old answer.
+whatever the follower says. The follower drops, earlier, the entries an event can change (batch or
+credential revoked, suspended, reinstated, issuer suspended or key revoked; any event it cannot
+decode drops the whole contract's entries). It trusts ``eth_getLogs`` over a block range only for
+blocks at least ``tip_blocks`` below the head; newer blocks are read one by one by block hash
+(EIP-234), which a node whose log index lags cannot answer partially: it answers that block's logs
+or an error. ``synced_at`` is the start of the last poll whose head the follower has read every
+log of, so ``follower_fresh`` is never true over a gap.
 
 The reader speaks plain JSON-RPC over httpx (no web3 middleware on the hot path); any transport
 failure, error object or malformed answer becomes ``ChainError``.
@@ -23,7 +28,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -36,6 +41,10 @@ from registry.errors import ChainError
 log = logging.getLogger(__name__)
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+MAX_ANCHOR_DATA = 1024
+"""``BatchAnchored`` data longer than this (count + a CID of some 900 characters) is not decoded."""
+OVERSIZED_CID = "(oversized)"
+"""Stands for a manifest CID too long to decode; the digest index rejects it permanently."""
 
 
 def _selector(signature: str) -> bytes:
@@ -46,31 +55,68 @@ def _topic(signature: str) -> str:
     return "0x" + keccak(text=signature).hex()
 
 
-SEL_LOOKUP = _selector("lookup(bytes32,bytes32)")
+SEL_LOOKUP = _selector("lookup(address,bytes32,bytes32)")
 SEL_ISSUER = _selector("issuer(address)")
-SEL_BATCH = _selector("batch(bytes32)")
+SEL_BATCH = _selector("batch(address,bytes32)")
 LOOKUP_TYPES = ["address", "uint64", "uint32", "uint64", "uint8", "uint64", "uint8"]
 ISSUER_TYPES = ["uint8", "uint64", "uint64", "string", "string"]
 BATCH_TYPES = ["address", "uint64", "uint32", "uint64"]
 
-EVENTS: dict[str, str] = {
-    "IssuerRegistered": "IssuerRegistered(address,string,string)",
-    "IssuerSuspended": "IssuerSuspended(address)",
-    "IssuerReinstated": "IssuerReinstated(address)",
-    "IssuerKeyRevoked": "IssuerKeyRevoked(address,uint64)",
-    "BatchAnchored": "BatchAnchored(bytes32,address,uint32,string)",
-    "BatchRevoked": "BatchRevoked(bytes32,address,string)",
-    "CredentialRevoked": "CredentialRevoked(address,bytes32,string)",
-    "CredentialSuspended": "CredentialSuspended(address,bytes32)",
-    "CredentialReinstated": "CredentialReinstated(address,bytes32)",
-}
-TOPICS: dict[str, str] = {name: _topic(sig) for name, sig in EVENTS.items()}
-TOPIC_NAMES: dict[str, str] = {t: n for n, t in TOPICS.items()}
+@dataclass(frozen=True)
+class EventSpec:
+    """One event of the contract's ABI: its name, indexed inputs and data inputs."""
+
+    name: str
+    signature: str
+    indexed: tuple[str, ...]
+    data_names: tuple[str, ...]
+    data_types: tuple[str, ...]
+
+
+def _event_specs() -> dict[str, EventSpec]:
+    """Every event of the committed contract artifact, by topic (so an ABI change cannot desync us)."""
+    from registry.chain.artifact import load_artifact
+
+    out: dict[str, EventSpec] = {}
+    for entry in load_artifact().abi:
+        if entry.get("type") != "event":
+            continue
+        inputs = entry.get("inputs", [])
+        sig = f"{entry['name']}({','.join(i['type'] for i in inputs)})"
+        spec = EventSpec(
+            entry["name"],
+            sig,
+            tuple(i["name"] for i in inputs if i.get("indexed")),
+            tuple(i["name"] for i in inputs if not i.get("indexed")),
+            tuple(i["type"] for i in inputs if not i.get("indexed")),
+        )
+        out[_topic(sig)] = spec
+    return out
+
+
+SPECS: dict[str, EventSpec] = _event_specs()
+EVENTS: dict[str, str] = {spec.name: spec.signature for spec in SPECS.values()}
+TOPICS: dict[str, str] = {spec.name: t for t, spec in SPECS.items()}
+TOPIC_NAMES: dict[str, str] = {t: spec.name for t, spec in SPECS.items()}
+WATCHED = frozenset(
+    {
+        "IssuerRegistered",
+        "IssuerSuspended",
+        "IssuerReinstated",
+        "IssuerKeyRevoked",
+        "BatchAnchored",
+        "BatchRevoked",
+        "CredentialRevoked",
+        "CredentialSuspended",
+        "CredentialReinstated",
+    }
+)
+"""Events whose effect on cached answers is known exactly; any other event drops a contract's cache."""
 
 
 @dataclass(frozen=True)
 class LookupView:
-    """The contract's ``lookup(root, digest)`` answer."""
+    """The contract's ``lookup(issuer, root, digest)`` answer."""
 
     issuer: str
     anchored_at: int
@@ -82,7 +128,7 @@ class LookupView:
 
     @property
     def batch_exists(self) -> bool:
-        """True when the root was anchored in this registry."""
+        """True when this issuer anchored the root in this registry."""
         return self.issuer != ZERO_ADDRESS and self.anchored_at != 0
 
 
@@ -100,7 +146,7 @@ class IssuerRecord:
 
 @dataclass(frozen=True)
 class BatchRecord:
-    """The contract's ``batch(root)`` answer."""
+    """The contract's ``batch(issuer, root)`` answer."""
 
     issuer: str
     anchored_at: int
@@ -156,8 +202,6 @@ class _Entry:
     issuer: IssuerRecord | None
     fetched_at: float
     head: int
-    followed: bool  # True when event invalidation covers this entry
-    issuer_addr: str = field(default="")
 
 
 class RpcClient:
@@ -173,10 +217,8 @@ class RpcClient:
         """Close the HTTP connections."""
         self._client.close()
 
-    def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
-        """Send ``(method, params)`` calls as one batch; return their results in order."""
-        if not calls:
-            return []
+    def _send(self, calls: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+        """Post ``calls`` as one batch; the answer object of each, in order."""
         ids = [next(self._ids) for _ in calls]
         payload: Any = [
             {"jsonrpc": "2.0", "id": i, "method": m, "params": p}
@@ -202,23 +244,44 @@ class RpcClient:
         for a in answers:
             if isinstance(a, dict) and "id" in a:
                 by_id[a["id"]] = a
-        out: list[Any] = []
+        out: list[dict[str, Any]] = []
         for i, (method, _) in zip(ids, calls, strict=True):
             a = by_id.get(i)
             if a is None:
                 raise ChainError(f"chain node at {self.url} did not answer {method}")
-            if a.get("error") is not None:
-                err = a["error"]
-                msg = err.get("message") if isinstance(err, dict) else str(err)
-                raise ChainError(f"chain node at {self.url} refused {method}: {str(msg)[:200]}")
-            if "result" not in a:
+            if a.get("error") is None and "result" not in a:
                 raise ChainError(f"chain node at {self.url} answered {method} without a result")
+            out.append(a)
+        return out
+
+    def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        """Send ``(method, params)`` calls as one batch; return their results in order."""
+        if not calls:
+            return []
+        out: list[Any] = []
+        for (method, _), a in zip(calls, self._send(calls), strict=True):
+            if a.get("error") is not None:
+                raise ChainError(f"chain node at {self.url} refused {method}: {_error_text(a['error'])}")
             out.append(a["result"])
         return out
+
+    def batch_settled(self, calls: Sequence[tuple[str, list[Any]]]) -> list[tuple[bool, Any]]:
+        """Like :meth:`batch`, but a call the node refuses gives ``(False, message)``, not an error."""
+        if not calls:
+            return []
+        return [
+            (False, _error_text(a["error"])) if a.get("error") is not None else (True, a["result"])
+            for a in self._send(calls)
+        ]
 
     def call(self, method: str, params: list[Any]) -> Any:
         """One JSON-RPC call."""
         return self.batch([(method, params)])[0]
+
+
+def _error_text(err: Any) -> str:
+    msg = err.get("message") if isinstance(err, dict) else err
+    return str(msg)[:200]
 
 
 def _hex_bytes(value: Any, what: str) -> bytes:
@@ -261,15 +324,16 @@ def decode_issuer(address: str, data: bytes) -> IssuerRecord:
 
 
 def decode_log(entry: Any) -> ChainEvent | None:
-    """Decode one registry log; None for logs of unknown events."""
+    """Decode one registry log (any event of the artifact's ABI); None for topics it does not know."""
     if not isinstance(entry, dict):
         raise ChainError("malformed log from the chain node")
     topics = entry.get("topics")
     if not isinstance(topics, list) or not topics:
         raise ChainError("malformed log topics from the chain node")
-    name = TOPIC_NAMES.get(str(topics[0]).lower())
-    if name is None:
+    spec = SPECS.get(str(topics[0]).lower())
+    if spec is None:
         return None
+    name = spec.name
     try:
         contract = to_checksum_address(entry["address"])
         block = _hex_int(entry["blockNumber"], "log block number")
@@ -279,28 +343,26 @@ def decode_log(entry: Any) -> ChainEvent | None:
         data = _hex_bytes(entry.get("data", "0x"), "log data")
     except (KeyError, ValueError, TypeError) as exc:
         raise ChainError("malformed log from the chain node") from exc
-    if name == "BatchAnchored":
-        if len(tb) < 2:
-            raise ChainError("malformed BatchAnchored log")
-        count, cid = _decode(["uint32", "string"], data, "BatchAnchored data")
-        issuer = to_checksum_address(tb[1][-20:])
-        anchor = AnchorEvent(contract, tb[0], issuer, count, cid, block, tx, idx)
-        return ChainEvent(name, contract, block, tx, idx, root=tb[0], issuer=issuer, anchor=anchor)
-    if name == "BatchRevoked":
-        if len(tb) < 2:
-            raise ChainError("malformed BatchRevoked log")
-        return ChainEvent(name, contract, block, tx, idx, root=tb[0], issuer=to_checksum_address(tb[1][-20:]))
-    if name.startswith("Credential"):
-        if len(tb) < 2:
-            raise ChainError(f"malformed {name} log")
-        return ChainEvent(
-            name, contract, block, tx, idx, issuer=to_checksum_address(tb[0][-20:]), digest=tb[1]
-        )
-    if len(tb) < 1:
+    if len(tb) < len(spec.indexed) or any(len(t) != 32 for t in tb):
         raise ChainError(f"malformed {name} log")
-    return ChainEvent(name, contract, block, tx, idx, issuer=to_checksum_address(tb[0][-20:]))
-
-
+    named = dict(zip(spec.indexed, tb, strict=False))
+    issuer = to_checksum_address(named["issuer"][-20:]) if "issuer" in named else None
+    root = named.get("root")
+    digest = named.get("digest")
+    anchor = None
+    if name == "BatchAnchored":
+        if root is None or issuer is None:
+            raise ChainError("malformed BatchAnchored log")
+        if len(data) > MAX_ANCHOR_DATA:
+            # an oversized manifest reference: keep a marker, never the megabytes (the index rejects it)
+            count = _decode(["uint32"], data[:32], "BatchAnchored data")[0]
+            cid = OVERSIZED_CID
+        else:
+            values = dict(zip(spec.data_names, _decode(list(spec.data_types), data, "BatchAnchored data"),
+                              strict=True))
+            count, cid = values["count"], values["manifestCid"]
+        anchor = AnchorEvent(contract, root, issuer, count, cid, block, tx, idx)
+    return ChainEvent(name, contract, block, tx, idx, root=root, digest=digest, issuer=issuer, anchor=anchor)
 class ChainReader:
     """Cached, batched, event-following reads of one chain's registry contracts."""
 
@@ -311,24 +373,24 @@ class ChainReader:
         *,
         timeout: float = 10.0,
         staleness: float = 15.0,
-        max_age: float = 300.0,
         from_block: int = 0,
         log_chunk: int = 50_000,
         cache_size: int = 200_000,
         reorg_depth: int = 64,
+        tip_blocks: int = 8,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rpc = RpcClient(rpc_url, timeout=timeout)
         self.url = safe_url(rpc_url)
         self.contracts: list[str] = [str(to_checksum_address(c)) for c in contracts]
         self.staleness = staleness
-        self.max_age = max(max_age, staleness)
         self.clock = clock
         self.log_chunk = log_chunk
         self.cache_size = cache_size
+        self.tip_blocks = max(1, tip_blocks)
         self._chain_id: int | None = None
-        self._cache: OrderedDict[tuple[str, bytes, bytes], _Entry] = OrderedDict()
-        self._anchors: dict[tuple[str, bytes], AnchorEvent] = {}
+        self._cache: OrderedDict[tuple[str, str, bytes, bytes], _Entry] = OrderedDict()
+        self._anchors: dict[tuple[str, str, bytes], AnchorEvent] = {}
         self._issuers: dict[tuple[str, str], IssuerRecord] = {}
         self._lock = threading.RLock()
         self._poll_lock = threading.Lock()
@@ -336,16 +398,17 @@ class ChainReader:
         # event follower state
         self.from_block = from_block
         self.reorg_depth = reorg_depth
-        self._seen: tuple[int, str] | None = None  # (number, hash) of the last synced head
+        self._seen: tuple[int, str] | None = None  # (number, hash) of the last block read in full
+        self._polls: list[tuple[float, int]] = []  # (poll start, head seen) of polls not yet covered
         self.next_block = from_block
-        self.synced_at: float | None = None  # clock time at which the last successful poll began
+        self.synced_at: float | None = None  # start of the last poll whose head was read in full
         self.head: int | None = None
         self.last_error: str | None = None
         self.listeners: list[Callable[[ChainEvent], None]] = []
         self.after_poll: list[Callable[[], None]] = []
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.stats = {"hits": 0, "misses": 0, "errors": 0, "events": 0, "reorgs": 0}
+        self.stats = {"hits": 0, "misses": 0, "errors": 0, "events": 0, "reorgs": 0, "log_queries": 0}
 
     # -- basics ---------------------------------------------------------------------------------
     def close(self) -> None:
@@ -369,17 +432,16 @@ class ChainReader:
         return self.synced_at is not None and now - self.synced_at < self.staleness
 
     # -- verification reads -----------------------------------------------------------------------
-    def cached(self, contract: str, root: bytes, digest: bytes) -> ChainView | None:
-        """A view from the cache when it is within the staleness bound; never does I/O."""
-        key = (contract, root, digest)
-        entry = self._cache.get(key)
+    def cached(self, contract: str, root: bytes, digest: bytes, issuer: str) -> ChainView | None:
+        """A view from the cache when it is younger than the staleness bound; never does I/O."""
+        issuer = _addr(issuer)
+        entry = self._cache.get((contract, issuer, root, digest))
         if entry is None or self._chain_id is None:
             return None
         now = self.clock()
-        age = now - entry.fetched_at
-        head = entry.head
-        if age >= self.staleness and not (entry.followed and age < self.max_age and self.follower_fresh(now)):
+        if now - entry.fetched_at >= self.staleness:  # the bound, whatever the follower says
             return None
+        head = entry.head
         if self.head is not None and self.follower_fresh(now):
             head = max(head, self.head)
         self.stats["hits"] += 1
@@ -388,88 +450,122 @@ class ChainReader:
             contract,
             head,
             entry.lookup,
-            self._anchors.get((contract, root)),
+            self._anchors.get((contract, issuer, root)),
             entry.issuer,
             from_cache=True,
         )
 
-    def read(self, contract: str, root: bytes, digest: bytes, issuer_hint: str | None = None) -> ChainView:
-        """Cached view or one batched round trip to the node; raises ``ChainError``."""
-        view = self.cached(contract, root, digest)
+    def read(
+        self, contract: str, root: bytes, digest: bytes, issuer: str, proof_block: int | None = None
+    ) -> ChainView:
+        """Cached view or a fresh read (see :meth:`fetch`); raises ``ChainError``."""
+        view = self.cached(contract, root, digest, issuer)
         if view is not None:
             return view
-        return self.fetch(contract, root, digest, issuer_hint)
+        return self.fetch(contract, root, digest, issuer, proof_block)
 
-    def fetch(self, contract: str, root: bytes, digest: bytes, issuer_hint: str | None = None) -> ChainView:
-        """Read lookup + issuer + anchor log + head in one JSON-RPC batch and cache the answer."""
-        contract = to_checksum_address(contract)
+    def fetch(
+        self, contract: str, root: bytes, digest: bytes, issuer: str, proof_block: int | None = None
+    ) -> ChainView:
+        """Read ``lookup`` + head (+ the issuer's record once) in one JSON-RPC batch and cache it.
+
+        Only when the batch exists and its anchor log is not known yet, a second round trip reads
+        that log in a bounded block range (see :meth:`_find_anchor`).
+        """
+        contract = str(to_checksum_address(contract))
+        issuer = _addr(issuer)
         self.stats["misses"] += 1
-        epoch = self._epoch
+        with self._lock:
+            epoch = self._epoch
         started = self.clock()
         calls: list[tuple[str, list[Any]]] = []
         need_chain = self._chain_id is None
         if need_chain:
             calls.append(("eth_chainId", []))
         calls.append(("eth_blockNumber", []))
-        data = "0x" + (SEL_LOOKUP + encode(["bytes32", "bytes32"], [root, digest])).hex()
+        data = "0x" + (SEL_LOOKUP + encode(["address", "bytes32", "bytes32"], [issuer, root, digest])).hex()
         calls.append(("eth_call", [{"to": contract, "data": data}, "latest"]))
-        anchor = self._anchors.get((contract, root))
-        if anchor is None:
-            calls.append(self._anchor_logs_call(contract, root))
-        hint = to_checksum_address(issuer_hint) if issuer_hint else None
-        issuer_rec = self._issuers.get((contract, hint)) if hint else None
-        if hint and issuer_rec is None:
-            idata = "0x" + (SEL_ISSUER + encode(["address"], [hint])).hex()
+        issuer_rec = self._issuers.get((contract, issuer))
+        if issuer_rec is None:
+            idata = "0x" + (SEL_ISSUER + encode(["address"], [issuer])).hex()
             calls.append(("eth_call", [{"to": contract, "data": idata}, "latest"]))
         try:
             results = self.rpc.batch(calls)
+            it = iter(results)
+            if need_chain:
+                self._chain_id = _hex_int(next(it), "chain id")
+            head = _hex_int(next(it), "block number")
+            lookup = decode_lookup(_hex_bytes(next(it), "lookup answer"))
+            if issuer_rec is None:
+                issuer_rec = decode_issuer(issuer, _hex_bytes(next(it), "issuer answer"))
+            anchor = self._anchors.get((contract, issuer, root))
+            if anchor is None and lookup.batch_exists:
+                anchor = self._find_anchor(contract, issuer, root, proof_block, head)
         except ChainError:
             self.stats["errors"] += 1
             raise
-        it = iter(results)
-        if need_chain:
-            self._chain_id = _hex_int(next(it), "chain id")
-        head = _hex_int(next(it), "block number")
-        lookup = decode_lookup(_hex_bytes(next(it), "lookup answer"))
-        if anchor is None:
-            logs = next(it)
+        if lookup.batch_exists and lookup.issuer != issuer:
+            raise ChainError("the registry answered lookup for another issuer than asked")
+        if issuer_rec.status != 0:
+            # status and key revocation come fresh from lookup; name/uri never change
+            issuer_rec = IssuerRecord(
+                issuer_rec.address,
+                lookup.issuer_status if lookup.batch_exists else issuer_rec.status,
+                issuer_rec.registered_at,
+                lookup.key_revoked_since if lookup.batch_exists else issuer_rec.key_revoked_since,
+                issuer_rec.name,
+                issuer_rec.uri,
+            )
+            self._issuers[(contract, issuer)] = issuer_rec
+        rec: IssuerRecord | None = issuer_rec if issuer_rec.status != 0 else None
+        assert self._chain_id is not None
+        key = (contract, issuer, root, digest)
+        with self._lock:
+            if epoch == self._epoch:  # no event arrived meanwhile that could make this answer old
+                self._cache[key] = _Entry(lookup, rec, started, head)
+                self._cache.move_to_end(key)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return ChainView(self._chain_id, contract, head, lookup, anchor, rec)
+
+    def _find_anchor(
+        self, contract: str, issuer: str, root: bytes, proof_block: int | None, head: int
+    ) -> AnchorEvent | None:
+        """The ``BatchAnchored`` log of an existing batch, read in a bounded block range.
+
+        First the block the proof names (one block), then, when the follower has read the chain
+        up to ``next_block``, only the blocks after it (the event is not among those it read);
+        a full-range query is left only to readers that never followed (the one-shot CLI).
+        """
+        ranges: list[tuple[int, str]] = []
+        if proof_block is not None and self.from_block <= proof_block <= head:
+            ranges.append((proof_block, hex(proof_block)))
+        if self.synced_at is not None:
+            ranges.append((max(self.from_block, self.next_block - self.reorg_depth), "latest"))
+        elif not ranges or self._thread is None:
+            ranges.append((self.from_block, "latest"))
+        for start, end in ranges:
+            query = {
+                "address": contract,
+                "fromBlock": hex(start),
+                "toBlock": end,
+                "topics": [TOPICS["BatchAnchored"], "0x" + root.hex(), _topic_addr(issuer)],
+            }
+            self.stats["log_queries"] += 1
+            logs = self.rpc.call("eth_getLogs", [query])
             if not isinstance(logs, list):
                 raise ChainError("malformed eth_getLogs answer from the chain node")
             for entry in logs:
                 ev = decode_log(entry)
-                if ev is not None and ev.anchor is not None and ev.root == root:
-                    anchor = ev.anchor
-                    self._anchors[(contract, root)] = anchor
-                    break
-        if hint and issuer_rec is None:
-            issuer_rec = decode_issuer(hint, _hex_bytes(next(it), "issuer answer"))
-        if issuer_rec is not None and lookup.batch_exists and issuer_rec.address != lookup.issuer:
-            issuer_rec = None  # the hint named someone else: fetch the batch's own issuer next time
-        if issuer_rec is not None:
-            # status and key revocation come fresh from lookup; name/uri never change
-            issuer_rec = IssuerRecord(
-                issuer_rec.address,
-                lookup.issuer_status,
-                issuer_rec.registered_at,
-                lookup.key_revoked_since,
-                issuer_rec.name,
-                issuer_rec.uri,
-            )
-            self._issuers[(contract, issuer_rec.address)] = issuer_rec
-        assert self._chain_id is not None
-        with self._lock:
-            followed = epoch == self._epoch and self.synced_at is not None
-            self._cache[(contract, root, digest)] = _Entry(
-                lookup, issuer_rec, started, head, followed, lookup.issuer
-            )
-            self._cache.move_to_end((contract, root, digest))
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return ChainView(self._chain_id, contract, head, lookup, anchor, issuer_rec)
+                if ev is not None and ev.anchor is not None and ev.root == root and ev.issuer == issuer:
+                    with self._lock:
+                        self._anchors[(contract, issuer, root)] = ev.anchor
+                    return ev.anchor
+        return None
 
     def issuer_info(self, contract: str, address: str) -> IssuerRecord:
         """Read an issuer's record (uncached apart from name/uri)."""
-        address = to_checksum_address(address)
+        address = _addr(address)
         data = "0x" + (SEL_ISSUER + encode(["address"], [address])).hex()
         rec = decode_issuer(
             address,
@@ -481,69 +577,111 @@ class ChainReader:
             self._issuers[(contract, address)] = rec
         return rec
 
-    def _anchor_logs_call(self, contract: str, root: bytes) -> tuple[str, list[Any]]:
-        """The ``eth_getLogs`` call that finds a root's ``BatchAnchored`` event."""
-        query = {
-            "address": contract,
-            "fromBlock": hex(self.from_block),
-            "toBlock": "latest",
-            "topics": [TOPICS["BatchAnchored"], "0x" + root.hex()],
-        }
-        return ("eth_getLogs", [query])
+    def known_issuer(self, contract: str, address: str) -> IssuerRecord | None:
+        """The issuer's record when already read (name and URI never change); no I/O."""
+        return self._issuers.get((contract, _addr(address)))
 
-    def batch_info(self, contract: str, root: bytes) -> tuple[BatchRecord, AnchorEvent | None, int]:
-        """Read a batch record, its anchor log and the head block in one round trip."""
-        data = "0x" + (SEL_BATCH + encode(["bytes32"], [root])).hex()
-        calls: list[tuple[str, list[Any]]] = [
-            ("eth_blockNumber", []),
-            ("eth_call", [{"to": contract, "data": data}, "latest"]),
-        ]
-        anchor = self._anchors.get((contract, root))
-        if anchor is None:
-            calls.append(self._anchor_logs_call(contract, root))
-        res = self.rpc.batch(calls)
+    def batch_info(
+        self, contract: str, issuer: str, root: bytes, proof_block: int | None = None
+    ) -> tuple[BatchRecord, AnchorEvent | None, int]:
+        """A batch record and the head block in one round trip; its anchor log only if it exists."""
+        contract = str(to_checksum_address(contract))
+        issuer = _addr(issuer)
+        data = "0x" + (SEL_BATCH + encode(["address", "bytes32"], [issuer, root])).hex()
+        call = ("eth_call", [{"to": contract, "data": data}, "latest"])
+        res = self.rpc.batch([("eth_blockNumber", []), call])
         head = _hex_int(res[0], "block number")
         v = _decode(BATCH_TYPES, _hex_bytes(res[1], "batch answer"), "batch")
         rec = BatchRecord(to_checksum_address(v[0]), v[1], v[2], v[3])
-        if anchor is None:
-            logs = res[2]
-            if not isinstance(logs, list):
-                raise ChainError("malformed eth_getLogs answer from the chain node")
-            for entry in logs:
-                ev = decode_log(entry)
-                if ev is not None and ev.anchor is not None and ev.root == root:
-                    anchor = ev.anchor
-                    self._anchors[(contract, root)] = anchor
+        anchor = self._anchors.get((contract, issuer, root))
+        if anchor is None and rec.anchored_at != 0:
+            anchor = self._find_anchor(contract, issuer, root, proof_block, head)
         return rec, anchor, head
 
-    def anchor_event(self, contract: str, root: bytes) -> AnchorEvent | None:
-        """The known ``BatchAnchored`` log of a root (from the follower or earlier reads)."""
-        return self._anchors.get((to_checksum_address(contract), root))
+    def anchor_event(self, contract: str, issuer: str, root: bytes) -> AnchorEvent | None:
+        """The known ``BatchAnchored`` log of an issuer's batch (from the follower or earlier reads)."""
+        return self._anchors.get((str(to_checksum_address(contract)), _addr(issuer), root))
+
+    def anchors_of_root(self, contract: str, root: bytes) -> list[AnchorEvent]:
+        """Every known ``BatchAnchored`` log of a root in a contract (one per issuer), oldest first."""
+        contract = str(to_checksum_address(contract))
+        with self._lock:
+            found = [a for (c, _, r), a in self._anchors.items() if c == contract and r == root]
+        return sorted(found, key=lambda a: (a.block_number, a.log_index))
+
+    def recent_anchors(self, contract: str, root: bytes) -> list[AnchorEvent]:
+        """Known anchors of a root, else those in the blocks the follower has not read yet.
+
+        The log query is bounded to the blocks after the follower's position (minus the reorg
+        depth); before the follower has synced once this raises ``ChainError`` rather than scan the
+        whole chain for an anonymous caller's root.
+        """
+        found = self.anchors_of_root(contract, root)
+        if found:
+            return found
+        if self.synced_at is None:
+            raise ChainError("the event follower has not read the chain yet")
+        query = {
+            "address": str(to_checksum_address(contract)),
+            "fromBlock": hex(max(self.from_block, self.next_block - self.reorg_depth)),
+            "toBlock": "latest",
+            "topics": [TOPICS["BatchAnchored"], "0x" + root.hex()],
+        }
+        self.stats["log_queries"] += 1
+        logs = self.rpc.call("eth_getLogs", [query])
+        if not isinstance(logs, list):
+            raise ChainError("malformed eth_getLogs answer from the chain node")
+        out = []
+        for entry in logs:
+            ev = decode_log(entry)
+            if ev is not None and ev.anchor is not None and ev.root == root:
+                out.append(ev.anchor)
+        return sorted(out, key=lambda a: (a.block_number, a.log_index))
 
     # -- event following --------------------------------------------------------------------------
     def _invalidate(self, ev: ChainEvent) -> None:
         with self._lock:
             self._epoch += 1
-            if ev.name == "BatchAnchored":
-                if ev.anchor is not None:
-                    self._anchors[(ev.contract, ev.anchor.root)] = ev.anchor
-                # a cached "unknown batch" answer for this root must go
-                doomed = [k for k in self._cache if k[0] == ev.contract and k[1] == ev.root]
-            elif ev.name == "BatchRevoked":
-                doomed = [k for k in self._cache if k[0] == ev.contract and k[1] == ev.root]
-            elif ev.digest is not None:
-                doomed = [k for k in self._cache if k[0] == ev.contract and k[2] == ev.digest]
-            else:
-                doomed = [
-                    k for k, e in self._cache.items() if k[0] == ev.contract and e.issuer_addr == ev.issuer
-                ]
-                if ev.issuer is not None:
-                    self._issuers.pop((ev.contract, ev.issuer), None)
+            c = ev.contract
+            if ev.name == "BatchAnchored" or ev.name == "BatchRevoked":
+                if ev.anchor is not None and ev.issuer is not None:
+                    self._anchors[(c, ev.issuer, ev.anchor.root)] = ev.anchor
+                # a cached "unknown batch" (or unrevoked) answer for this issuer's root must go
+                doomed = [k for k in self._cache if k[0] == c and k[1] == ev.issuer and k[2] == ev.root]
+            elif ev.name.startswith("Credential") and ev.digest is not None:
+                doomed = [k for k in self._cache if k[0] == c and k[3] == ev.digest]
+            elif ev.name in WATCHED and ev.issuer is not None:
+                doomed = [k for k in self._cache if k[0] == c and k[1] == ev.issuer]
+                self._issuers.pop((c, ev.issuer), None)
+            else:  # an event whose effect is not known exactly: drop everything of the contract
+                doomed = [k for k in self._cache if k[0] == c]
+                self._issuers = {k: v for k, v in self._issuers.items() if k[0] != c}
             for k in doomed:
                 self._cache.pop(k, None)
 
+    def _deliver(self, logs: Any) -> list[ChainEvent]:
+        """Decode a log list, apply each event to the caches and notify the listeners."""
+        if not isinstance(logs, list):
+            raise ChainError("malformed eth_getLogs answer from the chain node")
+        chunk = [ev for ev in (decode_log(e) for e in logs) if ev is not None]
+        chunk.sort(key=lambda e: (e.block_number, e.log_index))
+        for ev in chunk:
+            self._invalidate(ev)
+            for fn in self.listeners:
+                try:
+                    fn(ev)
+                except Exception:  # a listener must not stop the follower
+                    log.exception("event listener failed")
+        return chunk
+
     def poll(self) -> list[ChainEvent]:
-        """Read every registry event since the last poll, invalidate caches, notify listeners."""
+        """Read every registry event since the last poll, invalidate caches, notify listeners.
+
+        Blocks at least ``tip_blocks`` below the head are read with range queries; the newer ones
+        by block hash, one per block. When the node cannot answer a tip block (its log index lags),
+        the follower stops before it: ``synced_at`` does not advance past what was read, the error
+        is kept in ``last_error`` and the next poll retries.
+        """
         if not self.contracts:
             started = self.clock()
             self.head = self.block_number()
@@ -551,41 +689,66 @@ class ChainReader:
             return []
         with self._poll_lock:
             started = self.clock()
+            events: list[ChainEvent] = []
             try:
                 if self._chain_id is None:
                     self.chain_id()
                 head, head_hash = self._check_reorg()
-                events: list[ChainEvent] = []
+                self._polls.append((started, head))
                 start = self.next_block
-                while start <= head:
-                    end = min(head, start + self.log_chunk - 1)
+                last_range = head - self.tip_blocks
+                while start <= last_range:
+                    end = min(last_range, start + self.log_chunk - 1)
+                    self.stats["log_queries"] += 1
                     logs = self.rpc.call(
                         "eth_getLogs",
                         [{"address": self.contracts, "fromBlock": hex(start), "toBlock": hex(end)}],
                     )
-                    if not isinstance(logs, list):
-                        raise ChainError("malformed eth_getLogs answer from the chain node")
-                    chunk = [ev for ev in (decode_log(e) for e in logs) if ev is not None]
-                    chunk.sort(key=lambda e: (e.block_number, e.log_index))
-                    for ev in chunk:
-                        self._invalidate(ev)
-                        for fn in self.listeners:
-                            try:
-                                fn(ev)
-                            except Exception:  # a listener must not stop the follower
-                                log.exception("event listener failed")
-                    events.extend(chunk)
-                    self.next_block = end + 1
-                    start = end + 1
+                    events.extend(self._deliver(logs))
+                    self.next_block = start = end + 1
+                lag = self._read_tip(head, head_hash, events)
             except ChainError as exc:
                 self.last_error = str(exc)
+                self.stats["events"] += len(events)
                 raise
             self.head = head
-            self._seen = (head, head_hash)
-            self.synced_at = started
-            self.last_error = None
+            self._settle()
+            self.last_error = lag
             self.stats["events"] += len(events)
             return events
+
+    def _read_tip(self, head: int, head_hash: str, events: list[ChainEvent]) -> str | None:
+        """Read the blocks from ``next_block`` to ``head`` by block hash; the lag message or None."""
+        if self.next_block > head:
+            return None
+        numbers = list(range(self.next_block, head + 1))
+        hashes: dict[int, str] = {head: head_hash}
+        wanted = [n for n in numbers if n != head]
+        if wanted:
+            blocks = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in wanted])
+            for n, blk in zip(wanted, blocks, strict=True):
+                if not isinstance(blk, dict) or not isinstance(blk.get("hash"), str):
+                    raise ChainError("malformed eth_getBlockByNumber answer from the chain node")
+                hashes[n] = str(blk["hash"])
+        calls = [("eth_getLogs", [{"address": self.contracts, "blockHash": hashes[n]}]) for n in numbers]
+        self.stats["log_queries"] += len(calls)
+        answers = self.rpc.batch_settled(calls)
+        for n, (ok, logs) in zip(numbers, answers, strict=True):
+            if not ok:
+                return f"the node's log index has not reached block {n} yet ({str(logs)[:120]})"
+            events.extend(self._deliver(logs))
+            self.next_block = n + 1
+            self._seen = (n, hashes[n])
+        return None
+
+    def _settle(self) -> None:
+        """Advance ``synced_at`` to the start of the latest poll whose head has been read in full."""
+        done = self.next_block - 1
+        covered = [p for p in self._polls if p[1] <= done]
+        if covered:
+            self.synced_at = max(t for t, _ in covered)
+            self._polls = [p for p in self._polls if p[1] > done]
+        del self._polls[:-1024]
 
     def _check_reorg(self) -> tuple[int, str]:
         """Head block number and hash; on a reorg (the last synced block changed or vanished) drop
@@ -611,6 +774,7 @@ class ChainReader:
                     self._anchors.clear()
                     self._issuers.clear()
                 self.next_block = max(self.from_block, self._seen[0] - self.reorg_depth)
+                self._seen = None
                 self.stats["reorgs"] += 1
         return head, head_hash
 
@@ -625,12 +789,15 @@ class ChainReader:
             while not self._stop.is_set():
                 try:
                     self.poll()
-                    for hook in self.after_poll:
-                        hook()
                 except ChainError:
                     pass
                 except Exception:  # keep following whatever happens
                     log.exception("event follower failed")
+                for hook in self.after_poll:
+                    try:
+                        hook()
+                    except Exception:
+                        log.exception("after-poll hook failed")
                 self._stop.wait(every)
 
         self._thread = threading.Thread(target=loop, name="registry-event-follower", daemon=True)
@@ -642,3 +809,11 @@ class ChainReader:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+
+def _addr(address: str) -> str:
+    return str(to_checksum_address(address))
+
+
+def _topic_addr(address: str) -> str:
+    return "0x" + "00" * 12 + bytes.fromhex(_addr(address)[2:]).hex()

@@ -70,7 +70,7 @@ class Check(BaseModel):
 
 
 class IssuerInfo(BaseModel):
-    """The issuer as the registry contract knows it."""
+    """The issuer as the registry contract knows it, beside what the document claims."""
 
     address: str
     name: str | None = None
@@ -78,6 +78,10 @@ class IssuerInfo(BaseModel):
     status: str | None = Field(default=None, description="active, suspended or unknown")
     registered_at: str | None = None
     key_revoked_since: str | None = None
+    claimed_id: str | None = Field(
+        default=None, description="the issuer id the document claims (its `issuer` or `issuer.id`)"
+    )
+    claimed_name: str | None = Field(default=None, description="the issuer name the document claims")
 
 
 class AnchorInfo(BaseModel):

@@ -20,7 +20,8 @@ from importlib import resources
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, File, Path, Request, UploadFile
+from eth_utils import to_checksum_address
+from fastapi import FastAPI, File, Path, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -36,6 +37,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
+from registry.chain.connection import redact_client_logs
 from registry.core.formats import format_timestamp
 from registry.errors import ChainError, ConfigError, NotFoundError, RegistryError
 from registry.settings import Settings, load_settings
@@ -110,7 +112,7 @@ def problem(
         "type": PROBLEM_BASE + code,
         "title": title or _TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
+        "detail": _clip(detail, MAX_MESSAGE_CHARS),
         "code": code,
     }
     if instance:
@@ -145,12 +147,39 @@ RESULT_503: dict[int | str, dict[str, Any]] = {
 }
 
 
-class BodySizeLimit:
-    """Pure ASGI middleware: reject request bodies over ``max_bytes`` with 413 problem+json."""
+JSON_TYPES = ("application/json", "application/ld+json", "application/vc+ld+json")
+MULTIPART_TYPES = ("multipart/form-data",)
+#: media types each POST endpoint accepts; anything else is 415 before the body is read, so a web
+#: page cannot make its visitors' browsers post to the API without a CORS preflight
+CONTENT_TYPES: dict[str, tuple[str, ...]] = {
+    "/api/v1/verify": JSON_TYPES,
+    "/api/v1/verify/file": MULTIPART_TYPES,
+}
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
+
+def _media_type(headers: Any) -> str:
+    for name, value in headers:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower().decode("latin-1")
+    return ""
+
+
+class RequestGuard:
+    """Pure ASGI middleware: content type, body size cap, body read timeout, client disconnects.
+
+    * a POST to an endpoint of :data:`CONTENT_TYPES` with another media type: 415 problem+json;
+    * a body over ``max_bytes`` (declared or streamed, chunked included): 413;
+    * a body not received within ``body_timeout`` seconds of the request: 408, connection closed;
+    * a client that goes away mid-request: one log line, no traceback, no answer.
+
+    Whatever the app does with the error it meets while reading (FastAPI turns any exception in
+    form parsing into a 400), the guard drops the app's answer and sends its own.
+    """
+
+    def __init__(self, app: Any, max_bytes: int, body_timeout: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(
         self,
@@ -161,44 +190,143 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path")
+        wanted = CONTENT_TYPES.get(path or "")
+        if wanted is not None and scope.get("method") == "POST":
+            got = _media_type(scope.get("headers", ()))
+            if got not in wanted:
+                await _refuse(
+                    scope,
+                    send,
+                    problem(
+                        415,
+                        "unsupported_media_type",
+                        f"{path} accepts Content-Type {' or '.join(wanted)}, not {got or 'none'}",
+                        path,
+                        headers={"Accept-Post": ", ".join(wanted)},
+                    ),
+                )
+                return
         for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > self.max_bytes
-                except ValueError:
-                    too_big = False
-                if too_big:
-                    resp = problem(
-                        413,
-                        "request_too_large",
-                        f"request body is over the {self.max_bytes}-byte cap",
-                        scope.get("path"),
-                    )
-                    await resp(scope, receive, send)
-                    return
-        seen = 0
+            if name == b"content-length" and value.strip().isdigit() and int(value) > self.max_bytes:
+                await _refuse(scope, send, self._too_large(path), close=True)
+                return
+        state = _GuardState()
+        deadline = anyio.current_time() + self.body_timeout
         max_bytes = self.max_bytes
 
-        async def limited() -> Any:
-            nonlocal seen
-            message = await receive()
+        async def guarded_receive() -> Any:
+            if state.body_done:
+                return await receive()
+            with anyio.move_on_after(max(0.0, deadline - anyio.current_time())) as timer:
+                message = await receive()
+            if timer.cancelled_caught:
+                state.failure = problem(
+                    408, "request_timeout", f"request body not received within {self.body_timeout:g} s", path
+                )
+                raise _Refused()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > max_bytes:
-                    raise _TooLarge()
+                state.seen += len(message.get("body", b""))
+                if state.seen > max_bytes:
+                    state.failure = self._too_large(path)
+                    raise _Refused()
+                state.body_done = not message.get("more_body", False)
+            elif message["type"] == "http.disconnect":
+                state.disconnected = True
             return message
 
+        async def guarded_send(message: Any) -> None:
+            if state.failure is not None or state.disconnected:
+                return  # the app's answer to a refused or abandoned request is dropped
+            if message["type"] == "http.response.start":
+                state.started = True
+            await send(message)
+
         try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
+            await self.app(scope, guarded_receive, guarded_send)
+        except Exception:
+            if state.failure is None and not state.disconnected:
+                raise
+        if state.disconnected:
+            log.info("client went away during %s %s", scope.get("method"), path)
+        elif state.failure is not None and not state.started:
+            await _refuse(scope, send, state.failure, close=True)
+
+    def _too_large(self, path: str | None) -> JSONResponse:
+        return problem(413, "request_too_large", f"request body is over the {self.max_bytes}-byte cap", path)
+
+
+class _GuardState:
+    """What :class:`RequestGuard` saw of one request."""
+
+    __slots__ = ("body_done", "disconnected", "failure", "seen", "started")
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.body_done = False
+        self.disconnected = False
+        self.started = False
+        self.failure: JSONResponse | None = None
+
+
+class _Refused(Exception):
+    """Raised into the app when the guard refuses a request mid-body."""
+
+
+async def _refuse(
+    scope: MutableMapping[str, Any],
+    send: Callable[[Any], Awaitable[None]],
+    resp: Response,
+    *,
+    close: bool = False,
+) -> None:
+    """Send ``resp``; with ``close``, ask the server to close the connection (body left unread)."""
+    if close:
+        resp.headers["Connection"] = "close"
+
+    async def no_body() -> Any:
+        return {"type": "http.disconnect"}
+
+    await resp(scope, no_body, send)
+
+
+class ConcurrencyLimit:
+    """Pure ASGI middleware: at most ``limit`` requests in progress, else 503 with Retry-After.
+
+    ``/healthz`` is exempt: a busy worker is alive, and must not be restarted for being busy.
+    """
+
+    EXEMPT = frozenset({"/healthz"})
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http" or scope.get("path") in self.EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
             resp = problem(
-                413, "request_too_large", f"request body is over the {max_bytes}-byte cap", scope.get("path")
+                503,
+                "too_many_requests",
+                f"{self.limit} requests are in progress; retry shortly",
+                scope.get("path"),
+                headers={"Retry-After": "1"},
             )
             await resp(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
 
 class Metrics:
@@ -231,6 +359,12 @@ class Metrics:
             "registry_indexed_batches", "batches in the digest index", registry=self.registry
         )
         self.pending = Gauge("registry_pending_manifests", "manifests not read yet", registry=self.registry)
+        self.rejected = Gauge(
+            "registry_rejected_manifests",
+            "anchors whose manifest was rejected for good (malformed or oversized reference, "
+            "oversized or mismatching manifest)",
+            registry=self.registry,
+        )
 
 
 def _page(name: str = "index.html") -> tuple[bytes, str]:
@@ -245,6 +379,83 @@ def _page(name: str = "index.html") -> tuple[bytes, str]:
         "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     return html, csp
+
+
+#: documents up to this size are prepared on the event loop (a few hundred microseconds); larger
+#: ones in the bounded thread pool, so that parsing a 2 MB document never stalls other requests
+INLINE_PREPARE_BYTES = 16 * 1024
+MEMO_ENTRY_OVERHEAD = 2048  # bytes accounted per memo entry besides its document
+MAX_MESSAGE_CHARS = 1000  # a check message or problem detail in an answer
+MAX_DETAIL_CHARS = 300  # a string inside a check's details
+MAX_DETAIL_ITEMS = 20  # items of a list inside a check's details
+
+
+class Memo:
+    """LRU of prepared results bounded by entries *and* by accounted bytes.
+
+    An entry accounts for the size of its document plus its check messages plus a fixed overhead:
+    the prepared result holds the parsed proof and credential fields, so the document's size is
+    a safe upper bound of what it keeps alive.
+    """
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[bytes, tuple[Prepared, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: bytes) -> Prepared | None:
+        """The entry for ``key`` (made most recent), or None."""
+        item = self._items.get(key)
+        if item is None:
+            return None
+        self._items.move_to_end(key)
+        return item[0]
+
+    def put(self, key: bytes, prep: Prepared, size: int) -> None:
+        """Keep ``prep`` accounted as ``size`` bytes, evicting the oldest entries over the bounds."""
+        if size > self.max_bytes or key in self._items:
+            return
+        self._items[key] = (prep, size)
+        self.bytes += size
+        while len(self._items) > self.max_entries or self.bytes > self.max_bytes:
+            _, (_, old) = self._items.popitem(last=False)
+            self.bytes -= old
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"… ({len(text) - limit} more characters)"
+
+
+def _clip_detail(value: Any) -> Any:
+    if isinstance(value, str):
+        return _clip(value, MAX_DETAIL_CHARS)
+    if isinstance(value, list):
+        items = [_clip_detail(v) for v in value[:MAX_DETAIL_ITEMS]]
+        if len(value) > MAX_DETAIL_ITEMS:
+            items.append(f"… and {len(value) - MAX_DETAIL_ITEMS} more")
+        return items
+    if isinstance(value, dict):
+        return {str(k)[:MAX_DETAIL_CHARS]: _clip_detail(v) for k, v in list(value.items())[:MAX_DETAIL_ITEMS]}
+    return value
+
+
+def bound_result(result: VerificationResult) -> VerificationResult:
+    """The result with every message and detail bounded (a malformed document can yield thousands
+    of errors, each quoting a path of any length): what a public answer may carry."""
+    checks = [
+        c.model_copy(
+            update={"message": _clip(c.message, MAX_MESSAGE_CHARS), "details": _clip_detail(c.details)}
+        )
+        for c in result.checks
+    ]
+    return result.model_copy(update={"checks": checks, "summary": _clip(result.summary, MAX_MESSAGE_CHARS)})
 
 
 class Verifier:
@@ -263,22 +474,34 @@ class Verifier:
         self.index = index
         self.config = config
         self.metrics = Metrics()
-        self._memo: OrderedDict[bytes, Prepared] = OrderedDict()
-        self._memo_size = memo_size
+        self.memo = Memo(memo_size, settings.verify_memo_bytes)
+        self._cpu = anyio.CapacityLimiter(settings.prepare_threads)
 
-    def prepare(self, body: bytes) -> Prepared:
-        """Local checks, memoised by the body's hash when the document carries its proof."""
+    def _memoisable(self, prep: Prepared) -> bool:
+        """Only local successes with a proof are kept: failures are cheap to redo and an attacker
+        can make any number of distinct ones; bare documents depend on the growing digest index."""
+        return prep.proof is not None and not prep.local_failed and not prep.local_error
+
+    async def prepare_async(self, body: bytes) -> Prepared:
+        """Local checks; documents over ``INLINE_PREPARE_BYTES`` are parsed and checked in the
+        bounded thread pool (``prepare_threads``), so the event loop keeps answering."""
         key = hashlib.sha256(body).digest()
-        prep = self._memo.get(key)
+        prep = self.memo.get(key)
         if prep is not None:
             return prep
-        prep = prepare_document(body, self.config, self.index)
-        # bare documents are not kept: their outcome depends on the digest index, which grows
-        if prep.proof is not None or prep.digest is None:
-            self._memo[key] = prep
-            if len(self._memo) > self._memo_size:
-                self._memo.popitem(last=False)
+        if len(body) <= INLINE_PREPARE_BYTES:
+            prep = prepare_document(body, self.config, self.index)
+        else:
+            prep = await anyio.to_thread.run_sync(
+                prepare_document, body, self.config, self.index, limiter=self._cpu
+            )
+        self._remember(key, body, prep)
         return prep
+
+    def _remember(self, key: bytes, body: bytes, prep: Prepared) -> None:
+        if self._memoisable(prep):
+            size = len(body) + MEMO_ENTRY_OVERHEAD + sum(len(c.message) for c in prep.checks)
+            self.memo.put(key, prep, size)
 
     async def chain(self, prep: Prepared) -> tuple[ChainView | None, ChainError | None]:
         """The chain view: cache on the event loop, otherwise one round trip in a thread."""
@@ -287,7 +510,8 @@ class Verifier:
         if self.reader is None:
             return None, ChainError("no chain reader is configured")
         assert prep.contract is not None and prep.root is not None and prep.digest is not None
-        view = self.reader.cached(prep.contract, prep.root, prep.digest)
+        assert prep.issuer_hint is not None  # needs_chain: the proof or the index named the issuer
+        view = self.reader.cached(prep.contract, prep.root, prep.digest, prep.issuer_hint)
         if view is not None:
             self.metrics.cache.labels("hit").inc()
             return view, None
@@ -295,7 +519,7 @@ class Verifier:
         reader = self.reader
         try:
             view = await anyio.to_thread.run_sync(
-                reader.fetch, prep.contract, prep.root, prep.digest, prep.issuer_hint
+                reader.fetch, prep.contract, prep.root, prep.digest, prep.issuer_hint, prep.proof_block
             )
             return view, None
         except ChainError as exc:
@@ -317,7 +541,8 @@ class Verifier:
 
 
 def result_response(result: VerificationResult) -> Response:
-    """200 with the result, or 503 when indeterminate."""
+    """200 with the (bounded) result, or 503 when indeterminate."""
+    result = bound_result(result)
     status = 503 if result.status is Status.indeterminate else 200
     headers = {"Retry-After": "5"} if status == 503 else None
     return Response(
@@ -358,6 +583,7 @@ def create_app(
 ) -> FastAPI:
     """Build the FastAPI app; without a reader, one is made from the settings."""
     settings = settings or load_settings()
+    redact_client_logs()  # the HTTP client logs full request URLs: keep provider keys out of logs
     config = VerifyConfig.from_settings(settings)
     if not config.trusted and settings.contract:
         # the chain id is not in the settings: ask the node once
@@ -465,7 +691,7 @@ def create_app(
     )
     async def verify(request: Request) -> Response:
         body = await request.body()
-        prep = verifier.prepare(body)
+        prep = await verifier.prepare_async(body)
         return result_response(await verifier.verify(prep))
 
     # the hot path: the same handler as a plain Starlette route placed first, so requests skip
@@ -486,7 +712,7 @@ def create_app(
             )
             err.http_status = 413
             raise err
-        prep = verifier.prepare(data)
+        prep = await verifier.prepare_async(data)
         return result_response(await verifier.verify(prep))
 
     @app.get(
@@ -499,8 +725,14 @@ def create_app(
         },
         summary="Status of a credential known only by its digest (looked up in the digest index)",
     )
-    async def credential(digest: str = Path(..., pattern=HEX32, description="0x + 64 hex")) -> Response:
-        prep = prepare_digest(bytes.fromhex(digest[2:]), verifier.config, verifier.index)
+    async def credential(
+        digest: str = Path(..., pattern=HEX32, description="0x + 64 hex"),
+        issuer: str | None = Query(
+            None, pattern=ADDRESS, description="answer for this issuer's batches only (0x + 40 hex)"
+        ),
+    ) -> Response:
+        who = to_checksum_address(issuer) if issuer else None
+        prep = prepare_digest(bytes.fromhex(digest[2:]), verifier.config, verifier.index, who)
         result = await verifier.verify(prep)
         if prep.local_failed:
             raise NotFoundError(f"no batch anchored in a trusted registry lists digest {digest.lower()}")
@@ -527,8 +759,11 @@ def create_app(
         rb = bytes.fromhex(root[2:])
 
         def read() -> BatchView | None:
-            for contract in _contracts():
-                rec, ev, head = reader.batch_info(contract, rb)
+            contracts = _contracts()
+            anchors = [a for c in contracts for a in reader.recent_anchors(c, rb)]
+            for a in anchors:  # batches are per issuer: the first issuer to anchor this root
+                contract = a.contract
+                rec, ev, head = reader.batch_info(contract, a.issuer, rb, a.block_number)
                 if rec.anchored_at == 0:
                     continue
                 name = None
@@ -604,6 +839,12 @@ def create_app(
             "index": caught_up,
             "head": reader.head,
             "pending_manifests": len(index.pending),
+            "overdue_manifests": len(index.overdue()),
+            "rejected_manifests": len(index.rejected),
+            "rejected": [
+                {"issuer": k[1], "root": "0x" + k[2].hex(), "reason": why}
+                for k, why in list(index.rejected.items())[:20]
+            ],
             "last_error": reader.last_error,
         }
         if fresh and caught_up:
@@ -616,7 +857,7 @@ def create_app(
             )
         if not caught_up:
             why.append(
-                f"digest index not caught up ({len(index.pending)} manifests pending)"
+                f"digest index not caught up ({index.blocking()} manifests pending)"
                 if index.store is not None
                 else "no content store for the digest index"
             )
@@ -631,8 +872,13 @@ def create_app(
             m.sync_age.set(reader.clock() - reader.synced_at)
         m.indexed.set(len(index.manifests))
         m.pending.set(len(index.pending))
+        m.rejected.set(len(index.rejected))
         return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
+    # the last added is the outermost: CORS (so refusals carry its headers), then the
+    # concurrency limit, then the request guard (content type, size, body timeout, disconnects)
+    app.add_middleware(RequestGuard, max_bytes=settings.max_request_bytes, body_timeout=settings.body_timeout)
+    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -641,7 +887,6 @@ def create_app(
             allow_headers=["Content-Type"],
             max_age=600,
         )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app
 
 

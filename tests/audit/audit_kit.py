@@ -242,18 +242,23 @@ def recipes() -> dict[str, str]:
 
 
 def run_recipe(name: str, env: dict[str, str]) -> list[str]:
-    """Run one recipe with bash; return its output lines."""
+    """Run one recipe with bash; return its output lines (it must succeed)."""
+    res = run_recipe_raw(name, env)
+    assert res.returncode == 0, f"recipe {name} failed: {res.stderr}"
+    return [line for line in res.stdout.splitlines() if line.strip()]
+
+
+def run_recipe_raw(name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run one recipe with bash as written; return the finished process, whatever its exit."""
     full = {
         **os.environ,
         "PATH": f"{PROJECT_ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         **env,
     }
-    res = subprocess.run(
+    return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", recipes()[name]],
         cwd=PROJECT_ROOT, env=full, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
-    assert res.returncode == 0, f"recipe {name} failed: {res.stderr}"
-    return [line for line in res.stdout.splitlines() if line.strip()]
 
 
 def value(line: str) -> Any:

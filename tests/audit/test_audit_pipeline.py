@@ -9,7 +9,7 @@ from pathlib import Path
 
 from audit_kit import ISSUER_A, Scenario, run_cli, run_recipe, value
 
-from registry.anchor.demo import write_jsonl
+from registry.anchor.demo import ISSUER, write_jsonl
 from registry.chain.anvil import Anvil
 
 
@@ -28,7 +28,11 @@ def test_pipeline_batches_audit_clean_and_their_proofs_verify_with_cast(
         REGISTRY_FINALITY="depth",
     )
     write_jsonl(tmp_path / "docs.jsonl", 7, seed="audit")
-    issuer_env = {**env, "REGISTRY_PRIVATE_KEY": "0x" + ISSUER_A.key.hex().removeprefix("0x")}
+    issuer_env = {
+        **env,
+        "REGISTRY_PRIVATE_KEY": "0x" + ISSUER_A.key.hex().removeprefix("0x"),
+        "REGISTRY_ISSUER_ID": str(ISSUER["id"]),  # the documents' issuer (intake refuses others)
+    }
     res = run_cli("issue", str(tmp_path / "docs.jsonl"), env=issuer_env)
     assert res.returncode == 0, res.stderr
     res = run_cli("anchor", "--batch-size", "3", "--output", str(tmp_path / "out"), "-q", env=issuer_env)

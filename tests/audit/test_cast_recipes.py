@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_kit import ISSUER_A, ISSUER_B, Scenario, run_cli, run_recipe, value
+from audit_kit import ISSUER_A, ISSUER_B, Scenario, run_cli, run_recipe, run_recipe_raw, value
 
 from registry.chain.anvil import Anvil
 
@@ -37,7 +37,7 @@ def test_batch_recipes_match_the_audit(world: dict[str, Any], tmp_path: Path) ->
     audit = world["audit"]
     assert len(audit["batches"]) == 3
     for b in audit["batches"]:
-        env = {**world["env"], "ROOT": b["root"]}
+        env = {**world["env"], "ROOT": b["root"], "ISSUER": b["issuer"]}
         issuer, anchored_at, count, revoked_at = map(value, run_recipe("batch", env))
         assert (issuer, anchored_at, count, revoked_at) == (
             b["issuer"],
@@ -52,8 +52,11 @@ def test_batch_recipes_match_the_audit(world: dict[str, Any], tmp_path: Path) ->
         root, n = run_recipe("manifest-root", {**env, "MANIFEST": str(manifest)})[0].split()
         assert (root, int(n)) == (b["root"], b["count"])
     assert audit["batches"][0]["revokedAt"] > 0  # b1 was revoked: the recipe saw it too
-    unknown = run_recipe("batch", {**world["env"], "ROOT": "0x" + "42" * 32})
+    unknown = run_recipe("batch", {**world["env"], "ROOT": "0x" + "42" * 32, "ISSUER": ISSUER_A.address})
     assert value(unknown[0]) == "0x0000000000000000000000000000000000000000"
+    # another issuer's root is no batch of this issuer
+    foreign = run_recipe("batch", {**world["env"], "ROOT": world["b3"].root_hex, "ISSUER": ISSUER_A.address})
+    assert value(foreign[0]) == "0x0000000000000000000000000000000000000000"
 
     listing = "\n".join(run_recipe("list-batches", world["env"]))
     assert listing.count("- address:") == 3
@@ -98,7 +101,12 @@ def test_verify_recipe_from_proof_files(world: dict[str, Any], tmp_path: Path) -
         path = sc.credential_file(batch, i, tmp_path)
         out = run_recipe("verify", {**world["env"], "CREDENTIAL": str(path)})
         assert value(out[0]) == code, (batch.root_hex, i)
-        assert sc.reg.verify(batch.digests[i], batch.tree.proof_for(batch.digests[i]), batch.root) == code
+        assert (
+            sc.reg.verify(
+                batch.issuer.address, batch.digests[i], batch.tree.proof_for(batch.digests[i]), batch.root
+            )
+            == code
+        )
 
     # a proof file whose Merkle path was altered: invalid proof
     path = sc.credential_file(b2, 3, tmp_path)
@@ -110,9 +118,23 @@ def test_verify_recipe_from_proof_files(world: dict[str, Any], tmp_path: Path) -
     # the proof member may be a list (other proofs kept beside the anchor proof)
     path = sc.credential_file(b2, 2, tmp_path)
     doc = json.loads(path.read_text())
-    doc["proof"] = [{"type": "DataIntegrityProof", "proofValue": "z..."}, doc["proof"]]
+    anchor_proof = doc["proof"]
+    doc["proof"] = [{"type": "DataIntegrityProof", "proofValue": "z..."}, anchor_proof]
     path.write_text(json.dumps(doc))
     assert value(run_recipe("verify", {**world["env"], "CREDENTIAL": str(path)})[0]) == 0
+
+    # exactly one anchor proof: [bad, good], [good, bad] and none are refused, nothing is called
+    bad = {**anchor_proof, "merklePath": ["0x" + "00" * 31 + "01"]}
+    for proofs in ([bad, anchor_proof], [anchor_proof, bad], [], [{"type": "DataIntegrityProof"}]):
+        doc["proof"] = proofs
+        path.write_text(json.dumps(doc))
+        res = run_recipe_raw("verify", {**world["env"], "CREDENTIAL": str(path)})
+        assert res.returncode != 0 and res.stdout == ""
+        assert "exactly one required" in res.stderr
+    del doc["proof"]
+    path.write_text(json.dumps(doc))
+    res = run_recipe_raw("verify", {**world["env"], "CREDENTIAL": str(path)})
+    assert res.returncode != 0 and "0 CredentialRegistryAnchor2026 proofs" in res.stderr
 
 
 def test_lookup_recipe_matches_the_audit(world: dict[str, Any]) -> None:
@@ -120,7 +142,9 @@ def test_lookup_recipe_matches_the_audit(world: dict[str, Any]) -> None:
     b2 = world["b2"]
     entry = next(b for b in audit["batches"] if b["root"] == b2.root_hex)
     digest = "0x" + b2.digests[0].hex()
-    out = run_recipe("lookup", {**world["env"], "ROOT": b2.root_hex, "DIGEST": digest})
+    out = run_recipe(
+        "lookup", {**world["env"], "ROOT": b2.root_hex, "DIGEST": digest, "ISSUER": ISSUER_A.address}
+    )
     got = list(map(value, out))
     issuer = audit["issuers"][ISSUER_A.address]
     assert got == [entry["issuer"], entry["anchoredAt"], entry["count"], entry["revokedAt"],

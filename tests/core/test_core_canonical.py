@@ -330,3 +330,33 @@ def test_python_documents_take_the_same_checks() -> None:
     assert canonical_bytes(od) == canonical_bytes({"a": {"z": True}, "b": [1, 2]}) == expected
     # a bool is not an integer out of range, and subclasses of str are still strings
     assert canonical_bytes({"t": True, "s": type("S", (str,), {})("v")}) == b'{"s":"v","t":true}'
+
+
+# -- issue 10 item 8 / 9: huge integer literals and bounded messages ----------------------------
+
+@pytest.mark.parametrize("digits", [4_301, 100_000])
+def test_integer_literal_past_python_digit_limit_is_a_coded_error(digits: int) -> None:
+    # before: int() raised a bare ValueError ("Exceeds the limit (4300 digits)"), exit 70
+    err = _err(b'{"a":[1,{"n":-%s}]}' % (b"9" * digits))
+    assert err.code == "integer_out_of_range"
+    assert err.details["path"] == "/a/1/n"
+    assert f"of {digits} digits" in err.message
+    assert len(err.message) <= 300
+
+
+def test_canonical_error_messages_are_bounded() -> None:
+    long_key = "k" * 50_000
+    err = _err(('{"' + long_key + '": 1, "' + long_key + '": 2}').encode())
+    assert err.code == "duplicate_key"
+    assert len(err.message) <= 300 and len(str(err.details["key"])) <= 120
+    err = _err(('{"' + long_key + '": {"n": 1e400}}').encode())
+    assert err.code == "non_finite_number"
+    assert len(err.message) <= 300 and len(err.details["path"]) <= 1000
+    err = canonical_error({"n": 10**5000})
+    assert err.code == "integer_out_of_range" and len(err.message) <= 300
+
+
+def canonical_error(doc: dict[str, Any]) -> CanonicalizationError:
+    with pytest.raises(CanonicalizationError) as info:
+        canonical_bytes(doc)
+    return info.value

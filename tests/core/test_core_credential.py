@@ -321,3 +321,88 @@ def test_samples_deterministic_and_distinct() -> None:
     assert {"Digital Marketing", "Data Analysis with Python", "Renewable Energy Technician",
             "Cybersecurity Fundamentals"} <= titles <= {c[0] for c in COURSES}
     assert copy.deepcopy(badge(12)) == badge(12)
+
+
+# -- issue 10 item 5: VC 1.1 dates ---------------------------------------------------------------
+
+def vc11(**dates: str) -> dict[str, Any]:
+    return {
+        "@context": [VC1_CONTEXT, "https://www.w3.org/2018/credentials/examples/v1"],
+        "id": "http://example.edu/credentials/1872",
+        "type": ["VerifiableCredential", "AlumniCredential"],
+        "issuer": "https://example.edu/issuers/565049",
+        "credentialSubject": {"id": "did:example:ebfeb1f712ebc6f1c276e12ec21", "alumniOf": "Example U"},
+        **dates,
+    }
+
+
+def test_vc11_expired_in_2020_is_expired() -> None:
+    # before: issuanceDate / expirationDate were ignored ("no expiry date"): the window was empty
+    doc = vc11(issuanceDate="2018-01-01T00:00:00Z", expirationDate="2020-06-30T00:00:00Z")
+    info = validate_credential(doc)
+    assert info.valid_from == datetime(2018, 1, 1, tzinfo=UTC)
+    assert info.valid_until == datetime(2020, 6, 30, tzinfo=UTC)
+    assert datetime.now(UTC) >= info.valid_until  # expired
+
+
+def test_vc11_dates_agree_with_vc2_dates_or_are_rejected() -> None:
+    doc = vc11(issuanceDate="2018-01-01T00:00:00Z", validFrom="2018-01-01T01:00:00+01:00")
+    same = validate_credential(doc)
+    assert same.valid_from == datetime(2018, 1, 1, tzinfo=UTC)
+    errs = errors_of(vc11(expirationDate="2020-01-01T00:00:00Z", validUntil="2099-01-01T00:00:00Z"))
+    assert "disagrees with validUntil" in errs["/expirationDate"]
+    errs = errors_of(vc11(issuanceDate="2018-01-01T00:00:00Z", validFrom="2019-01-01T00:00:00Z"))
+    assert "disagrees with validFrom" in errs["/issuanceDate"]
+    errs = errors_of(vc11(issuanceDate="2021-01-01T00:00:00Z", expirationDate="2020-01-01T00:00:00Z"))
+    assert "is before issuanceDate" in errs["/expirationDate"]
+    errs = errors_of(vc11(expirationDate="next year"))
+    assert "RFC 3339" in errs["/expirationDate"]
+
+
+def test_vc2_documents_ignore_vc11_date_names() -> None:
+    doc = vc2()
+    doc["expirationDate"] = "2011-01-01T00:00:00Z"  # not a VC 2.0 term: no meaning there
+    assert validate_credential(doc).valid_until is None
+
+
+# -- issue 10 item 8: dates outside years 1-9999 in UTC ------------------------------------------
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("validFrom", "0001-01-01T00:00:00+01:00"),
+    ("validUntil", "9999-12-31T23:59:59-00:01"),
+])
+def test_date_outside_utc_range_is_invalid_date(key: str, value: str) -> None:
+    # before: accepted, then every comparison with it raised OverflowError (HTTP 500, exit 70)
+    for doc in (vc2(), badge(), {"a": 1}):
+        doc.pop("validUntil", None)
+        doc[key] = value
+        with pytest.raises(ValidationError) as info:
+            validate_credential(doc)
+        assert info.value.code == "invalid_date"
+        assert info.value.details["errors"] == [
+            {"path": "/" + key, "message": f"{value!r} is outside years 1-9999 once converted to UTC"}
+        ]
+    with pytest.raises(ValueError, match="outside years 1-9999"):
+        parse_timestamp(value)
+
+
+def test_edge_dates_inside_utc_range_pass() -> None:
+    doc = vc2()
+    doc["validFrom"] = "0001-01-01T00:00:00-01:00"
+    doc["validUntil"] = "9999-12-31T23:59:59+01:00"
+    info = validate_credential(doc)
+    assert info.valid_from is not None and info.valid_until is not None
+
+
+# -- issue 10 item 9: bounded error lists and messages -------------------------------------------
+
+def test_error_list_and_messages_are_bounded() -> None:
+    doc = vc2()
+    doc["credentialSubject"] = [{"id": "x" * 100_000 + " y"} for _ in range(5_000)]
+    with pytest.raises(ValidationError) as info:
+        validate_credential(doc)
+    errors = info.value.details["errors"]
+    assert len(errors) == 21
+    assert errors[-1] == {"path": "", "message": "and 4980 more problem(s) not listed"}
+    assert all(len(e["message"]) <= 300 and len(e["path"]) <= 300 for e in errors)
+    assert len(info.value.message) < 21 * 700

@@ -28,15 +28,15 @@ def test_contract_accepts_our_proofs_and_rejects_tampered_ones(tester_w3: Any) -
         assert reg.leaf_hash(d) == leaf_hash(d)
     for i, d in enumerate(digests):
         proof = tree.proof(i)
-        assert reg.verify(d, proof, tree.root) == VALID
+        assert reg.verify(issuer.address, d, proof, tree.root) == VALID
     p0 = tree.proof(0)
     flipped = bytes([p0[0][0] ^ 1]) + p0[0][1:]
-    assert reg.verify(digests[0], [flipped, *p0[1:]], tree.root) == INVALID_PROOF
-    assert reg.verify(digests[0], p0[:-1], tree.root) == INVALID_PROOF
-    assert reg.verify(digests[1], p0, tree.root) == INVALID_PROOF
+    assert reg.verify(issuer.address, digests[0], [flipped, *p0[1:]], tree.root) == INVALID_PROOF
+    assert reg.verify(issuer.address, digests[0], p0[:-1], tree.root) == INVALID_PROOF
+    assert reg.verify(issuer.address, digests[1], p0, tree.root) == INVALID_PROOF
     # an internal node posing as a digest (second preimage) is refused: leaves are double-hashed
     parent = (tree.tree_index(0) - 1) // 2
-    assert reg.verify(tree.tree[parent], p0[1:], tree.root) == INVALID_PROOF
+    assert reg.verify(issuer.address, tree.tree[parent], p0[1:], tree.root) == INVALID_PROOF
     other = MerkleTree.build([*digests[:16], rnd.randbytes(32)])
-    assert reg.verify(digests[0], other.proof(0), other.root) == UNKNOWN_BATCH
-    assert reg.verify(digests[0], other.proof(0), tree.root) == INVALID_PROOF
+    assert reg.verify(issuer.address, digests[0], other.proof(0), other.root) == UNKNOWN_BATCH
+    assert reg.verify(issuer.address, digests[0], other.proof(0), tree.root) == INVALID_PROOF

@@ -62,7 +62,7 @@ def test_reorg_sends_the_batch_back(chain: Chain, db_url: str, tmp_path: Path) -
     chain.rpc("evm_revert", snap)  # the block holding the anchor is gone
     chain.rpc("evm_mine")
     chain.rpc("evm_mine")
-    assert not chain.registry.batch(batch.root).exists
+    assert not chain.registry.batch(chain.issuer.address, batch.root).exists
     assert pipe.step(batch)  # notices the reorg
     assert pipe._batch(batch_id).status == "submitted"
     pipe.run_once()
@@ -107,11 +107,14 @@ def test_suspended_issuer_stops_with_a_clear_error(chain: Chain, db_url: str, tm
     _issue(s, db, [tmp_path / "docs.jsonl"])
     send(chain.w3, chain.admin, chain.registry.functions.suspendIssuer(chain.issuer.address))
     pipe = build_pipeline(s, db)
-    with pytest.raises(ContractRevert, match="NotActiveIssuer"):
-        pipe.run_once()
+    report = pipe.run_once()  # the run ends and reports the batch instead of stopping at it
+    (failed,) = report.failed_batches.values()
+    assert "NotActiveIssuer" in failed["error"] and failed["status"] == "pinned"
     assert chain.anchored_events() == []
-    with db.session() as sess:  # nothing lost: the batch waits for a later run
-        assert [b.status for b in sess.exec(select(Batch))] == ["pinned"]
+    with db.session() as sess:  # nothing lost: the batch waits for a later run, the error recorded
+        (batch,) = sess.exec(select(Batch)).all()
+        assert batch.status == "pinned" and "NotActiveIssuer" in (batch.last_error or "")
+        assert batch.failures == 1
         assert len(sess.exec(select(Transaction)).all()) == 0
 
 
@@ -153,8 +156,9 @@ def test_another_issuers_key_cannot_touch_our_batches(chain: Chain, db_url: str,
     db = open_database(settings=s)
     write_docs(tmp_path / "docs.jsonl", 1, seed="stranger")
     _issue(s, db, [tmp_path / "docs.jsonl"])
-    with pytest.raises(ContractRevert, match="NotActiveIssuer"):
-        build_pipeline(s, db).run_once()
+    report = build_pipeline(s, db).run_once()
+    (failed,) = report.failed_batches.values()
+    assert "NotActiveIssuer" in failed["error"] and failed["status"] == "pinned"
 
 
 def test_private_key_never_in_reprs_or_logs(

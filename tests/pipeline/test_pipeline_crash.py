@@ -44,10 +44,11 @@ def crash_chain() -> Chain:  # type: ignore[misc]
 
 
 def _fresh_registry(base: Chain) -> Chain:
-    from helpers import deploy, register_issuer
+    from helpers import deploy
+    from pipeline_kit import admit
 
     reg = deploy(base.w3)
-    register_issuer(reg, base.issuer)
+    admit(reg, base.issuer)
     return Chain(node=base.node, w3=base.w3, registry=reg, issuer=base.issuer, admin=base.admin)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline_kit import issuer_env, run_cli
+from pipeline_kit import ISSUER_ID, issuer_env, run_cli
 from sqlmodel import col, select
 
 from registry.anchor.demo import badge
@@ -117,7 +117,14 @@ def test_parallel_workers_give_the_same_result(db_url: str, tmp_path: Path) -> N
 
 def test_issue_cli_summary_json_and_exit_code(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'cli.db'}"
-    env = issuer_env("http://127.0.0.1:9", "0x" + "00" * 20, "0x" + "11" * 32, tmp_path / "data", db_url)
+    env = issuer_env(
+        "http://127.0.0.1:9",
+        "0x" + "00" * 20,
+        "0x" + "11" * 32,
+        tmp_path / "data",
+        db_url,
+        issuer_id=ISSUER_ID,
+    )
     ok = tmp_path / "ok.json"
     ok.write_text(json.dumps(badge(1, seed="cli")))
     bad = tmp_path / "bad.json"

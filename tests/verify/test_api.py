@@ -151,10 +151,66 @@ def test_problem_json_and_size_cap(api: httpx.Client, batch: Batch) -> None:
         for _ in range(100):
             yield b" " * 1024
 
-    r = api.post("/api/v1/verify", content=chunks())
+    r = api.post("/api/v1/verify", content=chunks(), headers={"Content-Type": "application/json"})
     assert r.status_code == 413
     r = api.post("/api/v1/verify/file", files={"file": ("big.json", b" " * (70 * 1024))})
     assert r.status_code == 413
+
+
+def test_chunked_multipart_over_the_cap_is_413(api: httpx.Client) -> None:
+    """Issue 10, item 16: a chunked multipart upload over the cap answered 400 (FastAPI turns the
+    size error raised while parsing the form into 'error parsing the body')."""
+    boundary = "registrytestboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.json"\r\n'
+        "Content-Type: application/json\r\n\r\n"
+    ).encode()
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: Transfer-Encoding chunked
+        yield head
+        for _ in range(100):
+            yield b" " * 1024
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    r = api.post(
+        "/api/v1/verify/file",
+        content=chunks(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert r.status_code == 413 and r.headers["content-type"].startswith(PROBLEM)
+    assert r.json()["code"] == "request_too_large"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_verify_requires_a_json_content_type(
+    api: httpx.Client, batch: Batch, content_type: str | None
+) -> None:
+    """Issue 10, item 13: a cross-site 'simple' POST (text/plain, form-urlencoded, multipart, or
+    no type) needs no CORS preflight, so any web page could make its visitors post to the API."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    body = json.dumps(batch.credentials[0]).encode()
+    r = api.post("/api/v1/verify", content=body, headers=headers)
+    if content_type is None:  # httpx sends no Content-Type for raw content
+        assert "content-type" not in r.request.headers
+    assert r.status_code == 415 and r.headers["content-type"].startswith(PROBLEM)
+    assert r.json()["code"] == "unsupported_media_type"
+    for ok in ("application/json", "application/json; charset=utf-8", "application/ld+json"):
+        r = api.post("/api/v1/verify", content=body, headers={"Content-Type": ok})
+        assert r.json()["status"] == "valid", ok
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/json", "application/x-www-form-urlencoded"]
+)
+def test_verify_file_requires_multipart(api: httpx.Client, batch: Batch, content_type: str | None) -> None:
+    """Issue 10, item 13: /api/v1/verify/file takes multipart/form-data only."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    r = api.post("/api/v1/verify/file", content=json.dumps(batch.credentials[0]).encode(), headers=headers)
+    assert r.status_code == 415 and r.json()["code"] == "unsupported_media_type"
+    assert r.headers.get("accept-post") == "multipart/form-data"
 
 
 def test_health_ready_metrics_openapi(api: httpx.Client, batch: Batch) -> None:

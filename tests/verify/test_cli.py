@@ -16,6 +16,8 @@ from registry.chain.anvil import Anvil, free_port
 
 REGISTRY = [sys.executable, "-c", "from registry.cli.main import run; run()"]
 
+JSON = {"Content-Type": "application/json"}  # the API takes JSON content types only
+
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
@@ -138,7 +140,10 @@ def test_serve_runs_workers_on_localhost(anvil: Anvil, env: Env, batch: Batch, t
             assert proc.poll() is None and time.monotonic() < deadline, "registry serve did not start"
             time.sleep(0.2)
         r = httpx.post(
-            f"http://127.0.0.1:{port}/api/v1/verify", content=json.dumps(batch.credentials[0]), timeout=30
+            f"http://127.0.0.1:{port}/api/v1/verify",
+            content=json.dumps(batch.credentials[0]),
+            headers=JSON,
+            timeout=30,
         )
         assert r.status_code == 200 and r.json()["status"] == "valid"
     finally:

@@ -208,7 +208,7 @@ EXPECTED_FAILURE = {
     "merklePath[1]": "merkle_inclusion",
     "registry-address": "trusted_registry",
     "registry-chain-id": "trusted_registry",
-    "issuer": "issuer",
+    "issuer": "anchored",  # batches are per issuer: that issuer never anchored this root
     "transactionHash": "anchored",
     "blockNumber": "anchored",
     "anchoredAt": "anchored",

@@ -21,6 +21,8 @@ from registry.verify.reader import ChainReader
 from registry.verify.result import CheckStatus, Status
 from registry.verify.service import create_app
 
+JSON = {"Content-Type": "application/json"}  # the API takes JSON content types only
+
 
 @pytest.fixture
 def store(tmp_path: Path) -> LocalStore:
@@ -117,17 +119,20 @@ def test_bare_digest_through_the_api_and_readiness(
         assert r.status_code == 200 and r.json()["status"] == "valid"
         r = api.get("/api/v1/credentials/0x" + "42" * 32)
         assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
-        r = api.post("/api/v1/verify", content=json.dumps(pinned.bare[3]))
+        r = api.post("/api/v1/verify", content=json.dumps(pinned.bare[3]), headers=JSON)
         assert r.status_code == 200 and r.json()["status"] == "valid"
         r = api.get("/metrics")
         assert "registry_indexed_batches 1.0" in r.text
         # a bare document unknown now becomes valid once its batch is anchored and indexed
         fresh = make_credential("Anchored later")
-        r = api.post("/api/v1/verify", content=json.dumps(fresh))
+        r = api.post("/api/v1/verify", content=json.dumps(fresh), headers=JSON)
         assert r.status_code == 200 and r.json()["status"] == "invalid"
         anchor_batch(env, [fresh], store=store)
         assert wait_for(
-            lambda: api.post("/api/v1/verify", content=json.dumps(fresh)).json()["status"] == "valid",
+            lambda: (
+                api.post("/api/v1/verify", content=json.dumps(fresh), headers=JSON).json()["status"]
+                == "valid"
+            ),
             timeout=30,
         )
 

@@ -177,3 +177,22 @@ def test_api_docs_page_is_self_contained(browser: Browser, site: str) -> None:
     assert "POST /api/v1/verify" in ops and "GET /api/v1/batches/{root}" in ops
     assert all(u.startswith(site) for u in requested), requested
     ctx.close()
+
+
+def test_page_shows_what_the_document_claims_beside_the_registered_issuer(
+    page: Page, env: Env, tmp_path: Path
+) -> None:
+    from verify_helpers import OTHER_ISSUER
+
+    env.register(OTHER_ISSUER, "Bar University", "https://bar.example")
+    doc = make_credential(
+        "Mallory", issuer_id="https://mit.edu", issuer_name="Massachusetts Institute of Technology"
+    )
+    forged = anchor_batch(env, [doc], issuer=OTHER_ISSUER)
+    seen = _choose(page, write_json(tmp_path / "forged.json", forged.credentials[0]))
+    assert seen["status"] == "invalid" and seen["issuer"] == "Bar University"
+    assert page.inner_text("#issuer-claimed") == "Massachusetts Institute of Technology (https://mit.edu)"
+    assert (
+        seen["checks"]["issuer"]["status"] == "failed"
+        and "https://mit.edu" in seen["checks"]["issuer"]["text"]
+    )

@@ -58,6 +58,8 @@ TITLES = {
     "indeterminate": "Cannot be checked right now",
 }
 
+JSON = {"Content-Type": "application/json"}  # the API takes JSON content types only
+
 
 @pytest.fixture(scope="module")
 def scenarios(anvil_w3: Any) -> tuple[Env, dict[str, tuple[dict[str, Any], str]]]:
@@ -96,7 +98,7 @@ def test_core(name: str, anvil: Anvil, scenarios: Any) -> None:
 @pytest.mark.parametrize("name", CASES)
 def test_api(name: str, site: str, scenarios: Any) -> None:
     doc, expected = scenarios[1][name]
-    r = httpx.post(site + "/api/v1/verify", content=json.dumps(doc), timeout=30)
+    r = httpx.post(site + "/api/v1/verify", content=json.dumps(doc), headers=JSON, timeout=30)
     assert r.status_code == 200
     assert r.json()["status"] == expected
     assert r.json()["verified"] is (expected == "valid")

@@ -32,6 +32,8 @@ from registry.core.merkle import MerkleTree
 ISSUER = DEV_ACCOUNTS[1]
 OTHER_ISSUER = DEV_ACCOUNTS[2]
 STRANGER = DEV_ACCOUNTS[3]
+OTHER_URI = "https://example.org"
+OTHER_ID = "https://example.org/issuer"
 
 
 def make_credential(
@@ -41,12 +43,18 @@ def make_credential(
     valid_from: str = "2025-01-01T00:00:00Z",
     valid_until: str | None = "2099-01-01T00:00:00Z",
     with_id: bool = True,
+    issuer_id: str = "https://example.edu/issuers/1",
+    issuer_name: str = "Example University",
 ) -> dict[str, Any]:
-    """A W3C VC 2.0 course certificate (unique id, so no two are alike)."""
+    """A W3C VC 2.0 course certificate (unique id, so no two are alike).
+
+    The default issuer id is covered by ISSUER's registered URI ``https://example.edu``; other
+    issuers are registered as ``https://example.org`` (see :meth:`Env.register`).
+    """
     doc: dict[str, Any] = {
         "@context": ["https://www.w3.org/ns/credentials/v2"],
         "type": ["VerifiableCredential"],
-        "issuer": {"id": "https://example.edu/issuers/1", "name": "Example University"},
+        "issuer": {"id": issuer_id, "name": issuer_name},
         "validFrom": valid_from,
         "credentialSubject": {
             "id": "did:example:" + uuid.uuid4().hex[:16],
@@ -113,9 +121,9 @@ class Env:
         """Report an issuer's key compromised as of ``since`` (admin)."""
         self.tx(self.admin, self.reg.functions.revokeIssuerKey(who, since))
 
-    def register(self, who: LocalAccount, name: str) -> None:
-        """Admit another issuer."""
-        self.tx(self.admin, self.reg.functions.registerIssuer(who.address, name, "https://example.org"))
+    def register(self, who: LocalAccount, name: str, uri: str = OTHER_URI) -> None:
+        """Admit another issuer (registered URI ``uri``)."""
+        self.tx(self.admin, self.reg.functions.registerIssuer(who.address, name, uri))
 
 
 def new_env(w3: Web3, issuer_name: str = "Example University") -> Env:
@@ -299,11 +307,13 @@ def build_scenarios(w3: Web3) -> tuple[Env, dict[str, tuple[dict[str, Any], str]
     env.reinstate([main.digests[3]])
     doomed = anchor_batch(env, [make_credential("Batch revoked")])
     env.revoke_batch(doomed.root)
-    old = anchor_batch(env, [make_credential("Issuer suspended later")], issuer=OTHER_ISSUER)
+    old = anchor_batch(
+        env, [make_credential("Issuer suspended later", issuer_id=OTHER_ID)], issuer=OTHER_ISSUER
+    )
     env.suspend_issuer(OTHER_ISSUER.address)
-    before = anchor_batch(env, [make_credential("Before the cut-off")], issuer=KEY_ISSUER)
+    before = anchor_batch(env, [make_credential("Before the cut-off", issuer_id=OTHER_ID)], issuer=KEY_ISSUER)
     set_next_block_timestamp(w3, latest_timestamp(w3) + 100)
-    after = anchor_batch(env, [make_credential("After the cut-off")], issuer=KEY_ISSUER)
+    after = anchor_batch(env, [make_credential("After the cut-off", issuer_id=OTHER_ID)], issuer=KEY_ISSUER)
     env.revoke_issuer_key(KEY_ISSUER.address, after.anchored_at)
     times = anchor_batch(
         env,
@@ -332,3 +342,84 @@ def build_scenarios(w3: Web3) -> tuple[Env, dict[str, tuple[dict[str, Any], str]
         "not_yet_valid": (times.credentials[1], "not_yet_valid"),
     }
     return env, cases
+
+
+class _LaggingHandler(BaseHTTPRequestHandler):
+    """Forwards JSON-RPC to a real node, but answers ``eth_getLogs`` like a load-balanced backend
+    whose log index is ``lag`` blocks behind the head: range queries stop ``lag`` blocks short,
+    block-hash queries for those blocks fail with "unknown block"."""
+
+    upstream = ""
+    lag = 1
+    calls: list[str]
+
+    def _forward(self, payload: Any) -> Any:
+        import httpx
+
+        return httpx.post(self.upstream, json=payload, timeout=10).json()
+
+    def _answer(self, call: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(str(call.get("method")))
+        if call.get("method") != "eth_getLogs":
+            return dict(self._forward(call))
+        head = int(
+            self._forward({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})["result"],
+            16,
+        )
+        indexed = head - self.lag
+        query = dict(call["params"][0])
+        if "blockHash" in query:
+            blk = self._forward(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "eth_getBlockByHash",
+                    "params": [query["blockHash"], False],
+                }
+            )["result"]
+            if blk is None or int(blk["number"], 16) > indexed:
+                return {
+                    "jsonrpc": "2.0",
+                    "id": call.get("id"),
+                    "error": {"code": -32000, "message": "unknown block"},
+                }
+            return dict(self._forward(call))
+        to = query.get("toBlock", "latest")
+        to_n = indexed if to == "latest" else min(int(to, 16), indexed)
+        query["toBlock"] = hex(max(to_n, 0))
+        if int(query.get("fromBlock", "0x0"), 16) > to_n:
+            return {"jsonrpc": "2.0", "id": call.get("id"), "result": []}
+        return dict(self._forward({**call, "params": [query]}))
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+        length = int(self.headers.get("Content-Length") or 0)
+        request = json.loads(self.rfile.read(length))
+        answer: Any = (
+            [self._answer(c) for c in request] if isinstance(request, list) else self._answer(request)
+        )
+        body = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+
+@contextmanager
+def lagging_node(upstream: str, lag: int = 1) -> Iterator[tuple[str, list[str]]]:
+    """A real HTTP JSON-RPC proxy on 127.0.0.1 in front of ``upstream`` whose log index lags
+    ``lag`` blocks; yields its URL and the list of methods it was asked."""
+    calls: list[str] = []
+    handler = type("Handler", (_LaggingHandler,), {"upstream": upstream, "lag": lag, "calls": calls})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", calls
+    finally:
+        server.shutdown()
+        server.server_close()
+        t.join(timeout=5)

@@ -49,7 +49,7 @@ async function main() {
   const anchored = await queryChunked(registry, registry.filters.BatchAnchored(), fromBlock, toBlock);
   const batches = [];
   for (const ev of anchored) {
-    const [issuer, anchoredAt, count, revokedAt] = await registry.batch(ev.args.root);
+    const [issuer, anchoredAt, count, revokedAt] = await registry.batch(ev.args.issuer, ev.args.root);
     batches.push({
       root: ev.args.root,
       issuer,
