@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,12 @@ from web3 import Web3
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import helpers` from any test folder
 
 from helpers import new_tester_w3  # noqa: E402
+
+# The session's anvil mines a block only when asked, so its `finalized` block (two epochs of 32
+# blocks behind the head) would never reach a fresh anchor: tests that are not about finality
+# count confirmations. Finality is tested where it is the subject (tests/*/test_*finality*.py, the
+# dev command, which runs anvil with a block every second), with the rule named explicitly.
+os.environ.setdefault("REGISTRY_FINALITY", "depth")
 
 from registry.chain.anvil import Anvil, start_anvil  # noqa: E402
 from registry.chain.connection import connect  # noqa: E402

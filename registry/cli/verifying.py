@@ -48,7 +48,11 @@ def _verify(
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror}", code="unreadable_file") from None
     reader = ChainReader(
-        s.rpc_url, timeout=s.rpc_timeout, staleness=s.cache_staleness, from_block=s.start_block
+        s.rpc_url,
+        timeout=s.rpc_timeout,
+        staleness=s.cache_staleness,
+        from_block=s.start_block,
+        finality=s.finality,
     )
     try:
         chain_id = None

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
+from registry.chain.finality import FinalityRule, FinalityView, is_final
 from registry.core.canonical import document_digest, load_document
 from registry.core.credential import CredentialInfo, validate_credential
 from registry.core.formats import (
@@ -502,6 +503,27 @@ def _issuer_info(view: ChainView, prep: Prepared) -> IssuerInfo:
     )
 
 
+def _finality(view: ChainView, config: VerifyConfig) -> FinalityView:
+    """The finality rule of the reader, with the head and finalized block of this view."""
+    return FinalityView(view.rule, view.head, view.finalized, config.confirmations)
+
+
+def _not_final_words(block: int, conf: int, fin: FinalityView) -> str:
+    """Why an anchor does not count yet, and when it will."""
+    if fin.rule is FinalityRule.finalized:
+        return (
+            f"Anchored in block {block}, which the chain has not finalized yet (finalized up to block "
+            f"{max(fin.final_block, 0)}); only final anchors count. It is expected to be final once "
+            f"{block - max(fin.final_block, 0)} more block(s) are finalized: about 13 minutes after "
+            "anchoring on Ethereum, seconds on a local development chain. Try again then."
+        )
+    need = max(fin.confirmations, 1)
+    return (
+        f"Anchored in block {block}, but only {max(conf, 0)} of the {need} required confirmations "
+        f"have passed; it counts after {need - max(conf, 0)} more block(s). Try again shortly."
+    )
+
+
 def _chain_checks(
     prep: Prepared, view: ChainView, config: VerifyConfig
 ) -> tuple[list[Check], dict[str, Any]]:
@@ -523,6 +545,24 @@ def _chain_checks(
         return out, flags
     # anchored
     ev = view.anchor
+    fin = _finality(view, config)
+    if not lk.batch_exists and proof is not None and proof.blockNumber > fin.final_block:
+        out.append(
+            _check(
+                "anchored",
+                CheckStatus.error,
+                f"The proof names block {proof.blockNumber}, which is not final yet, and the chain holds "
+                "no such batch now: the anchoring block was reorganised away. The issuer's pipeline "
+                "anchors it again; try again later.",
+                block_number=proof.blockNumber,
+                final_block=fin.final_block,
+                finality=str(fin.rule),
+            )
+        )
+        flags["pending"] = True
+        for name in CHAIN_CHECKS[1:]:
+            out.append(_check(name, CheckStatus.skipped, "Not checked: the anchor is not final."))
+        return out, flags
     if not lk.batch_exists:
         out.append(
             _check(
@@ -569,9 +609,24 @@ def _chain_checks(
             "block_number": ev.block_number,
             "confirmations": conf,
             "required_confirmations": config.confirmations,
+            "finality": str(fin.rule),
+            "final_block": fin.final_block,
             "anchored_at": _ts(lk.anchored_at),
         }
-        if mismatches:
+        moving = not is_final(ev.block_number, fin)  # the chain's own record may still change
+        if mismatches and moving:
+            out.append(
+                _check(
+                    "anchored",
+                    CheckStatus.error,
+                    "The proof's anchoring record differs from the chain's, whose record is not final "
+                    "yet (the proof claims " + "; ".join(mismatches) + "): a reorg moved the anchor; "
+                    "ask the issuer for the final proof, or try again later.",
+                    **details,
+                )
+            )
+            flags["pending"] = True
+        elif mismatches:
             out.append(
                 _check(
                     "anchored",
@@ -583,24 +638,22 @@ def _chain_checks(
                 )
             )
             flags["invalid"] = True
-        elif conf < config.confirmations:
-            out.append(
-                _check(
-                    "anchored",
-                    CheckStatus.error,
-                    f"Anchored in block {ev.block_number}, but only {max(conf, 0)} of the "
-                    f"{config.confirmations} required confirmations have passed; try again shortly.",
-                    **details,
-                )
-            )
+        elif not is_final(ev.block_number, fin):
+            words = _not_final_words(ev.block_number, conf, fin)
+            out.append(_check("anchored", CheckStatus.error, words, **details))
             flags["pending"] = True
         else:
+            how = (
+                f"final: at or below the chain's finalized block {fin.final_block}"
+                if fin.rule is FinalityRule.finalized
+                else f"{conf} confirmations"
+            )
             out.append(
                 _check(
                     "anchored",
                     CheckStatus.passed,
                     f"Anchored on {_human(lk.anchored_at)} in transaction {_short(ev.transaction_hash)} "
-                    f"(block {ev.block_number}, {conf} confirmations).",
+                    f"(block {ev.block_number}, {how}).",
                     **details,
                 )
             )
@@ -788,7 +841,7 @@ def finish(
             and memo[0] is view.lookup
             and memo[1] is view.issuer
             and memo[2] is view.anchor
-            and memo[3] == view.head
+            and memo[3] == (view.head, view.finalized)
             and memo[4] == view.chain_id
         ):
             chain_checks, flags, anchor, issuer = memo[5:]
@@ -808,6 +861,8 @@ def finish(
                 block_number=ev.block_number if ev else None,
                 anchored_at=_ts(lk.anchored_at) if lk.anchored_at else None,
                 confirmations=(view.head - ev.block_number + 1) if ev else None,
+                final=is_final(ev.block_number, _finality(view, config)) if ev else None,
+                finality=str(view.rule),
                 manifest_cid=ev.manifest_cid if ev else None,
                 count=lk.count if lk.batch_exists else None,
                 batch_revoked_at=_ts(lk.batch_revoked_at) if lk.batch_revoked_at else None,
@@ -817,7 +872,7 @@ def finish(
                 view.lookup,
                 view.issuer,
                 view.anchor,
-                view.head,
+                (view.head, view.finalized),
                 view.chain_id,
                 chain_checks,
                 flags,

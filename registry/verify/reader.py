@@ -36,6 +36,7 @@ from eth_abi import decode, encode
 from eth_utils import keccak, to_checksum_address
 
 from registry.chain.connection import safe_url
+from registry.chain.finality import FinalityRule
 from registry.errors import ChainError
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,8 @@ class ChainView:
     anchor: AnchorEvent | None
     issuer: IssuerRecord | None
     from_cache: bool = False
+    rule: FinalityRule = FinalityRule.depth
+    finalized: int | None = None  # the node's finalized block under the finalized rule
 
 
 @dataclass
@@ -202,6 +205,7 @@ class _Entry:
     issuer: IssuerRecord | None
     fetched_at: float
     head: int
+    finalized: int | None = None
 
 
 class RpcClient:
@@ -293,6 +297,13 @@ def _hex_bytes(value: Any, what: str) -> bytes:
         raise ChainError(f"malformed {what} from the chain node") from exc
 
 
+def _finalized_number(block: Any) -> int:
+    """The number of the block object the node answered for the ``finalized`` tag."""
+    if not isinstance(block, dict):
+        raise ChainError("the chain node answered the finalized block without a block")
+    return _hex_int(block.get("number"), "finalized block number")
+
+
 def _hex_int(value: Any, what: str) -> int:
     if not isinstance(value, str) or not value.startswith("0x"):
         raise ChainError(f"malformed {what} from the chain node")
@@ -379,6 +390,7 @@ class ChainReader:
         reorg_depth: int = 64,
         tip_blocks: int = 8,
         clock: Callable[[], float] = time.monotonic,
+        finality: str = "depth",
     ) -> None:
         self.rpc = RpcClient(rpc_url, timeout=timeout)
         self.url = safe_url(rpc_url)
@@ -388,6 +400,8 @@ class ChainReader:
         self.log_chunk = log_chunk
         self.cache_size = cache_size
         self.tip_blocks = max(1, tip_blocks)
+        self.finality = finality  # "depth", "finalized" or "auto" (resolved at the first read)
+        self._rule: FinalityRule | None = FinalityRule.depth if finality == "depth" else None
         self._chain_id: int | None = None
         self._cache: OrderedDict[tuple[str, str, bytes, bytes], _Entry] = OrderedDict()
         self._anchors: dict[tuple[str, str, bytes], AnchorEvent] = {}
@@ -444,15 +458,23 @@ class ChainReader:
         head = entry.head
         if self.head is not None and self.follower_fresh(now):
             head = max(head, self.head)
+        anchor = self._anchors.get((contract, issuer, root))
+        rule = self._rule or FinalityRule.depth
+        if rule is FinalityRule.finalized and (
+            anchor is None or entry.finalized is None or anchor.block_number > entry.finalized
+        ):
+            return None  # not final when read: it may be final now, so read again
         self.stats["hits"] += 1
         return ChainView(
             self._chain_id,
             contract,
             head,
             entry.lookup,
-            self._anchors.get((contract, issuer, root)),
+            anchor,
             entry.issuer,
             from_cache=True,
+            rule=rule,
+            finalized=entry.finalized,
         )
 
     def read(
@@ -483,6 +505,9 @@ class ChainReader:
         if need_chain:
             calls.append(("eth_chainId", []))
         calls.append(("eth_blockNumber", []))
+        rule = self.finality_rule()
+        if rule is FinalityRule.finalized:
+            calls.append(("eth_getBlockByNumber", ["finalized", False]))
         data = "0x" + (SEL_LOOKUP + encode(["address", "bytes32", "bytes32"], [issuer, root, digest])).hex()
         calls.append(("eth_call", [{"to": contract, "data": data}, "latest"]))
         issuer_rec = self._issuers.get((contract, issuer))
@@ -495,6 +520,7 @@ class ChainReader:
             if need_chain:
                 self._chain_id = _hex_int(next(it), "chain id")
             head = _hex_int(next(it), "block number")
+            finalized = _finalized_number(next(it)) if rule is FinalityRule.finalized else None
             lookup = decode_lookup(_hex_bytes(next(it), "lookup answer"))
             if issuer_rec is None:
                 issuer_rec = decode_issuer(issuer, _hex_bytes(next(it), "issuer answer"))
@@ -522,11 +548,24 @@ class ChainReader:
         key = (contract, issuer, root, digest)
         with self._lock:
             if epoch == self._epoch:  # no event arrived meanwhile that could make this answer old
-                self._cache[key] = _Entry(lookup, rec, started, head)
+                self._cache[key] = _Entry(lookup, rec, started, head, finalized)
                 self._cache.move_to_end(key)
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
-        return ChainView(self._chain_id, contract, head, lookup, anchor, rec)
+        return ChainView(self._chain_id, contract, head, lookup, anchor, rec, rule=rule, finalized=finalized)
+
+    def finality_rule(self) -> FinalityRule:
+        """The rule in force; ``auto`` asks the node once whether it knows the ``finalized`` tag."""
+        if self._rule is not None:
+            return self._rule
+        ((ok, answer),) = self.rpc.batch_settled([("eth_getBlockByNumber", ["finalized", False])])
+        if ok and answer is not None:
+            self._rule = FinalityRule.finalized
+        elif self.finality == "finalized":
+            raise ChainError(f"the chain node at {self.url} does not know the `finalized` block tag")
+        else:
+            self._rule = FinalityRule.depth
+        return self._rule
 
     def _find_anchor(
         self, contract: str, issuer: str, root: bytes, proof_block: int | None, head: int

@@ -95,6 +95,8 @@ class AnchorInfo(BaseModel):
     block_number: int | None = None
     anchored_at: str | None = None
     confirmations: int | None = None
+    final: bool | None = Field(default=None, description="the anchoring block is final by the rule")
+    finality: str | None = Field(default=None, description="finalized (the node's finalized block) or depth")
     manifest_cid: str | None = None
     count: int | None = None
     batch_revoked_at: str | None = None

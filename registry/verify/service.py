@@ -559,6 +559,7 @@ def build_reader(settings: Settings, config: VerifyConfig) -> ChainReader:
         timeout=settings.rpc_timeout,
         staleness=settings.cache_staleness,
         from_block=settings.start_block,
+        finality=settings.finality,
     )
 
 

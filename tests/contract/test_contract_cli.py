@@ -93,7 +93,7 @@ def one_line_error(res: Any) -> str:
 
 @pytest.fixture
 def env(anvil: Anvil, tmp_path: Path) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    e = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
     e.update(
         REGISTRY_RPC_URL=anvil.url,
         REGISTRY_PRIVATE_KEY=ADMIN_KEY,
@@ -306,7 +306,7 @@ def test_deploy_with_encrypted_keystore(anvil: Anvil, env: dict[str, str], tmp_p
 
 
 def test_compile_check_reproduces_committed_artifact(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
     res = subprocess_run(["compile", "--check", "--json"], env, tmp_path, True)
     data = json.loads(res.stdout)
     assert data["identical"] is True and data["written"] is False

@@ -20,7 +20,7 @@ JSON = {"Content-Type": "application/json"}  # the API takes JSON content types 
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
     env["REGISTRY_DATA_DIR"] = str(cwd / ".registry")
     return subprocess.run([*REGISTRY, *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
 
@@ -113,7 +113,7 @@ def test_serve_runs_workers_on_localhost(anvil: Anvil, env: Env, batch: Batch, t
     import httpx
 
     port = free_port()
-    e = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    e = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
     e.update(
         {
             "REGISTRY_RPC_URL": anvil.url,

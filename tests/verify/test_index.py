@@ -145,7 +145,7 @@ def test_bare_document_through_the_cli(
     import sys
 
     f = write_json(tmp_path / "bare.json", pinned.bare[0])
-    e: dict[str, Any] = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    e: dict[str, Any] = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
     e["REGISTRY_STORE_DIR"] = str(store.root)
     res = subprocess.run(
         [

@@ -108,7 +108,7 @@ def test_api(name: str, site: str, scenarios: Any) -> None:
 def test_cli(name: str, anvil: Anvil, scenarios: Any, files: dict[str, Path]) -> None:
     env, cases = scenarios
     expected = cases[name][1]
-    e = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    e = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
     res = subprocess.run(
         [
             sys.executable,

@@ -41,7 +41,7 @@ MIT = {"id": "https://mit.edu", "name": "Massachusetts Institute of Technology"}
 
 
 def _run_cli(path: Path, rpc: str, env: Env) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
     environ["REGISTRY_DATA_DIR"] = str(path.parent / ".registry")
     cmd = [sys.executable, "-c", "from registry.cli.main import run; run()"]
     args = ["verify", str(path), "--rpc-url", rpc, "--trusted", env.registry]
