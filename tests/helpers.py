@@ -230,3 +230,10 @@ def revert(w3: Web3, snap: object) -> object:
     if resp.get("result") is not True:
         raise RuntimeError(f"evm_revert failed: {resp}")
     return snapshot(w3)
+
+
+def newcomer_env() -> dict[str, str]:
+    """This process's environment without REGISTRY_* settings, except the test-wide finality rule."""
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}

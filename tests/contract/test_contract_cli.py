@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import DEV_ACCOUNTS, DEV_KEYS
+from helpers import DEV_ACCOUNTS, DEV_KEYS, newcomer_env
 
 from registry.chain.anvil import Anvil, free_port
 from registry.chain.connection import connect
@@ -93,7 +93,7 @@ def one_line_error(res: Any) -> str:
 
 @pytest.fixture
 def env(anvil: Anvil, tmp_path: Path) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
+    e = newcomer_env()
     e.update(
         REGISTRY_RPC_URL=anvil.url,
         REGISTRY_PRIVATE_KEY=ADMIN_KEY,
@@ -306,7 +306,7 @@ def test_deploy_with_encrypted_keystore(anvil: Anvil, env: dict[str, str], tmp_p
 
 
 def test_compile_check_reproduces_committed_artifact(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
+    env = newcomer_env()
     res = subprocess_run(["compile", "--check", "--json"], env, tmp_path, True)
     data = json.loads(res.stdout)
     assert data["identical"] is True and data["written"] is False

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import newcomer_env
 from service_kit import (
     ROOT,
     credential,
@@ -167,7 +168,7 @@ def test_unquoted_secrets_in_registry_toml_are_never_echoed(tmp_path: Path, monk
 
 def test_cli_settings_error_is_one_line_without_the_secret(tmp_path: Path) -> None:
     (tmp_path / "registry.toml").write_text(TOML_SECRETS)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
+    env = newcomer_env()
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "registry"), "serve", "--port", str(free_port())],

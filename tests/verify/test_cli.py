@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import newcomer_env
 from verify_helpers import Batch, Env, anchor_batch, garbage_node, make_credential, write_json
 
 from registry.chain.anvil import Anvil, free_port
@@ -20,7 +21,7 @@ JSON = {"Content-Type": "application/json"}  # the API takes JSON content types 
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
+    env = newcomer_env()
     env["REGISTRY_DATA_DIR"] = str(cwd / ".registry")
     return subprocess.run([*REGISTRY, *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
 
@@ -113,7 +114,7 @@ def test_serve_runs_workers_on_localhost(anvil: Anvil, env: Env, batch: Batch, t
     import httpx
 
     port = free_port()
-    e = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
+    e = newcomer_env()
     e.update(
         {
             "REGISTRY_RPC_URL": anvil.url,

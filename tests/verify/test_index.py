@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import newcomer_env
 from verify_helpers import Batch, Env, anchor_batch, make_credential, serve_app, wait_for, write_json
 
 from registry.chain.anvil import Anvil
@@ -140,12 +141,11 @@ def test_bare_digest_through_the_api_and_readiness(
 def test_bare_document_through_the_cli(
     anvil: Anvil, env: Env, store: LocalStore, pinned: Batch, tmp_path: Path
 ) -> None:
-    import os
     import subprocess
     import sys
 
     f = write_json(tmp_path / "bare.json", pinned.bare[0])
-    e: dict[str, Any] = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
+    e: dict[str, Any] = newcomer_env()
     e["REGISTRY_STORE_DIR"] = str(store.root)
     res = subprocess.run(
         [

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import newcomer_env
 from playwright.sync_api import sync_playwright
 from verify_helpers import Env, build_scenarios, garbage_node, serve_app, write_json
 
@@ -108,7 +109,7 @@ def test_api(name: str, site: str, scenarios: Any) -> None:
 def test_cli(name: str, anvil: Anvil, scenarios: Any, files: dict[str, Path]) -> None:
     env, cases = scenarios
     expected = cases[name][1]
-    e = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
+    e = newcomer_env()
     res = subprocess.run(
         [
             sys.executable,

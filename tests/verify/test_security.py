@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import newcomer_env
 from verify_helpers import (
     OTHER_ISSUER,
     Batch,
@@ -41,7 +41,7 @@ MIT = {"id": "https://mit.edu", "name": "Massachusetts Institute of Technology"}
 
 
 def _run_cli(path: Path, rpc: str, env: Env) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") or k == "REGISTRY_FINALITY"}
+    environ = newcomer_env()
     environ["REGISTRY_DATA_DIR"] = str(path.parent / ".registry")
     cmd = [sys.executable, "-c", "from registry.cli.main import run; run()"]
     args = ["verify", str(path), "--rpc-url", rpc, "--trusted", env.registry]
