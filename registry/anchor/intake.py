@@ -12,7 +12,10 @@ A duplicate's reason says where the earlier credential stands (queued, in which 
 anchoring error), so a credential stuck in a failing batch is never silently "issued before".
 
 When an issuer id is configured (``REGISTRY_ISSUER_ID`` or the URI registered on chain), every
-document naming another issuer (``issuer`` or ``issuer.id``) is rejected with ``issuer_mismatch``.
+document naming another issuer (``issuer`` or ``issuer.id``) is rejected with ``issuer_mismatch``;
+"another" follows the verifier's rule (``registry.core.formats.issuer_id_matches``: the same id, or
+a URL below the registered ``http(s)`` URI on the same origin), so intake never queues a document
+the verifier would call an impersonation.
 
 Two runs over the same documents at the same time: the insert reports which rows it really
 added (``RETURNING``); a document another run queued first is reported ``duplicate`` with the
@@ -252,12 +255,14 @@ def _prepare(
     from registry.core.canonical import load_document, sha256
     from registry.core.cid import cid_from_digest
     from registry.core.credential import ensure_id, validate_credential
+    from registry.core.formats import issuer_id_matches
 
     try:
         doc = load_document(item.data, max_bytes=max_bytes, max_depth=max_depth)
         source_canonical = canonical(doc)
         info = validate_credential(doc, strict=strict)
-        if issuer_id is not None and info.issuer is not None and info.issuer != issuer_id:
+        claimed = info.issuer
+        if issuer_id is not None and claimed is not None and not issuer_id_matches(claimed, issuer_id):
             return Outcome(
                 item.source,
                 "rejected",

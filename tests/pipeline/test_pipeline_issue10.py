@@ -64,6 +64,34 @@ def test_issue_rejects_documents_of_another_issuer_using_the_registered_uri(
     assert [r["status"] for r in out2["results"]] == ["rejected", "accepted", "rejected", "accepted"]
 
 
+@pytest.mark.parametrize(
+    ("claimed", "accepted"),
+    [
+        ("https://uni.example", True),
+        ("https://uni.example/issuers/1", True),  # below the registered URI: the verifier accepts it too
+        ("https://uni.example.evil/issuers/1", False),
+        ("https://evil@uni.example/", False),
+        ("http://uni.example/issuers/1", False),
+    ],
+)
+def test_intake_follows_the_verifiers_issuer_rule(claimed: str, accepted: bool) -> None:
+    from registry.anchor.intake import Item, Outcome, prepare
+    from registry.core.formats import issuer_id_matches
+
+    doc = badge(7, seed="rule")
+    doc["issuer"] = {**doc["issuer"], "id": claimed}
+    got = prepare(
+        Item("doc", json.dumps(doc).encode()),
+        max_bytes=1 << 20,
+        max_depth=64,
+        strict=False,
+        issuer_id="https://uni.example",
+    )
+    rejected = isinstance(got, Outcome) and got.code == "issuer_mismatch"
+    assert rejected is not accepted
+    assert issuer_id_matches(claimed, "https://uni.example") is accepted
+
+
 def test_issue_without_any_issuer_id_is_a_clear_config_error(chain: Chain, tmp_path: Path) -> None:
     write_docs(tmp_path / "a.jsonl", 2, seed="noid")
     db_url = f"sqlite:///{tmp_path / 'n.db'}"
