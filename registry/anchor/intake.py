@@ -268,7 +268,7 @@ def _prepare(
                 "rejected",
                 code="issuer_mismatch",
                 reason=_one_line(
-                    f"the document names issuer {info.issuer[:200]!r}, but this issuer is {issuer_id!r} "
+                    f"the document names issuer {claimed[:200]!r}, but this issuer is {issuer_id!r} "
                     "(REGISTRY_ISSUER_ID, or the URI registered on chain for the signing key)"
                 ),
             )
