@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 def emit(name: str, value: Any, unit: str, **extra: Any) -> None:
     """One figure as a JSON line."""
-    print(json.dumps({"bench": "finality", "figure": name, "value": value, "unit": unit, **extra}), flush=True)
+    line = {"bench": "finality", "figure": name, "value": value, "unit": unit, **extra}
+    print(json.dumps(line), flush=True)
 
 
 def _counting(w3: Any) -> Counter[str]:
