@@ -17,6 +17,7 @@ from sqlmodel import col
 from registry.anchor.pipeline import BATCH_STATES, OPEN, Pipeline
 from registry.anchor.txmanager import Lost, Mined
 from registry.chain.contract import CREDENTIAL_STATUS, decode_revert, is_revert
+from registry.chain.tx import checkpoint_margin
 from registry.db import Batch, Credential, Database, Revocation, Transaction, utcnow
 from registry.db.models import credentials_table
 from registry.errors import ContractRevert, InputError, NotFoundError, RegistryError
@@ -87,7 +88,7 @@ def change_status(
             kind=action,
             to=pipe.contract.address,
             data=data,
-            gas=gas + gas // 5 + 10_000,
+            gas=min(gas + gas // 5 + 10_000 + checkpoint_margin(fn), _block_gas_limit(pipe)),
             revocation_id=rev_id,
             on_stored=stored,
         ),
@@ -102,6 +103,11 @@ def change_status(
 def _broadcast(pipe: Pipeline, tx: Transaction) -> bool:
     pipe.txm.broadcast(tx)
     return True
+
+
+def _block_gas_limit(pipe: Pipeline) -> int:
+    """The latest block's gas limit: no margin may make a transaction that no block can hold."""
+    return int(_guarded(pipe, lambda: pipe.w3.eth.get_block("latest")["gasLimit"]))
 
 
 def _estimate(fn: Any, sender: str) -> int:
