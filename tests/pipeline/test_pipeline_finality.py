@@ -63,6 +63,16 @@ def _drive_until(pipe: Pipeline, status: str, rounds: int = 40) -> None:
     raise AssertionError(f"batch never reached {status!r}; it is {batch.status!r}")
 
 
+def _issued_by_cli(chain: Chain, tmp_path: Path, db_url: str, n: int, seed: str) -> dict[str, str]:
+    """``n`` credentials issued with the real CLI; the environment of that issuer."""
+    env = issuer_env(
+        chain.url, chain.registry.address, "0x" + bytes(chain.issuer.key).hex(), tmp_path / "data", db_url
+    )
+    write_docs(tmp_path / "docs.jsonl", n, seed=seed)
+    assert run_cli(["issue", str(tmp_path / "docs.jsonl")], env).returncode == 0
+    return env
+
+
 def _proof_files(pipe: Pipeline) -> list[Path]:
     return sorted(pipe.cfg.output_dir.glob("0x*.json"))
 
@@ -145,15 +155,7 @@ def test_depth_rule_reorg_after_done_withdraws_and_rewrites(
 
 def test_killed_right_after_noticing_the_reorg(slow_chain: Chain, db_url: str, tmp_path: Path) -> None:
     """SIGKILL at the reorg step, then a rerun of the real CLI: exactly once, every proof verifies."""
-    env = issuer_env(
-        slow_chain.url,
-        slow_chain.registry.address,
-        "0x" + bytes(slow_chain.issuer.key).hex(),
-        tmp_path / "data",
-        db_url,
-    )
-    write_docs(tmp_path / "docs.jsonl", 5, seed="final-kill")
-    assert run_cli(["issue", str(tmp_path / "docs.jsonl")], env).returncode == 0
+    env = _issued_by_cli(slow_chain, tmp_path, db_url, 5, "final-kill")
     snap = slow_chain.rpc("evm_snapshot")
     assert run_cli(["anchor", "-q"], env).returncode == 0
     slow_chain.rpc("evm_revert", snap)
@@ -183,15 +185,7 @@ def test_audit_reports_not_final_and_done_batches_the_chain_lost(
     slow_chain: Chain, db_url: str, tmp_path: Path
 ) -> None:
     """`registry audit --issuer-db`: anchors not final yet, and done batches a reorg removed."""
-    env = issuer_env(
-        slow_chain.url,
-        slow_chain.registry.address,
-        "0x" + bytes(slow_chain.issuer.key).hex(),
-        tmp_path / "data",
-        db_url,
-    )
-    write_docs(tmp_path / "docs.jsonl", 4, seed="final-audit")
-    assert run_cli(["issue", str(tmp_path / "docs.jsonl")], env).returncode == 0
+    env = _issued_by_cli(slow_chain, tmp_path, db_url, 4, "final-audit")
     snap = slow_chain.rpc("evm_snapshot")
     assert run_cli(["anchor", "-q"], env).returncode == 0  # depth rule: done at once
     audit = ["audit", "--json", "--no-resume", "--no-manifests", "--finality", "finalized"]
