@@ -20,7 +20,7 @@ from registry.chain.contract import CREDENTIAL_STATUS, decode_revert, is_revert
 from registry.db import Batch, Credential, Database, Revocation, Transaction, utcnow
 from registry.db.models import credentials_table
 from registry.db.states import TX_LIVE, ChainMirror, RevocationState, StatusAction
-from registry.errors import ContractRevert, InputError, NotFoundError, RegistryError
+from registry.errors import ContractRevert, ErrorCode, InputError, NotFoundError, RegistryError
 
 ACTIONS = {  # the registry function of each status change
     StatusAction.REVOKE: "revokeCredentials",
@@ -44,7 +44,7 @@ def parse_digests(values: Sequence[str]) -> list[bytes]:
         if d not in out:
             out.append(d)
     if not out:
-        raise InputError("give at least one credential digest (0x…)", code="no_digests")
+        raise InputError("give at least one credential digest (0x…)", code=ErrorCode.NO_DIGESTS)
     return out
 
 
@@ -56,9 +56,9 @@ def change_status(
         raise InputError(f"unknown action {action!r}")
     action = StatusAction(action)
     if action == StatusAction.REVOKE and not (reason and reason.strip()):
-        raise InputError("a revocation needs a reason (--reason)", code="reason_required")
+        raise InputError("a revocation needs a reason (--reason)", code=ErrorCode.REASON_REQUIRED)
     if len(digests) > MAX_PER_TX:
-        raise InputError(f"at most {MAX_PER_TX} digests per command", code="too_many")
+        raise InputError(f"at most {MAX_PER_TX} digests per command", code=ErrorCode.TOO_MANY)
     finish_pending(pipe)
     known = _known(pipe.db, digests)
     unknown = [d for d in digests if d not in known]
@@ -127,7 +127,7 @@ def _guarded(pipe: Pipeline, fn: Any) -> Any:
         if res is not None:
             return res
         if pipe.stop.is_set():
-            raise RegistryError("stopped while waiting for the chain node", code="stopped")
+            raise RegistryError("stopped while waiting for the chain node", code=ErrorCode.STOPPED)
 
 
 def _known(db: Database, digests: Sequence[bytes]) -> set[bytes]:
@@ -144,7 +144,7 @@ def _finish(pipe: Pipeline, rev_id: int) -> dict[str, Any]:
             assert rev is not None
             tx = s.get(Transaction, rev.tx_id) if rev.tx_id is not None else None
         if tx is None:
-            raise RegistryError(f"status change {rev_id} has no transaction", code="corrupt")
+            raise RegistryError(f"status change {rev_id} has no transaction", code=ErrorCode.CORRUPT)
         res = _guarded(pipe, lambda t=tx: pipe.txm.check(t))  # type: ignore[misc]
         if isinstance(res, Lost):
             _set_rev(pipe.db, rev_id, status=RevocationState.FAILED)
@@ -153,7 +153,7 @@ def _finish(pipe: Pipeline, rev_id: int) -> dict[str, Any]:
             break
         pipe.stop.wait(pipe.cfg.poll_interval)
         if pipe.stop.is_set():
-            raise RegistryError("stopped while waiting for the transaction", code="stopped")
+            raise RegistryError("stopped while waiting for the transaction", code=ErrorCode.STOPPED)
     if res.status != 1:
         _set_rev(pipe.db, rev_id, status=RevocationState.FAILED)
         raise ContractRevert(f"status change tx 0x{res.tx.tx_hash.hex()} reverted", error="reverted")
