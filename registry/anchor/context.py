@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,12 +21,9 @@ GWEI = 10**9
 
 def open_store_from(settings: Settings) -> Any:
     """The configured content store (local folder by default, Kubo when ``ipfs_api`` is set)."""
-    from registry import ipfs
+    from registry.ipfs import open_store
 
-    opener: Any = getattr(ipfs, "open_store", None)
-    if opener is None:  # depends on the stores package layout
-        opener = importlib.import_module("registry.ipfs.local").open_store
-    return opener(settings)
+    return open_store(settings)
 
 
 @dataclass

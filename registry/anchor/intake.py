@@ -42,7 +42,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from registry.anchor.crash import crash_point, pause_point
 from registry.db import Database, utcnow
 from registry.db.models import batches_table, credentials_table
-from registry.errors import InputError, RegistryError
+from registry.db.states import CredentialState
+from registry.errors import ErrorCode, RegistryError, StoreError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 DOC_SUFFIXES = (".json", *JSONL_SUFFIXES)
@@ -136,7 +137,7 @@ def _files(paths: Sequence[Path]) -> Iterator[Path | Outcome]:
         elif p.is_file():
             yield p
         else:
-            yield Outcome(str(p), "rejected", code="not_found", reason="no such file or folder")
+            yield Outcome(str(p), "rejected", code=ErrorCode.NOT_FOUND, reason="no such file or folder")
 
 
 def iter_items(
@@ -161,75 +162,11 @@ def iter_items(
                     on_bytes(len(data))
                 yield Item(str(p), data)
         except OSError as exc:
-            yield Outcome(str(p), "rejected", code="unreadable", reason=exc.strerror or str(exc))
+            yield Outcome(str(p), "rejected", code=ErrorCode.UNREADABLE, reason=exc.strerror or str(exc))
 
 
 # --------------------------------------------------------------------------------------------
 # per-document work (pure apart from the uuid)
-
-
-def _scalar_ok(x: Any) -> int:
-    """1: serialises as JCS does; 2: an integral float (JCS prints it as an integer); 0: not safe."""
-    t = type(x)
-    if t is str or t is int or t is bool or x is None:
-        return 1
-    if t is float:
-        if x.is_integer() and abs(x) <= 2**53:
-            return 2
-        return 1 if 1e-4 <= abs(x) < 1e16 else 0
-    return 0
-
-
-def _jcs_safe(v: Any) -> bool:
-    """True when ``json.dumps(sort_keys, compact)`` of ``v`` is byte-identical to RFC 8785 JCS.
-
-    That holds for strings, booleans, null, exact integers (the strict parser bounds them),
-    non-integral floats with 1e-4 <= |x| < 1e16 (both print the shortest round-trip digits in
-    positional notation there), arrays, and objects whose keys have no character outside the BMP
-    (Python sorts keys by code point, JCS by UTF-16 code unit: the orders agree inside the BMP).
-    Integral floats (``2.0``) are turned into ints in place: JCS prints both as ``2``.
-    Anything else goes through the reference JCS implementation.
-    """
-    t = type(v)
-    if t is dict:
-        for k, x in v.items():
-            if not k.isascii() and max(k, default="") > "\uffff":
-                return False
-            tx = type(x)
-            if tx is dict or tx is list:
-                if not _jcs_safe(x):
-                    return False
-                continue
-            ok = _scalar_ok(x)
-            if ok == 2:
-                v[k] = int(x)
-            elif not ok:
-                return False
-        return True
-    if t is list:
-        for i, x in enumerate(v):
-            tx = type(x)
-            if tx is dict or tx is list:
-                if not _jcs_safe(x):
-                    return False
-                continue
-            ok = _scalar_ok(x)
-            if ok == 2:
-                v[i] = int(x)
-            elif not ok:
-                return False
-        return True
-    return _scalar_ok(v) == 1
-
-
-def canonical(doc: dict[str, Any]) -> bytes:
-    """JCS bytes of a strictly parsed document without ``proof`` (fast path for float-free documents)."""
-    from registry.core.canonical import canonical_bytes
-
-    body = {k: v for k, v in doc.items() if k != "proof"}
-    if _jcs_safe(body):
-        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    return canonical_bytes(body)
 
 
 def prepare(
@@ -245,28 +182,31 @@ def prepare(
         return Outcome(item.source, "rejected", code=exc.code, reason=_one_line(exc.message))
     except (ValueError, TypeError, OverflowError, RecursionError, UnicodeError) as exc:
         return Outcome(
-            item.source, "rejected", code="unprocessable", reason=_one_line(f"{type(exc).__name__}: {exc}")
+            item.source,
+            "rejected",
+            code=ErrorCode.UNPROCESSABLE,
+            reason=_one_line(f"{type(exc).__name__}: {exc}"),
         )
 
 
 def _prepare(
     item: Item, *, max_bytes: int, max_depth: int, strict: bool, issuer_id: str | None
 ) -> Prepared | Outcome:
-    from registry.core.canonical import load_document, sha256
+    from registry.core.canonical import canonical_bytes, load_document, sha256
     from registry.core.cid import cid_from_digest
     from registry.core.credential import ensure_id, validate_credential
     from registry.core.formats import issuer_id_matches
 
     try:
         doc = load_document(item.data, max_bytes=max_bytes, max_depth=max_depth)
-        source_canonical = canonical(doc)
+        source_canonical = canonical_bytes(doc)
         info = validate_credential(doc, strict=strict)
         claimed = info.issuer
         if issuer_id is not None and claimed is not None and not issuer_id_matches(claimed, issuer_id):
             return Outcome(
                 item.source,
                 "rejected",
-                code="issuer_mismatch",
+                code=ErrorCode.ISSUER_MISMATCH,
                 reason=_one_line(
                     f"the document names issuer {claimed[:200]!r}, but this issuer is {issuer_id!r} "
                     "(REGISTRY_ISSUER_ID, or the URI registered on chain for the signing key)"
@@ -279,7 +219,7 @@ def _prepare(
             if others:
                 extra = json.dumps(others if isinstance(proof, list) else others[0], ensure_ascii=False)
         with_id, added = ensure_id(doc)
-        canon = canonical(with_id) if added else source_canonical
+        canon = canonical_bytes(with_id) if added else source_canonical
         source_digest = sha256(source_canonical)
         digest = sha256(canon) if added else source_digest
         cred_id = with_id.get("id")
@@ -329,12 +269,10 @@ def _put_batch(store: Any, prepared: list[Prepared]) -> None:
 
     cids = put_many(store, [p.canonical for p in prepared])
     if len(cids) != len(prepared):
-        raise InputError(
-            f"content store answered {len(cids)} CIDs for {len(prepared)} objects", code="store_error"
-        )
+        raise StoreError(f"content store answered {len(cids)} CIDs for {len(prepared)} objects")
     for p, cid in zip(prepared, cids, strict=True):
         if cid != p.cid and not same_cid(cid, p.cid):
-            raise InputError(f"content store answered CID {cid} for {p.cid}", code="store_error")
+            raise StoreError(f"content store answered CID {cid} for {p.cid}")
         p.pinned = True
 
 
@@ -343,7 +281,7 @@ def _put(store: Any, p: Prepared) -> None:
 
     cid = store.put(p.canonical)
     if cid != p.cid and not same_cid(cid, p.cid):
-        raise InputError(f"content store answered CID {cid} for {p.cid}", code="store_error")
+        raise StoreError(f"content store answered CID {cid} for {p.cid}")
 
 
 def _picklable(obj: Any) -> bool:
@@ -471,6 +409,8 @@ class Intake:
                 yield collect(ahead)
 
     def _queue_chunk(self, chunk: list[Prepared | Outcome]) -> list[Outcome]:
+        """Queue one chunk: duplicates within it and of earlier runs reported, the rest pinned and
+        inserted; one outcome per entry, in order."""
         out: list[Outcome | None] = [None] * len(chunk)
         first: dict[bytes, int] = {}  # source digest / digest -> index of its first occurrence
         repeats: list[tuple[int, int]] = []  # (index, index of the first occurrence)
@@ -491,66 +431,9 @@ class Intake:
         }
         final: dict[int, str] = {}  # index of a first occurrence -> the digest it ends up under
         if fresh:
-            known = self._known(list(first))
-            for idx in list(fresh):
-                p = fresh[idx]
-                prior = known.get(p.source_digest) or known.get(p.digest)
-                if prior is not None:
-                    final[idx] = "0x" + prior.digest.hex()
-                    out[idx] = Outcome(
-                        p.source, "duplicate", digest=final[idx], reason="issued before: " + prior.where()
-                    )
-                    del fresh[idx]
+            self._drop_known(fresh, list(first), out, final)
         if fresh:
-            t0 = time.perf_counter()
-            self._pin(list(fresh.values()))
-            self._time("pin", t0)
-            t0 = time.perf_counter()
-            now = utcnow()
-            new_rows: list[dict[str, Any]] = [
-                {
-                    "digest": p.digest,
-                    "source_digest": p.source_digest,
-                    "cid": p.cid,
-                    "credential_id": p.credential_id,
-                    "kind": p.kind,
-                    "name": p.name,
-                    "source": p.source[-4096:],
-                    "status": "queued",
-                    "queued_at": now,
-                    "extra_proof": p.extra_proof,
-                    "document": p.canonical,
-                }
-                for _, p in sorted(fresh.items())
-            ]
-            pause_point("before-queue")
-            with self.db.begin() as conn:
-                inserted = {
-                    bytes(r[0])
-                    for r in conn.execute(
-                        _insert_ignore(self.db).returning(credentials_table.c.digest), new_rows
-                    ).all()
-                }
-            self._time("db", t0)
-            lost = [p for p in fresh.values() if p.digest not in inserted]
-            raced = self._known([k for p in lost for k in (p.source_digest, p.digest)]) if lost else {}
-            for idx, p in fresh.items():
-                if p.digest in inserted:
-                    final[idx] = "0x" + p.digest.hex()
-                    out[idx] = Outcome(p.source, "accepted", digest=final[idx], cid=p.cid)
-                    continue
-                prior = raced.get(p.source_digest) or raced.get(p.digest)
-                if (
-                    prior is None
-                ):  # pragma: no cover - a conflicting row cannot vanish (rows are never deleted)
-                    raise InputError(f"{p.source}: not queued and no conflicting row found", code="corrupt")
-                final[idx] = "0x" + prior.digest.hex()
-                out[idx] = Outcome(
-                    p.source,
-                    "duplicate",
-                    digest=final[idx],
-                    reason="queued at the same time by another run: " + prior.where(),
-                )
+            self._insert(fresh, out, final)
         for idx, seen in repeats:
             p = chunk[idx]
             assert isinstance(p, Prepared)
@@ -558,6 +441,59 @@ class Intake:
                 p.source, "duplicate", digest=final[seen], reason="same document earlier in this run"
             )
         return [o for o in out if o is not None]
+
+    def _drop_known(
+        self, fresh: dict[int, Prepared], keys: list[bytes], out: list[Outcome | None], final: dict[int, str]
+    ) -> None:
+        """Report the documents issued before (in the database) as duplicates; drop them from ``fresh``."""
+        known = self._known(keys)
+        for idx in list(fresh):
+            p = fresh[idx]
+            prior = known.get(p.source_digest) or known.get(p.digest)
+            if prior is not None:
+                final[idx] = "0x" + prior.digest.hex()
+                out[idx] = Outcome(
+                    p.source, "duplicate", digest=final[idx], reason="issued before: " + prior.where()
+                )
+                del fresh[idx]
+
+    def _insert(self, fresh: dict[int, Prepared], out: list[Outcome | None], final: dict[int, str]) -> None:
+        """Pin and insert the new documents in one database transaction; a row another run inserted
+        first makes its document a duplicate of that row."""
+        t0 = time.perf_counter()
+        self._pin(list(fresh.values()))
+        self._time("pin", t0)
+        t0 = time.perf_counter()
+        now = utcnow()
+        new_rows = [_row(p, now) for _, p in sorted(fresh.items())]
+        pause_point("before-queue")
+        with self.db.begin() as conn:
+            inserted = {
+                bytes(r[0])
+                for r in conn.execute(
+                    _insert_ignore(self.db).returning(credentials_table.c.digest), new_rows
+                ).all()
+            }
+        self._time("db", t0)
+        lost = [p for p in fresh.values() if p.digest not in inserted]
+        raced = self._known([k for p in lost for k in (p.source_digest, p.digest)]) if lost else {}
+        for idx, p in fresh.items():
+            if p.digest in inserted:
+                final[idx] = "0x" + p.digest.hex()
+                out[idx] = Outcome(p.source, "accepted", digest=final[idx], cid=p.cid)
+                continue
+            prior = raced.get(p.source_digest) or raced.get(p.digest)
+            if prior is None:  # pragma: no cover - a conflicting row cannot vanish (rows are never deleted)
+                raise RegistryError(
+                    f"{p.source}: not queued and no conflicting row found", code=ErrorCode.CORRUPT
+                )
+            final[idx] = "0x" + prior.digest.hex()
+            out[idx] = Outcome(
+                p.source,
+                "duplicate",
+                digest=final[idx],
+                reason="queued at the same time by another run: " + prior.where(),
+            )
 
     def _time(self, step: str, since: float) -> None:
         self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - since
@@ -623,9 +559,26 @@ class Known:
         if self.batch_id is None:
             return f"{self.status}, waiting for a batch"
         text = f"{self.status} in batch {self.batch_id} ({self.batch_status})"
-        if self.status != "anchored" and self.last_error:
+        if self.status != CredentialState.ANCHORED and self.last_error:
             text += f"; not anchored yet, last error: {_one_line(self.last_error, 200)}"
         return text
+
+
+def _row(p: Prepared, now: Any) -> dict[str, Any]:
+    """The ``credentials`` row of a new document."""
+    return {
+        "digest": p.digest,
+        "source_digest": p.source_digest,
+        "cid": p.cid,
+        "credential_id": p.credential_id,
+        "kind": p.kind,
+        "name": p.name,
+        "source": p.source[-4096:],
+        "status": CredentialState.QUEUED,
+        "queued_at": now,
+        "extra_proof": p.extra_proof,
+        "document": p.canonical,
+    }
 
 
 def _insert_ignore(db: Database) -> Any:

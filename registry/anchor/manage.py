@@ -20,12 +20,13 @@ from registry.chain.contract import CREDENTIAL_STATUS, decode_revert, is_revert
 from registry.chain.tx import checkpoint_margin
 from registry.db import Batch, Credential, Database, Revocation, Transaction, utcnow
 from registry.db.models import credentials_table
-from registry.errors import ContractRevert, InputError, NotFoundError, RegistryError
+from registry.db.states import TX_LIVE, ChainMirror, RevocationState, StatusAction
+from registry.errors import ContractRevert, ErrorCode, InputError, NotFoundError, RegistryError
 
-ACTIONS = {
-    "revoke": "revokeCredentials",
-    "suspend": "suspendCredentials",
-    "reinstate": "reinstateCredentials",
+ACTIONS = {  # the registry function of each status change
+    StatusAction.REVOKE: "revokeCredentials",
+    StatusAction.SUSPEND: "suspendCredentials",
+    StatusAction.REINSTATE: "reinstateCredentials",
 }
 MAX_PER_TX = 500
 
@@ -44,7 +45,7 @@ def parse_digests(values: Sequence[str]) -> list[bytes]:
         if d not in out:
             out.append(d)
     if not out:
-        raise InputError("give at least one credential digest (0x…)", code="no_digests")
+        raise InputError("give at least one credential digest (0x…)", code=ErrorCode.NO_DIGESTS)
     return out
 
 
@@ -54,14 +55,15 @@ def change_status(
     """Send one status change for ``digests`` and wait until it is confirmed."""
     if action not in ACTIONS:
         raise InputError(f"unknown action {action!r}")
-    if action == "revoke" and not (reason and reason.strip()):
-        raise InputError("a revocation needs a reason (--reason)", code="reason_required")
+    action = StatusAction(action)
+    if action == StatusAction.REVOKE and not (reason and reason.strip()):
+        raise InputError("a revocation needs a reason (--reason)", code=ErrorCode.REASON_REQUIRED)
     if len(digests) > MAX_PER_TX:
-        raise InputError(f"at most {MAX_PER_TX} digests per command", code="too_many")
+        raise InputError(f"at most {MAX_PER_TX} digests per command", code=ErrorCode.TOO_MANY)
     finish_pending(pipe)
     known = _known(pipe.db, digests)
     unknown = [d for d in digests if d not in known]
-    args: list[Any] = [list(digests)] + ([reason] if action == "revoke" else [])
+    args: list[Any] = [list(digests)] + ([reason] if action == StatusAction.REVOKE else [])
     fn = getattr(pipe.contract.functions, ACTIONS[action])(*args)
     gas = _guarded(pipe, lambda: _estimate(fn, pipe.address))
     data = bytes.fromhex(pipe.contract.contract.encode_abi(ACTIONS[action], args=args)[2:])
@@ -70,7 +72,7 @@ def change_status(
             action=action,
             digests=json.dumps(["0x" + d.hex() for d in digests]),
             reason=reason,
-            status="pending",
+            status=RevocationState.PENDING,
             created_at=utcnow(),
         )
         s.add(rev)
@@ -79,7 +81,9 @@ def change_status(
 
     def stored(session: Any, tx: Transaction) -> None:
         session.execute(
-            update(Revocation).where(col(Revocation.id) == rev_id).values(status="submitted", tx_id=tx.id)
+            update(Revocation)
+            .where(col(Revocation.id) == rev_id)
+            .values(status=RevocationState.SUBMITTED, tx_id=tx.id)
         )
 
     tx = _guarded(
@@ -118,7 +122,7 @@ def _estimate(fn: Any, sender: str) -> int:
         if is_revert(exc):
             err = decode_revert(exc)
             raise ContractRevert(
-                f"the registry refuses: {err.message}", error=err.details.get("error")
+                f"the registry refuses: {err.message}", error=err.error_name
             ) from None
         raise
 
@@ -129,7 +133,7 @@ def _guarded(pipe: Pipeline, fn: Any) -> Any:
         if res is not None:
             return res
         if pipe.stop.is_set():
-            raise RegistryError("stopped while waiting for the chain node", code="stopped")
+            raise RegistryError("stopped while waiting for the chain node", code=ErrorCode.STOPPED)
 
 
 def _known(db: Database, digests: Sequence[bytes]) -> set[bytes]:
@@ -146,18 +150,18 @@ def _finish(pipe: Pipeline, rev_id: int) -> dict[str, Any]:
             assert rev is not None
             tx = s.get(Transaction, rev.tx_id) if rev.tx_id is not None else None
         if tx is None:
-            raise RegistryError(f"status change {rev_id} has no transaction", code="corrupt")
+            raise RegistryError(f"status change {rev_id} has no transaction", code=ErrorCode.CORRUPT)
         res = _guarded(pipe, lambda t=tx: pipe.txm.check(t))  # type: ignore[misc]
         if isinstance(res, Lost):
-            _set_rev(pipe.db, rev_id, status="failed")
+            _set_rev(pipe.db, rev_id, status=RevocationState.FAILED)
             raise RegistryError(f"status change {rev_id}: nonce used by another transaction; run it again")
         if isinstance(res, Mined):
             break
         pipe.stop.wait(pipe.cfg.poll_interval)
         if pipe.stop.is_set():
-            raise RegistryError("stopped while waiting for the transaction", code="stopped")
+            raise RegistryError("stopped while waiting for the transaction", code=ErrorCode.STOPPED)
     if res.status != 1:
-        _set_rev(pipe.db, rev_id, status="failed")
+        _set_rev(pipe.db, rev_id, status=RevocationState.FAILED)
         raise ContractRevert(f"status change tx 0x{res.tx.tx_hash.hex()} reverted", error="reverted")
     while True:
         depth = _guarded(pipe, lambda: pipe.txm.depth(res.tx.tx_hash, res.block_hash) or -1)
@@ -165,14 +169,18 @@ def _finish(pipe: Pipeline, rev_id: int) -> dict[str, Any]:
             break
         pipe.stop.wait(pipe.cfg.poll_interval)
     digests = [bytes.fromhex(h[2:]) for h in json.loads(rev.digests)]
-    mirror = {"revoke": "revoked", "suspend": "suspended", "reinstate": None}[rev.action]
+    mirror = {
+        StatusAction.REVOKE: ChainMirror.REVOKED,
+        StatusAction.SUSPEND: ChainMirror.SUSPENDED,
+        StatusAction.REINSTATE: None,
+    }[StatusAction(rev.action)]
     with pipe.db.begin() as conn:
         t = credentials_table
         q = t.update().where(t.c.digest.in_(digests))
-        if rev.action != "revoke":
-            q = q.where((t.c.chain_status.is_(None)) | (t.c.chain_status != "revoked"))
+        if rev.action != StatusAction.REVOKE:
+            q = q.where((t.c.chain_status.is_(None)) | (t.c.chain_status != ChainMirror.REVOKED))
         conn.execute(q.values(chain_status=mirror))
-    _set_rev(pipe.db, rev_id, status="confirmed", confirmed_at=utcnow())
+    _set_rev(pipe.db, rev_id, status=RevocationState.CONFIRMED, confirmed_at=utcnow())
     pipe.say(f"{rev.action}: confirmed in block {res.block_number}")
     return {
         "action": rev.action,
@@ -180,7 +188,7 @@ def _finish(pipe: Pipeline, rev_id: int) -> dict[str, Any]:
         "reason": rev.reason,
         "transaction": "0x" + res.tx.tx_hash.hex(),
         "block": res.block_number,
-        "status": "confirmed",
+        "status": RevocationState.CONFIRMED,
     }
 
 
@@ -192,7 +200,8 @@ def _set_rev(db: Database, rev_id: int, **values: Any) -> None:
 def finish_pending(pipe: Pipeline) -> list[dict[str, Any]]:
     """Finish status changes a crash left submitted (re-broadcast or record as mined)."""
     with pipe.db.session() as s:
-        ids = [r.id for r in s.scalars(select(Revocation).where(col(Revocation.status) == "submitted"))]
+        submitted = select(Revocation).where(col(Revocation.status) == RevocationState.SUBMITTED)
+        ids = [r.id for r in s.scalars(submitted)]
     return [_finish(pipe, i) for i in ids if i is not None]
 
 
@@ -208,7 +217,7 @@ def overview(db: Database) -> dict[str, Any]:
         recent = list(s.scalars(select(Batch).order_by(col(Batch.id).desc()).limit(10)))
         pending = list(
             s.scalars(
-                select(Transaction).where(col(Transaction.status).in_(("signed", "broadcast", "replaced")))
+                select(Transaction).where(col(Transaction.status).in_(TX_LIVE))
             )
         )
         revs = _count_by(s, Revocation)

@@ -35,7 +35,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,20 +55,15 @@ from registry.core.formats import ANCHOR_PROOF_TYPE, AnchorProof, Manifest, atta
 from registry.core.merkle import MerkleTree
 from registry.db import Batch, Database, Transaction, utcnow
 from registry.db.models import batches_table, credentials_table
-from registry.errors import ChainError, ContractRevert, RegistryError
+from registry.db.states import BATCH_OPEN, BatchState, CredentialState, TxKind, TxState
+from registry.errors import ChainError, ContractRevert, ErrorCode, RegistryError
 from registry.ipfs.local import sync_filesystem
 
 log = logging.getLogger("registry.anchor")
 
-OPEN = ("sealed", "pinned", "submitted", "mined", "confirmed")
-BATCH_STATES = {  # what each stored batch status means, in the words `registry status` prints
-    "sealed": "sealed, manifest not pinned yet",
-    "pinned": "manifest pinned, not sent yet",
-    "submitted": "sent, not mined yet",
-    "mined": "anchored, not final (no proof handed out yet)",
-    "confirmed": "final, writing proof files",
-    "done": "final, proof files written",
-}
+OPEN = BATCH_OPEN  # the batch states the pipeline still works on
+BATCH_STATES = {state.value: state.describe for state in BatchState}  # `registry status` words
+BATCH_ALREADY_ANCHORED = "BatchAlreadyAnchored"  # the registry's custom error for a root it holds
 RETRY_BACKOFF = (5.0, 600.0)  # --watch: first and longest wait before a failed batch is retried
 PROOF_WRITERS = 1  # one thread creating files while this one builds them: more contend in the kernel
 PROOF_GROUP = 256  # proof files per write task
@@ -177,14 +172,16 @@ class Pipeline:
 
         t = credentials_table
         with self.db.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).where(t.c.status == "queued")).scalar() or 0)
+            queued = select(func.count()).where(t.c.status == CredentialState.QUEUED)
+            return int(conn.execute(queued).scalar() or 0)
 
     def _oldest_wait(self) -> float | None:
         from sqlalchemy import func
 
         t = credentials_table
         with self.db.engine.connect() as conn:
-            oldest = conn.execute(select(func.min(t.c.queued_at)).where(t.c.status == "queued")).scalar()
+            first = select(func.min(t.c.queued_at)).where(t.c.status == CredentialState.QUEUED)
+            oldest = conn.execute(first).scalar()
         if oldest is None:
             return None
         if oldest.tzinfo is None:
@@ -203,7 +200,7 @@ class Pipeline:
             with self.db.engine.connect() as conn:
                 rows = conn.execute(
                     select(t.c.id, t.c.digest)
-                    .where(t.c.status == "queued")
+                    .where(t.c.status == CredentialState.QUEUED)
                     .order_by(t.c.id)
                     .limit(self.cfg.batch_size)
                 ).all()
@@ -220,7 +217,7 @@ class Pipeline:
                     batches_table.insert().values(
                         root=tree.root,
                         count=len(rows),
-                        status="sealed",
+                        status=BatchState.SEALED,
                         issuer=self.address,
                         registry_ref=self.registry_ref,
                         sealed_at=utcnow(),
@@ -229,8 +226,8 @@ class Pipeline:
                 ).inserted_primary_key[0]  # type: ignore[index]
                 res = conn.execute(
                     t.update()
-                    .where(t.c.id == _bind("b_id"), t.c.status == "queued")
-                    .values(batch_id=batch_id, leaf_index=_bind("b_leaf"), status="sealed"),
+                    .where(t.c.id == _bind("b_id"), t.c.status == CredentialState.QUEUED)
+                    .values(batch_id=batch_id, leaf_index=_bind("b_leaf"), status=CredentialState.SEALED),
                     [{"b_id": r[0], "b_leaf": i} for i, r in enumerate(rows)],
                 )
                 if res.rowcount != len(rows):
@@ -266,7 +263,7 @@ class Pipeline:
         tree = MerkleTree.build(digests)
         if tree.root != batch.root or len(digests) != batch.count:
             raise RegistryError(
-                f"batch {batch.id}: stored credentials no longer give its root", code="corrupt"
+                f"batch {batch.id}: stored credentials no longer give its root", code=ErrorCode.CORRUPT
             )
         return tree
 
@@ -278,12 +275,12 @@ class Pipeline:
     def step(self, batch: Batch) -> bool:
         """Run the next step of ``batch``; True when it moved (False: waiting on the chain)."""
         handler = {
-            "sealed": self._pin_manifest,
-            "pinned": self._submit,
-            "submitted": self._await_mined,
-            "mined": self._await_confirmed,
-            "confirmed": self._write_proofs,
-        }[batch.status]
+            BatchState.SEALED: self._pin_manifest,
+            BatchState.PINNED: self._submit,
+            BatchState.SUBMITTED: self._await_mined,
+            BatchState.MINED: self._await_confirmed,
+            BatchState.CONFIRMED: self._write_proofs,
+        }[BatchState(batch.status)]
         return handler(batch)
 
     def _pin_manifest(self, batch: Batch) -> bool:
@@ -291,7 +288,7 @@ class Pipeline:
         manifest = Manifest.from_tree(self.registry_ref, self.address, tree)
         cid = self.store.put(manifest.to_bytes())
         self.store.pin(cid)
-        self._set(batch.id, status="pinned", manifest_cid=cid)  # type: ignore[arg-type]
+        self._set(batch.id, status=BatchState.PINNED, manifest_cid=cid)  # type: ignore[arg-type]
         self.say(f"batch {batch.id}: manifest pinned as {cid}")
         crash_point("after-pin")
         return True
@@ -314,11 +311,11 @@ class Pipeline:
             if not is_revert(exc):
                 raise
             err = decode_revert(exc)
-            if err.details.get("error") == "BatchAlreadyAnchored":
+            if err.error_name == BATCH_ALREADY_ANCHORED:
                 return self._adopt(batch, self._chain_batch(batch.root).issuer)
             raise ContractRevert(
                 f"batch {batch.id}: the registry refuses the anchor: {err.message}",
-                error=err.details.get("error"),
+                error=err.error_name,
             ) from None
         data = bytes.fromhex(
             self.contract.contract.encode_abi("anchor", args=[batch.root, batch.count, batch.manifest_cid])[
@@ -330,11 +327,13 @@ class Pipeline:
             session.execute(
                 update(Batch)
                 .where(col(Batch.id) == batch.id)
-                .values(status="submitted", tx_id=tx.id, tx_hash=tx.tx_hash, attempts=Batch.attempts + 1)
+                .values(
+                    status=BatchState.SUBMITTED, tx_id=tx.id, tx_hash=tx.tx_hash, attempts=Batch.attempts + 1
+                )
             )
 
         tx = self.txm.create(
-            kind="anchor",
+            kind=TxKind.ANCHOR,
             to=self.contract.address,
             data=data,
             gas=gas + gas // 5 + 5_000,
@@ -355,7 +354,7 @@ class Pipeline:
             raise RegistryError(
                 f"batch {batch.id}: root 0x{batch.root.hex()} is anchored by another issuer ({issuer}); "
                 "the batch stays open and is retried",
-                code="root_taken",
+                code=ErrorCode.ROOT_TAKEN,
             )
         logs = self.contract.contract.events.BatchAnchored.get_logs(
             from_block=self.cfg.start_block,
@@ -367,7 +366,7 @@ class Pipeline:
         ev = logs[-1]
         self._set(
             batch.id,  # type: ignore[arg-type]
-            status="mined",
+            status=BatchState.MINED,
             tx_hash=bytes(ev["transactionHash"]),
             block_number=int(ev["blockNumber"]),
             block_hash=bytes(ev["blockHash"]),
@@ -382,12 +381,12 @@ class Pipeline:
         with self.db.session() as s:
             tx = s.get(Transaction, batch.tx_id)
         if tx is None:
-            self._set(batch.id, status="pinned")  # type: ignore[arg-type]
+            self._set(batch.id, status=BatchState.PINNED)  # type: ignore[arg-type]
             return True
         res = self.txm.check(tx)
         if isinstance(res, Lost):
             self.say(f"batch {batch.id}: nonce {tx.nonce} was used by another transaction; re-sending")
-            self._set(batch.id, status="pinned", tx_id=None, tx_hash=None)  # type: ignore[arg-type]
+            self._set(batch.id, status=BatchState.PINNED, tx_id=None, tx_hash=None)  # type: ignore[arg-type]
             return True
         if not isinstance(res, Mined):
             if res.tx.id != tx.id:
@@ -399,7 +398,7 @@ class Pipeline:
                 return self._adopt(batch, info.issuer)
             issuer = self.contract.issuer(self.address)
             # back to pinned: the next attempt estimates first (and sends only what can succeed)
-            self._set(batch.id, status="pinned", tx_id=None, tx_hash=None)  # type: ignore[arg-type]
+            self._set(batch.id, status=BatchState.PINNED, tx_id=None, tx_hash=None)  # type: ignore[arg-type]
             raise ContractRevert(
                 f"batch {batch.id}: anchor tx 0x{res.tx.tx_hash.hex()} reverted in block {res.block_number} "
                 f"(issuer status {issuer.status_name}, attempt {batch.attempts}); the batch stays open "
@@ -408,7 +407,7 @@ class Pipeline:
             )
         self._set(
             batch.id,  # type: ignore[arg-type]
-            status="mined",
+            status=BatchState.MINED,
             tx_id=res.tx.id,
             tx_hash=res.tx.tx_hash,
             block_number=res.block_number,
@@ -438,7 +437,7 @@ class Pipeline:
             if rule is FinalityRule.finalized and finalized is None:
                 raise ChainError(
                     "the node stopped answering the `finalized` block tag; set REGISTRY_FINALITY",
-                    code="no_finalized_tag",
+                    code=ErrorCode.NO_FINALIZED_TAG,
                 )
             self._view = FinalityView(rule, head, finalized, self.cfg.confirmations)
         return self._view
@@ -467,9 +466,9 @@ class Pipeline:
             self._withdraw_proofs(batch)
         cleared: dict[str, Any] = {"block_number": None, "block_hash": None, "anchored_at": None}
         if tx is None:
-            self._set(batch.id, status="pinned", tx_hash=None, **cleared)  # type: ignore[arg-type]
+            self._set(batch.id, status=BatchState.PINNED, tx_hash=None, **cleared)  # type: ignore[arg-type]
         else:
-            self._set(batch.id, status="submitted", **cleared)  # type: ignore[arg-type]
+            self._set(batch.id, status=BatchState.SUBMITTED, **cleared)  # type: ignore[arg-type]
             self.txm.reopen(tx)
         crash_point("after-reorg")
         return True
@@ -480,11 +479,15 @@ class Pipeline:
         with self.db.engine.connect() as conn:
             digests = [bytes(r[0]) for r in conn.execute(select(t.c.digest).where(t.c.batch_id == batch.id))]
         with self.db.begin() as conn:
-            conn.execute(t.update().where(t.c.batch_id == batch.id).values(status="sealed", anchored_at=None))
+            conn.execute(
+                t.update()
+                .where(t.c.batch_id == batch.id)
+                .values(status=CredentialState.SEALED, anchored_at=None)
+            )
             conn.execute(
                 batches_table.update()
                 .where(batches_table.c.id == batch.id)
-                .values(status="mined", done_at=None)
+                .values(status=BatchState.MINED, done_at=None)
             )
         for d in digests:
             with contextlib.suppress(FileNotFoundError):
@@ -510,12 +513,14 @@ class Pipeline:
         if not info.exists:  # the receipt is canonical but the state says otherwise: a node lag
             return False
         if info.issuer != self.address:
-            raise RegistryError(f"batch {batch.id}: root held by {info.issuer}", code="root_taken")
-        self._set(batch.id, status="confirmed", anchored_at=_dt(info.anchored_at))  # type: ignore[arg-type]
+            raise RegistryError(f"batch {batch.id}: root held by {info.issuer}", code=ErrorCode.ROOT_TAKEN)
+        self._set(batch.id, status=BatchState.CONFIRMED, anchored_at=_dt(info.anchored_at))  # type: ignore[arg-type]
         if batch.tx_id is not None:
             with self.db.begin() as conn:
                 conn.execute(
-                    update(Transaction).where(col(Transaction.id) == batch.tx_id).values(status="confirmed")
+                    update(Transaction)
+                    .where(col(Transaction.id) == batch.tx_id)
+                    .values(status=TxState.CONFIRMED)
                 )
         return True
 
@@ -533,7 +538,7 @@ class Pipeline:
             recent = list(
                 s.scalars(
                     select(Batch)
-                    .where(col(Batch.status) == "done", col(Batch.block_number) > floor)
+                    .where(col(Batch.status) == BatchState.DONE, col(Batch.block_number) > floor)
                     .order_by(col(Batch.id))
                 )
             )
@@ -546,10 +551,7 @@ class Pipeline:
         return reopened
 
     def _write_proofs(self, batch: Batch) -> bool:
-        tree = self._tree(batch)
-        paths = tree.all_proofs()
-        out_dir = self.cfg.output_dir
-        out_dir.mkdir(parents=True, exist_ok=True)
+        """``confirmed`` -> ``done``: every credential of the batch written with its proof."""
         assert batch.anchored_at is not None and batch.tx_hash is not None and batch.block_number is not None
         common = {
             "registry": self.registry_ref,
@@ -559,7 +561,6 @@ class Pipeline:
             "anchoredAt": _rfc3339(batch.anchored_at),
             "manifestCid": batch.manifest_cid,
         }
-        root_hex = "0x" + batch.root.hex()
         t = credentials_table
         with self.db.engine.connect() as conn:
             rows = conn.execute(
@@ -567,6 +568,42 @@ class Pipeline:
                 .where(t.c.batch_id == batch.id)
                 .order_by(t.c.leaf_index)
             ).all()
+        out_dir = self.cfg.output_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        moves = self._write_proof_files(batch, rows, common)
+        # one sync for the whole batch, then the atomic renames, then one more sync: no proof
+        # file is ever visible half-written, and all are durable before the batch is marked done
+        sync_filesystem(out_dir)
+        for tmp, final in moves:
+            os.replace(tmp, final)
+        sync_filesystem(out_dir)
+        with self.db.begin() as conn:
+            conn.execute(
+                t.update()
+                .where(t.c.batch_id == batch.id)
+                .values(status=CredentialState.ANCHORED, anchored_at=batch.anchored_at)
+            )
+            conn.execute(
+                batches_table.update()
+                .where(batches_table.c.id == batch.id)
+                .values(status=BatchState.DONE, done_at=utcnow())
+            )
+        self._report_anchored(batch, len(rows), "0x" + batch.tx_hash.hex())
+        self.say(f"batch {batch.id}: {len(rows)} proof files written to {out_dir}")
+        return True
+
+    def _write_proof_files(
+        self, batch: Batch, rows: Sequence[Any], common: dict[str, Any]
+    ) -> list[tuple[Path, Path]]:
+        """Write every credential with its proof to a temporary file; the (temporary, final) names.
+
+        A thread creates the files while this one builds them; the first half is on disk before
+        the ``mid-proofs`` crash point.
+        """
+        tree = self._tree(batch)
+        paths = tree.all_proofs()
+        out_dir = self.cfg.output_dir
+        root_hex = "0x" + batch.root.hex()
         half = len(rows) // 2
         pool = ThreadPoolExecutor(PROOF_WRITERS)  # file creation (kernel time) overlaps building
         pending: list[Future[None]] = []
@@ -584,17 +621,12 @@ class Pipeline:
                 digest_hex = "0x" + bytes(digest).hex()
                 proof = proof_dict(digest_hex, cid, root_hex, paths[leaf], common)
                 if n == 0:  # the format is public: check the first of every batch against the model
-                    checked = AnchorProof.parse(proof)
-                    if not checked.verify_inclusion():
-                        raise RegistryError(
-                            f"batch {batch.id}: Merkle path does not reach the root", code="corrupt"
-                        )
+                    self._check_first_proof(batch, proof)
                 body = _checked(document, digest) if document is not None else None
                 if body is None:  # rows from before migration 0002, or a damaged copy: the store has it
                     body = self.store.get(cid)
-                final = out_dir / f"{digest_hex}.json"
                 tmp = out_dir / f".{digest_hex}.json.tmp"  # same name on a rerun: no leftovers
-                moves.append((tmp, final))
+                moves.append((tmp, out_dir / f"{digest_hex}.json"))
                 group.append((tmp, _with_proof(body, proof, extra)))
                 if len(group) >= PROOF_GROUP:
                     pending.append(pool.submit(_write_files, group))
@@ -605,43 +637,33 @@ class Pipeline:
                 f.result()  # every file written (or the error) before anything is renamed
         finally:
             pool.shutdown(wait=True)
-        # one sync for the whole batch, then the atomic renames, then one more sync: no proof
-        # file is ever visible half-written, and all are durable before the batch is marked done
-        sync_filesystem(out_dir)
-        for tmp, final in moves:
-            os.replace(tmp, final)
-        sync_filesystem(out_dir)
-        now = utcnow()
-        with self.db.begin() as conn:
-            conn.execute(
-                t.update()
-                .where(t.c.batch_id == batch.id)
-                .values(status="anchored", anchored_at=batch.anchored_at)
+        return moves
+
+    @staticmethod
+    def _check_first_proof(batch: Batch, proof: dict[str, Any]) -> None:
+        if not AnchorProof.parse(proof).verify_inclusion():
+            raise RegistryError(
+                f"batch {batch.id}: Merkle path does not reach the root", code=ErrorCode.CORRUPT
             )
-            conn.execute(
-                batches_table.update()
-                .where(batches_table.c.id == batch.id)
-                .values(status="done", done_at=now)
-            )
+
+    def _report_anchored(self, batch: Batch, credentials: int, transaction: str) -> None:
         gas = None
         if batch.tx_id is not None:
             with self.db.session() as s:
                 tx = s.get(Transaction, batch.tx_id)
                 gas = tx.gas_used if tx is not None else None
-        self.report.credentials += len(rows)
+        self.report.credentials += credentials
         self.report.anchored_batches.append(
             {
                 "batch": batch.id,
-                "root": root_hex,
+                "root": "0x" + batch.root.hex(),
                 "count": batch.count,
-                "transaction": common["transactionHash"],
+                "transaction": transaction,
                 "block": batch.block_number,
                 "manifest_cid": batch.manifest_cid,
                 "gas_used": gas,
             }
         )
-        self.say(f"batch {batch.id}: {len(rows)} proof files written to {out_dir}")
-        return True
 
     # ---------------------------------------------------------------------------------------
     # loops
@@ -651,7 +673,7 @@ class Pipeline:
         try:
             result = fn()
         except RegistryError as exc:
-            if isinstance(exc, ChainError) and exc.code == "chain_unavailable":
+            if isinstance(exc, ChainError) and exc.code is ErrorCode.CHAIN_UNAVAILABLE:
                 self._node_down(exc)
                 return None
             raise
@@ -816,7 +838,7 @@ def _with_proof(body: bytes, proof: dict[str, Any], extra: str | None) -> bytes:
     tail = json.dumps(proof, separators=(",", ":")).encode()
     inner = body.rstrip()
     if not inner.endswith(b"}"):
-        raise RegistryError("stored credential is not a JSON object", code="corrupt")
+        raise RegistryError("stored credential is not a JSON object", code=ErrorCode.CORRUPT)
     sep = b"," if inner[:-1].strip() not in (b"{", b"") else b""
     return inner[:-1] + sep + b'"proof":' + tail + b"}"
 

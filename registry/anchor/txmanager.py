@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import Timeout as RequestsTimeout
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 from web3 import Web3
@@ -37,23 +39,28 @@ from web3.exceptions import (
 )
 
 from registry.db import Account, Database, Transaction, utcnow
+from registry.db.states import TX_LIVE, TxState
 from registry.errors import ChainError, ConfigError
 
 log = logging.getLogger("registry.anchor.tx")
 
 GWEI = 10**9
 BUMP_NUM, BUMP_DEN = 9, 8  # +12.5 %
-LIVE = ("signed", "broadcast", "replaced")
+LIVE = TX_LIVE  # may still be mined
+
+
+# every exception meaning "the node cannot be reached right now": web3's own, requests' (the HTTP
+# provider; subclasses of OSError, listed to say so) and the OS's (aiohttp's connector errors
+# included: they are OSError too)
+NODE_DOWN: tuple[type[BaseException], ...] = (
+    ChainError, ProviderConnectionError, RequestTimedOut, TimeExhausted,
+    RequestsConnectionError, RequestsTimeout, OSError, TimeoutError, ConnectionError,
+)  # fmt: skip
 
 
 def is_node_down(exc: BaseException) -> bool:
     """True for errors that mean "the node cannot be reached right now" (worth waiting for)."""
-    if isinstance(exc, ChainError | ProviderConnectionError | RequestTimedOut | TimeExhausted):
-        return True
-    if isinstance(exc, OSError | TimeoutError | ConnectionError):
-        return True
-    name = type(exc).__name__
-    return name in {"ConnectionError", "ReadTimeout", "ConnectTimeout", "ClientConnectorError"}
+    return isinstance(exc, NODE_DOWN)
 
 
 def bump(value: int) -> int:
@@ -211,7 +218,7 @@ class TxManager:
                 gas=gas,
                 max_fee=fees.max_fee,
                 priority_fee=fees.priority_fee,
-                status="signed",
+                status=TxState.SIGNED,
                 created_at=utcnow(),
             )
             session.add(tx)
@@ -239,8 +246,8 @@ class TxManager:
         with self.db.session() as session:
             row = session.get(Transaction, tx.id)
             assert row is not None
-            if row.status == "signed":
-                row.status = "broadcast"
+            if row.status == TxState.SIGNED:
+                row.status = TxState.BROADCAST
             if row.broadcast_at is None:
                 row.broadcast_at = utcnow()
             session.add(row)
@@ -280,7 +287,7 @@ class TxManager:
         with self.db.session() as session:
             members = self.group(session, tx)
         for m in members:
-            if m.status in ("dropped",):
+            if m.status == TxState.DROPPED:
                 continue
             receipt = self._receipt(m.tx_hash)
             if receipt is not None:
@@ -302,14 +309,14 @@ class TxManager:
                 receipt = self._receipt(m.tx_hash)
                 if receipt is not None:
                     return self.check(tx)
-            self._mark_group(members, "dropped", error="nonce used by another transaction")
+            self._mark_group(members, TxState.DROPPED, error="nonce used by another transaction")
             with self.db.session() as session:
                 self._resync_nonce(session, chain_nonce)
                 session.commit()
             log.warning("nonce %d of %s was used by a foreign transaction", latest.nonce, self.address)
             return Lost(latest)
-        if latest.status == "signed" or not self._known_to_node(latest):
-            if latest.status != "signed":
+        if latest.status == TxState.SIGNED or not self._known_to_node(latest):
+            if latest.status != TxState.SIGNED:
                 log.info("node does not know tx 0x%s; broadcasting it again", latest.tx_hash.hex())
             self.broadcast(latest)
         elif latest.broadcast_at is not None and self._age(latest) > self.tx_timeout:
@@ -368,13 +375,13 @@ class TxManager:
                 gas=old.gas,
                 max_fee=fees.max_fee,
                 priority_fee=fees.priority_fee,
-                status="signed",
+                status=TxState.SIGNED,
                 replaces_id=old.id,
                 created_at=utcnow(),
             )
             session.add(new)
             session.execute(
-                update(Transaction).where(col(Transaction.id) == old.id).values(status="replaced")
+                update(Transaction).where(col(Transaction.id) == old.id).values(status=TxState.REPLACED)
             )
             session.flush()
             self._repoint(session, old, new)
@@ -402,7 +409,7 @@ class TxManager:
                 update(Revocation).where(col(Revocation.id) == old.revocation_id).values(tx_id=new.id)
             )
 
-    def _mark_group(self, members: list[Transaction], status: str, *, error: str | None = None) -> None:
+    def _mark_group(self, members: list[Transaction], status: TxState, *, error: str | None = None) -> None:
         with self.db.session() as session:
             ids = [m.id for m in members if m.status in LIVE]
             if ids:
@@ -416,13 +423,13 @@ class TxManager:
             others = [m.id for m in members if m.id != mined.tx.id and m.status in LIVE]
             if others:
                 session.execute(
-                    update(Transaction).where(col(Transaction.id).in_(others)).values(status="dropped")
+                    update(Transaction).where(col(Transaction.id).in_(others)).values(status=TxState.DROPPED)
                 )
             session.execute(
                 update(Transaction)
                 .where(col(Transaction.id) == mined.tx.id)
                 .values(
-                    status="mined" if mined.status == 1 else "failed",
+                    status=TxState.MINED if mined.status == 1 else TxState.FAILED,
                     block_number=mined.block_number,
                     block_hash=mined.block_hash,
                     gas_used=mined.gas_used,
@@ -448,10 +455,10 @@ class TxManager:
             session.execute(
                 update(Transaction)
                 .where(col(Transaction.id) == tx.id)
-                .values(status="broadcast", block_number=None, block_hash=None, gas_used=None)
+                .values(status=TxState.BROADCAST, block_number=None, block_hash=None, gas_used=None)
             )
             session.commit()
-        tx.status = "broadcast"
+        tx.status = TxState.BROADCAST
         self.broadcast(tx)
 
     def wait_mined(self, tx: Transaction, *, poll: float = 0.2, timeout: float | None = None) -> Mined | Lost:

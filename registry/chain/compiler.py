@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.chain.artifact import ARTIFACT_PATH, CONTRACT_NAME, artifact_bytes
-from registry.errors import ConfigError, RegistryError
+from registry.errors import ConfigError, ErrorCode, RegistryError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_UNIT = "contracts/CredentialRegistry.sol"
@@ -37,8 +37,7 @@ _IMPORT_RE = re.compile(r"""^\s*import\s+(?:[^"';]*?\s+from\s+)?["']([^"']+)["']
 class CompileError(RegistryError):
     """The compiler failed or is missing."""
 
-    code = "compile_failed"
-    http_status = 500
+    code = ErrorCode.COMPILE_FAILED
 
 
 def _resolve(unit: str) -> Path:

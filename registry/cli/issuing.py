@@ -1,7 +1,8 @@
 """CLI commands of the issuer: issue, anchor, revoke, suspend, reinstate, status.
 
-Exit codes: 0 success; 2 when some documents were rejected (the others are still queued) or the
-input was bad; 3 when the chain node cannot be reached; 1 other registry errors.
+Exit codes (``registry.errors.ExitCode``): 0 success; 2 when some documents were rejected (the
+others are still queued) or the input was bad; 3 when the chain node cannot be reached; 1 when a
+batch stays not anchored, and for other registry errors; 130 when stopped by a signal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 
 from registry.cli.common import print_json, settings
+from registry.errors import ExitCode
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 PROGRESS_MIN_BYTES = 256 * 1024
@@ -100,7 +102,7 @@ def issue(
         if report.accepted:
             out.print("queued for anchoring: run `registry anchor`", markup=False)
     if report.rejected:
-        sys.exit(2)  # not typer.Exit: run() uses standalone_mode=False, which swallows its code
+        sys.exit(ExitCode.INPUT)  # not typer.Exit: run() uses standalone_mode=False, which swallows its code
 
 
 def anchor(
@@ -152,9 +154,9 @@ def anchor(
                 "again once the cause is fixed (`registry status` shows it)"
             )
     if stop.is_set() and not watch:
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     if report.failed_batches:
-        sys.exit(1)
+        sys.exit(ExitCode.FAILED)
 
 
 def _change(action: str, digests: list[str], reason: str | None, as_json: bool, quiet: bool) -> None:

@@ -1,8 +1,9 @@
 """Entry point of the ``registry`` command: one typer app, commands registered per area.
 
 Each area lives in its own module with a ``register(app)`` function, so the areas stay small and
-independent. Errors from the registry print one line on stderr and exit non-zero; ``--debug``
-shows the traceback.
+independent. Errors from the registry print one line on stderr and exit with the code the
+catalogue gives their error code (``registry.errors.ErrorCode``: 3 chain unavailable, 2 input, 1
+otherwise); an unexpected exception exits 70; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import typer
 
 from registry.cli import admin, auditing, dev, issuing, verifying
 from registry.cli.common import state
-from registry.errors import RegistryError
+from registry.errors import ExitCode, RegistryError
 
 app = typer.Typer(
     name="registry",
@@ -52,35 +53,25 @@ def run() -> None:
         if state.debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc_exit_code(exc))
+        sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
         print("aborted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except typer.TyperException as exc:  # usage errors: typer vendors click's exception classes
         show = getattr(exc, "show", None)
         if callable(show):
             show()
         else:
             print(f"error: {exc}", file=sys.stderr)
-        sys.exit(int(getattr(exc, "exit_code", 2)))
+        sys.exit(int(getattr(exc, "exit_code", ExitCode.INPUT)))
     except Exception as exc:  # the unexpected
         if state.debug:
             raise
         print(f"error: internal: {type(exc).__name__}: {exc}", file=sys.stderr)
-        sys.exit(70)
+        sys.exit(ExitCode.INTERNAL)
 
-
-def exc_exit_code(exc: RegistryError) -> int:
-    """Exit code of a registry error: 3 chain unavailable, 2 input problems, 1 otherwise."""
-    from registry.errors import ChainError, InputError
-
-    if isinstance(exc, ChainError):
-        return 3
-    if isinstance(exc, InputError):
-        return 2
-    return 1

@@ -306,17 +306,85 @@ def load_document(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES,
     return value
 
 
+_UNSAFE: Any = object()  # marker: the fast serialisation below would not equal JCS
+
+
+def _plain(v: Any, depth: int, max_depth: int) -> Any:
+    """``v`` when ``json.dumps(sort_keys, compact)`` of it equals RFC 8785 JCS, a copy of it with
+    integral floats turned into ints when only those differ, or :data:`_UNSAFE`.
+
+    The plain serialisation equals JCS for strings (lone surrogates fail to encode, see the
+    caller), booleans, null, integers within +-(2**53 - 1), non-integral finite floats with
+    1e-4 <= |x| < 1e16 (both print the shortest round-trip digits in positional notation there),
+    integral floats within the exact range (JCS prints ``2.0`` as ``2``: hence the copy), arrays,
+    and objects whose keys are strings without characters outside the BMP (Python sorts keys by
+    code point, JCS by UTF-16 code unit: the orders agree inside the BMP). Exact types only: dict
+    subclasses (the duplicate-key marker), tuples and other mappings take the checked path.
+    ``v`` itself is never changed.
+    """
+    t = type(v)
+    if t is str or t is bool or v is None:
+        return v
+    if t is int:
+        return v if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER else _UNSAFE
+    if t is float:
+        if v.is_integer():
+            return int(v) if abs(v) <= MAX_SAFE_INTEGER else _UNSAFE
+        return v if 1e-4 <= abs(v) < 1e16 else _UNSAFE
+    if depth >= max_depth:
+        return _UNSAFE
+    if t is dict:
+        copied: dict[str, Any] | None = None
+        for k, x in v.items():
+            if type(k) is not str or (not k.isascii() and max(k) > "\uffff"):
+                return _UNSAFE
+            if type(x) is str:
+                continue
+            y = _plain(x, depth + 1, max_depth)
+            if y is not x:
+                if y is _UNSAFE:
+                    return _UNSAFE
+                if copied is None:
+                    copied = dict(v)
+                copied[k] = y
+        return v if copied is None else copied
+    if t is list:
+        items: list[Any] | None = None
+        for i, x in enumerate(v):
+            if type(x) is str:
+                continue
+            y = _plain(x, depth + 1, max_depth)
+            if y is not x:
+                if y is _UNSAFE:
+                    return _UNSAFE
+                if items is None:
+                    items = list(v)
+                items[i] = y
+        return v if items is None else items
+    return _UNSAFE
+
+
 def canonical_bytes(doc: Mapping[str, Any], *, max_depth: int = DEFAULT_MAX_DEPTH) -> bytes:
-    """RFC 8785 canonical bytes of ``doc`` without its ``proof`` member."""
+    """RFC 8785 canonical bytes of ``doc`` without its ``proof`` member; ``doc`` is not changed.
+
+    The only producer of canonical bytes in the tree. Typical documents take a fast path (the
+    standard library's compact, key-sorted JSON, byte-identical to JCS for what :func:`_plain`
+    admits); anything else is checked (:class:`CanonicalizationError` naming the value and where)
+    and written by the reference ``rfc8785`` implementation.
+    """
     if not isinstance(doc, Mapping):
         raise _fail("not_an_object", f"document must be a JSON object, got {type(doc).__name__}")
     body = {k: v for k, v in doc.items() if k != "proof"}
-    if not _fast_ok(body, 0, max_depth):
-        _check(body, (), max_depth, parsed=False)
+    plain = _plain(body, 0, max_depth)
+    if plain is not _UNSAFE:
+        try:
+            return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the checked path below names it
+    _check(body, (), max_depth, parsed=False)
     try:
         return rfc8785.dumps(body)
     except (rfc8785.CanonicalizationError, UnicodeError, TypeError, ValueError) as exc:
-        _check(body, (), max_depth, parsed=False)  # names the value and where (lone surrogates)
         raise _fail("unsupported_value", f"JCS cannot represent the document ({exc})") from None
 
 

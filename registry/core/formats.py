@@ -12,12 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import rfc8785
 from eth_utils import is_hex_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from registry.core.canonical import load_document
+from registry.core.canonical import canonical_bytes, load_document
 from registry.core.cid import digest_from_cid, parse_cid
 from registry.core.merkle import MerkleTree, verify_proof
 from registry.errors import InputError
@@ -177,7 +176,7 @@ class Manifest(BaseModel):
 
     def to_bytes(self) -> bytes:
         """Canonical (RFC 8785) bytes: what gets pinned."""
-        return rfc8785.dumps(self.to_json())
+        return canonical_bytes(self.to_json())
 
     @classmethod
     def parse(cls, data: bytes | str | Mapping[str, Any], *, check_root: bool = False) -> Manifest:

@@ -1,19 +1,11 @@
 """Tables of the issuer database: credentials, batches, transactions, revocations, accounts.
 
 Bytes (digests, roots, raw transactions) are stored as binary; times as timezone-aware UTC.
-The state of a credential follows its batch:
-
-* credential ``status``: ``queued`` (no batch yet) → ``sealed`` (in a batch) → ``anchored``
-  (the batch is confirmed on chain and the proof file is written).
-* batch ``status``: ``sealed`` (tree built) → ``pinned`` (manifest in the content store) →
-  ``submitted`` (anchor transaction signed and stored; broadcast or about to be) → ``confirmed``
-  (mined at the configured depth) → ``done`` (proof files written). A step that fails (the
-  registry refuses the anchor, the transaction reverts, the manifest cannot be pinned) leaves the
-  batch in its open state with ``last_error``, ``last_error_at`` and ``failures`` set: every later
-  ``registry anchor`` run retries it; nothing is ever left sealed for good.
-* transaction ``status``: ``signed`` → ``broadcast`` → ``mined`` → ``confirmed``; or ``replaced``
-  (a higher-fee twin with the same nonce took its place), ``dropped`` (never mined, its nonce
-  was used by another of our transactions), ``failed`` (mined but reverted).
+The ``status`` columns hold the states of ``registry.db.states`` (one ``StrEnum`` per state
+machine, with its transitions in one table); a credential's state follows its batch's. A step that
+fails (the registry refuses the anchor, the transaction reverts, the manifest cannot be pinned)
+leaves the batch in its open state with ``last_error``, ``last_error_at`` and ``failures`` set:
+every later ``registry anchor`` run retries it; nothing is ever left sealed for good.
 """
 
 from __future__ import annotations
@@ -22,6 +14,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from registry.db.states import BatchState, CredentialState, RevocationState, TxState
 
 
 def utcnow() -> datetime:
@@ -47,7 +41,7 @@ class Credential(SQLModel, table=True):
     kind: str = Field(default="plain", max_length=16)
     name: str | None = Field(default=None, max_length=1024)
     source: str | None = Field(default=None, max_length=4096)
-    status: str = Field(default="queued", max_length=16)
+    status: str = Field(default=CredentialState.QUEUED.value, max_length=16)
     batch_id: int | None = Field(default=None, foreign_key="batches.id", index=True)
     leaf_index: int | None = None
     chain_status: str | None = Field(default=None, max_length=16)  # revoked | suspended (mirror)
@@ -65,7 +59,7 @@ class Batch(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     root: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
     count: int
-    status: str = Field(default="sealed", max_length=16, index=True)
+    status: str = Field(default=BatchState.SEALED.value, max_length=16, index=True)
     issuer: str = Field(max_length=42)
     manifest_cid: str | None = Field(default=None, max_length=128)
     registry_ref: str | None = Field(default=None, max_length=128)  # eip155:<chain>:<addr>
@@ -102,7 +96,7 @@ class Transaction(SQLModel, table=True):
     gas: int = Field(sa_column=Column(BigInteger, nullable=False))
     max_fee: int = Field(sa_column=Column(BigInteger, nullable=False))
     priority_fee: int = Field(sa_column=Column(BigInteger, nullable=False))
-    status: str = Field(default="signed", max_length=16, index=True)
+    status: str = Field(default=TxState.SIGNED.value, max_length=16, index=True)
     replaces_id: int | None = None
     created_at: datetime = Field(sa_column=_ts(False))
     broadcast_at: datetime | None = Field(default=None, sa_column=_ts())
@@ -121,7 +115,7 @@ class Revocation(SQLModel, table=True):
     action: str = Field(max_length=16)  # revoke | suspend | reinstate
     digests: str  # JSON list of 0x hex digests
     reason: str | None = Field(default=None, max_length=4096)
-    status: str = Field(default="pending", max_length=16)  # pending | submitted | confirmed | failed
+    status: str = Field(default=RevocationState.PENDING.value, max_length=16)
     tx_id: int | None = None
     created_at: datetime = Field(sa_column=_ts(False))
     confirmed_at: datetime | None = Field(default=None, sa_column=_ts())

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session
 
-from registry.errors import ConfigError, RegistryError
+from registry.errors import ConfigError, ErrorCode, RegistryError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -28,8 +28,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 class LockBusy(RegistryError):
     """Another process holds the lock (for example another ``registry anchor`` run)."""
 
-    code = "busy"
-    http_status = 409
+    code = ErrorCode.BUSY
 
 
 def normalize_url(url: str) -> str:

@@ -40,8 +40,9 @@ from pydantic import SecretStr
 from web3 import Web3
 
 from registry.chain.anvil import free_port, port_free
+from registry.db.states import BatchState
 from registry.dev.demo import ISSUERS, DemoIssuer, documents, sample_credential, split_counts
-from registry.errors import ChainError, ConfigError, RegistryError
+from registry.errors import ChainError, ConfigError, ErrorCode, RegistryError
 from registry.settings import Settings
 
 LOCAL_CHAIN_PORT = 8545
@@ -58,7 +59,7 @@ FUND_TOPUP_WEI = Web3.to_wei(0.02, "ether")
 class Stopped(RegistryError):
     """A stop was requested (SIGINT/SIGTERM) before the setup finished; the state is kept."""
 
-    code = "stopped"
+    code = ErrorCode.STOPPED
 
 
 @dataclass
@@ -343,7 +344,9 @@ class Devnet:
                     roots = [
                         bytes(r[0])
                         for r in conn.execute(
-                            select(t.c.root).where(t.c.status.in_(("mined", "confirmed", "done")))
+                            select(t.c.root).where(
+                                t.c.status.in_((BatchState.MINED, BatchState.CONFIRMED, BatchState.DONE))
+                            )
                         )
                     ]
             finally:
@@ -536,7 +539,7 @@ class Devnet:
         try:
             self._status_changes_unguarded(run, pipe, count)
         except RegistryError as exc:
-            if exc.code == "stopped" or self.stop.is_set():
+            if exc.code is ErrorCode.STOPPED or self.stop.is_set():
                 raise Stopped("stopped before the setup finished; the state is kept, run again") from None
             raise
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from registry.core.cid import cid_from_digest, digest_from_cid, parse_cid
-from registry.errors import InputError, NotFoundError, StoreError
+from registry.errors import ErrorCode, InputError, NotFoundError, StoreError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -48,8 +48,7 @@ the store cap leaves room for batch manifests (about 69 bytes per credential).""
 class ContentNotFound(NotFoundError, StoreError):
     """The store does not hold the requested CID (catchable as NotFoundError or StoreError)."""
 
-    code = "not_found"
-    http_status = 404
+    code = ErrorCode.NOT_FOUND
 
 
 @runtime_checkable

@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.anchor.intake import canonical
 from registry.anchor.pipeline import _with_proof, proof_dict
+from registry.core.canonical import canonical_bytes as canonical
 from registry.core.cid import cid_from_digest
 from registry.core.formats import AnchorProof, attach_proof, format_registry
 from registry.core.merkle import MerkleTree
