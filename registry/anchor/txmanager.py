@@ -36,6 +36,7 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from registry.chain.schema import TxStatus
 from registry.db import Account, Database, Transaction, utcnow
 from registry.errors import ChainError, ConfigError
 
@@ -422,7 +423,7 @@ class TxManager:
                 update(Transaction)
                 .where(col(Transaction.id) == mined.tx.id)
                 .values(
-                    status="mined" if mined.status == 1 else "failed",
+                    status="mined" if mined.status == TxStatus.success else "failed",
                     block_number=mined.block_number,
                     block_hash=mined.block_hash,
                     gas_used=mined.gas_used,

@@ -156,10 +156,14 @@ class EventSpec:
     data_names: tuple[str, ...]
     data_types: tuple[str, ...]
 
-    def decode_args(self, topics: Sequence[bytes], data: bytes) -> dict[str, Any]:
+    def decode_args(
+        self, topics: Sequence[bytes], data: bytes | None = None, *, first: int | None = None
+    ) -> dict[str, Any]:
         """The event's arguments from its topics (without the first) and data.
 
-        Addresses are checksummed, ``bytes32`` stay bytes; ``ChainError`` when malformed.
+        Without ``data`` only the indexed arguments; with ``first``, only that many leading (static)
+        data arguments. Addresses are checksummed, ``bytes32`` stay bytes; ``ChainError`` when
+        malformed.
         """
         if len(topics) < len(self.indexed) or any(len(t) != 32 for t in topics):
             raise ChainError(f"malformed {self.name} log")
@@ -167,9 +171,10 @@ class EventSpec:
             name: _topic_value(typ, raw)
             for name, typ, raw in zip(self.indexed, self.indexed_types, topics, strict=False)
         }
-        if self.data_types:
-            values = _decode(self.data_types, data, f"{self.name} data")
-            for name, typ, value in zip(self.data_names, self.data_types, values, strict=True):
+        types = self.data_types[:first]
+        if data is not None and types:
+            values = _decode(types, data, f"{self.name} data")
+            for name, typ, value in zip(self.data_names, types, values, strict=False):
                 args[name] = to_checksum_address(value) if typ == "address" else value
         return args
 

@@ -433,7 +433,7 @@ class Devnet:
             self._check_stop()
             account = self._issuer_account(demo)
             info = contract.issuer(account.address)
-            if info.status == 0:
+            if not info.registered:
                 if not self.state.local_chain:
                     self._fund(account)
                 send(
