@@ -136,7 +136,7 @@ class IssuerState:
     def from_json(cls, d: dict[str, Any]) -> IssuerState:
         """Inverse of :meth:`to_json`."""
         return cls(
-            d["status"],
+            IssuerStatus.of(d["status"]),
             d.get("registeredBlock"),
             d.get("keyRevokedSince", 0),
             d.get("name", ""),

@@ -40,6 +40,7 @@ from pydantic import SecretStr
 from web3 import Web3
 
 from registry.chain.anvil import free_port, port_free
+from registry.chain.schema import CredentialStatus
 from registry.dev.demo import ISSUERS, DemoIssuer, documents, sample_credential, split_counts
 from registry.errors import ChainError, ConfigError, RegistryError
 from registry.settings import Settings
@@ -549,9 +550,9 @@ class Devnet:
             if slug != run.demo.slug or index >= count:
                 continue
             digest = document_digest(sample_credential(run.demo, index))
-            code = {"revoke": 1, "suspend": 2}[action]
+            code = {"revoke": CredentialStatus.revoked, "suspend": CredentialStatus.suspended}[action]
             current = pipe.contract.credential_status(run.account.address, digest)
-            past = {"revoke": "revoked", "suspend": "suspended"}[action]
+            past = code.word
             if current == code:
                 self.detail(f"[{slug}] credential 0x{digest.hex()} already {past}")
             else:
