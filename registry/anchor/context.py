@@ -78,7 +78,7 @@ def expected_issuer_id(settings: Settings) -> str:
             f"cannot read the issuer URI registered on chain ({exc.message}): {hint}, "
             "or make the chain node reachable"
         ) from None
-    if info.status == 0:
+    if not info.registered:
         raise ConfigError(
             f"{chain.account.address} is not a registered issuer of {settings.contract}: {hint}, "
             "or have the operator admit the key (`registry issuer add`)"

@@ -16,7 +16,8 @@ from sqlmodel import col
 
 from registry.anchor.pipeline import BATCH_STATES, OPEN, Pipeline
 from registry.anchor.txmanager import Lost, Mined
-from registry.chain.contract import CREDENTIAL_STATUS, decode_revert, is_revert
+from registry.chain.contract import decode_revert, is_revert
+from registry.chain.schema import CredentialStatus, TxStatus
 from registry.chain.tx import checkpoint_margin
 from registry.db import Batch, Credential, Database, Revocation, Transaction, utcnow
 from registry.db.models import credentials_table
@@ -160,7 +161,7 @@ def _finish(pipe: Pipeline, rev_id: int) -> dict[str, Any]:
         pipe.stop.wait(pipe.cfg.poll_interval)
         if pipe.stop.is_set():
             raise RegistryError("stopped while waiting for the transaction", code=ErrorCode.STOPPED)
-    if res.status != 1:
+    if res.status != TxStatus.success:
         _set_rev(pipe.db, rev_id, status=RevocationState.FAILED)
         raise ContractRevert(f"status change tx 0x{res.tx.tx_hash.hex()} reverted", error="reverted")
     while True:
@@ -286,7 +287,7 @@ def credential_status(db: Database, digest: bytes, *, pipe: Pipeline | None = No
         out["proof_file"] = str(proof_file) if proof_file.exists() else None
         try:
             code = pipe.contract.credential_status(pipe.address, digest)
-            out["chain"] = {"credential_status": CREDENTIAL_STATUS.get(code, str(code))}
+            out["chain"] = {"credential_status": CredentialStatus.word_of(code)}
             if b is not None:
                 info = pipe._chain_batch(b.root)
                 out["chain"].update(

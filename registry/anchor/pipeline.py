@@ -51,6 +51,7 @@ from registry.anchor.crash import crash_point
 from registry.anchor.txmanager import GWEI, Lost, Mined, TxManager, is_node_down
 from registry.chain.contract import RegistryContract, decode_revert, is_revert
 from registry.chain.finality import FinalityRule, FinalityView, is_final, read_finalized, resolve_rule
+from registry.chain.schema import TxStatus
 from registry.core.formats import ANCHOR_PROOF_TYPE, AnchorProof, Manifest, attach_proof, format_registry
 from registry.core.merkle import MerkleTree
 from registry.db import Batch, Database, Transaction, utcnow
@@ -356,24 +357,20 @@ class Pipeline:
                 "the batch stays open and is retried",
                 code=ErrorCode.ROOT_TAKEN,
             )
-        logs = self.contract.contract.events.BatchAnchored.get_logs(
-            from_block=self.cfg.start_block,
-            to_block="latest",
-            argument_filters={"root": batch.root, "issuer": self.address},
-        )
+        logs = self.contract.anchor_events(self.address, batch.root, self.cfg.start_block)
         if not logs:
             return False  # state visible but the event not yet: look again on the next round
         ev = logs[-1]
         self._set(
             batch.id,  # type: ignore[arg-type]
             status=BatchState.MINED,
-            tx_hash=bytes(ev["transactionHash"]),
-            block_number=int(ev["blockNumber"]),
-            block_hash=bytes(ev["blockHash"]),
-            manifest_cid=batch.manifest_cid or ev["args"]["manifestCid"],
+            tx_hash=bytes.fromhex(ev.transaction_hash[2:]),
+            block_number=ev.block_number,
+            block_hash=bytes.fromhex(ev.block_hash[2:]),
+            manifest_cid=batch.manifest_cid or ev.args["manifestCid"],
         )
         self.say(
-            f"batch {batch.id}: root already on chain (block {ev['blockNumber']}); adopted, not sent again"
+            f"batch {batch.id}: root already on chain (block {ev.block_number}); adopted, not sent again"
         )
         return True
 
@@ -392,7 +389,7 @@ class Pipeline:
             if res.tx.id != tx.id:
                 self._set(batch.id, tx_id=res.tx.id, tx_hash=res.tx.tx_hash)  # type: ignore[arg-type]
             return False
-        if res.status != 1:
+        if res.status != TxStatus.success:
             info = self._chain_batch(batch.root)
             if info.exists:
                 return self._adopt(batch, info.issuer)

@@ -38,6 +38,7 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from registry.chain.schema import TxStatus
 from registry.db import Account, Database, Transaction, utcnow
 from registry.db.states import TX_LIVE, TxState
 from registry.errors import ChainError, ConfigError
@@ -429,7 +430,7 @@ class TxManager:
                 update(Transaction)
                 .where(col(Transaction.id) == mined.tx.id)
                 .values(
-                    status=TxState.MINED if mined.status == 1 else TxState.FAILED,
+                    status=TxState.MINED if mined.status == TxStatus.success else TxState.FAILED,
                     block_number=mined.block_number,
                     block_hash=mined.block_hash,
                     gas_used=mined.gas_used,

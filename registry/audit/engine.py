@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +37,7 @@ from registry.audit.events import DEFAULT_CHUNK, ISSUER_EVENTS, STATUS_EVENTS, C
 from registry.audit.issuer_records import check_issuer_batches, read_done_batches
 from registry.chain.contract import RegistryContract, call_chain
 from registry.chain.finality import FinalityView, is_final, read_finalized, resolve_rule
+from registry.chain.schema import Batch, CredentialStatus, Issuer, IssuerStatus
 from registry.core.cid import cid_for_bytes, parse_cid, same_cid
 from registry.core.formats import Manifest, format_registry
 from registry.errors import ChainError, InputError, NotFoundError, RegistryError
@@ -127,18 +129,10 @@ class Auditor:
         info = call_chain(lambda: self.registry.batch(issuer, raw), "batch")
         if not info.exists:
             return False, None, None
-        logs = call_chain(
-            lambda: self.registry.contract.events.BatchAnchored.get_logs(
-                from_block=self.genesis_block,
-                to_block="latest",
-                argument_filters={"root": raw, "issuer": issuer},
-            ),
-            "BatchAnchored log",
-        )
+        logs = self.registry.anchor_events(issuer, raw, self.genesis_block)
         if not logs:
             return True, None, None
-        ev = logs[-1]
-        return True, "0x" + bytes(ev["transactionHash"]).hex(), int(ev["blockNumber"])
+        return True, logs[-1].transaction_hash, logs[-1].block_number
 
     # -- cursor --------------------------------------------------------------------------------
 
@@ -257,16 +251,16 @@ class Auditor:
         for ev in cutoffs:
             self._check_changes_before_cutoff(report, ev)
         for address in sorted(set(issuers) | {b.issuer for b in report.batches}):
-            status, registered_at, since, name, uri = self._view("issuer", address, block=end)
+            info = Issuer.from_values(address, self._view("issuer", address, block=end))
             report.issuers[address] = m.IssuerView(
-                address, m.ISSUER_STATUS_NAMES.get(status, str(status)), registered_at, since, name, uri
+                address, info.status_name, info.registered_at, info.key_revoked_since, info.name, info.uri
             )
         for rec in report.batches:
             since = report.issuers[rec.issuer].key_revoked_since if rec.issuer in report.issuers else 0
             rec.key_revoked = since != 0 and rec.anchored_at >= since
         for issuer, digest in sorted(touched):
             code = int(self._view("credentialStatus", issuer, bytes.fromhex(digest[2:]), block=end))
-            report.credentials.setdefault(issuer, {})[digest] = m.CREDENTIAL_STATUS_NAMES.get(code, str(code))
+            report.credentials.setdefault(issuer, {})[digest] = CredentialStatus.word_of(code)
 
     def replay(
         self,
@@ -357,7 +351,7 @@ class Auditor:
     ) -> None:
         state = issuers.get(ev.args["issuer"])
         # after the issuer's IssuerKeyRevoked event only the owner or its manager can emit these
-        if state is None or state.status == 0:
+        if state is None or state.status == IssuerStatus.none:
             why = "never admitted"
             self._anomaly(
                 report,
@@ -369,12 +363,12 @@ class Auditor:
             )
 
     def _check_batch_state(self, report: m.AuditReport, rec: m.BatchRecord, end: int) -> None:
-        issuer, anchored_at, count, revoked_at = self._view(
-            "batch", rec.issuer, bytes.fromhex(rec.root[2:]), block=end
-        )
-        rec.anchored_at, rec.revoked_at = int(anchored_at), int(revoked_at)
-        ev = ChainEvent("BatchAnchored", rec.block_number, 0, rec.transaction_hash, {})
-        if Web3.to_checksum_address(issuer) != rec.issuer:
+        root = bytes.fromhex(rec.root[2:])
+        info = Batch.from_values(root, self._view("batch", rec.issuer, root, block=end))
+        issuer, count = info.issuer, info.count
+        rec.anchored_at, rec.revoked_at = info.anchored_at, info.revoked_at
+        ev = _anchor_event_of(rec)
+        if issuer != rec.issuer:
             self._anomaly(
                 report,
                 rec,
@@ -392,108 +386,53 @@ class Auditor:
             )
 
     def _check_manifest(self, report: m.AuditReport, rec: m.BatchRecord) -> None:
-        ev = ChainEvent("BatchAnchored", rec.block_number, 0, rec.transaction_hash, {})
-        cid = rec.manifest_cid
+        """Read the batch's manifest and check it against the batch; sets ``rec.manifest``."""
         if self.store is None:
             rec.manifest = "unchecked"
             return
-        if not cid.strip():
-            rec.manifest = "missing"
-            self._anomaly(
-                report, rec, ev, m.MANIFEST_MISSING, f"batch {rec.root} was anchored without a manifest CID"
-            )
+        ev = _anchor_event_of(rec)
+        found = self._read_manifest(rec, self.store)
+        if isinstance(found, _ManifestProblem):
+            rec.manifest = found.state
+            self._anomaly(report, rec, ev, found.kind, found.message)
             return
+        rec.digests = len(found.digests)
+        for d in found.digests:
+            self.digest_batches.setdefault(d.lower(), set()).add((rec.issuer, rec.root))
+        problems = _manifest_mismatches(found, rec, self.caip)
+        for kind, message in problems:
+            self._anomaly(report, rec, ev, kind, message)
+        rec.manifest = "mismatch" if problems else "ok"
+
+    @staticmethod
+    def _read_manifest(rec: m.BatchRecord, store: ManifestSource) -> Manifest | _ManifestProblem:
+        """The batch's parsed manifest, or why it is missing, unreadable or invalid."""
+        cid = rec.manifest_cid
+        if not cid.strip():
+            return _ManifestProblem(
+                "missing", m.MANIFEST_MISSING, f"batch {rec.root} was anchored without a manifest CID"
+            )
         try:
             parsed = parse_cid(cid)
         except InputError:
-            rec.manifest = "missing"
-            self._anomaly(
-                report,
-                rec,
-                ev,
-                m.MANIFEST_MISSING,
-                f"batch {rec.root}: manifest CID {cid[:100]!r} is not a CID",
+            return _ManifestProblem(
+                "missing", m.MANIFEST_MISSING, f"batch {rec.root}: manifest CID {cid[:100]!r} is not a CID"
             )
-            return
-        try:
-            present = self.store.has(cid)
-            data = self.store.get(cid) if present else b""
-        except NotFoundError:
-            present = False
-        except RegistryError as exc:
-            rec.manifest = "unreadable"
-            self._anomaly(
-                report,
-                rec,
-                ev,
-                m.MANIFEST_UNREADABLE,
-                f"batch {rec.root}: manifest {cid} cannot be read from the content store: {exc}",
-            )
-            return
-        if not present:
-            rec.manifest = "missing"
-            self._anomaly(
-                report,
-                rec,
-                ev,
-                m.MANIFEST_MISSING,
-                f"batch {rec.root}: manifest {cid} is not in the content store",
-            )
-            return
+        data = _fetch_manifest(rec, store)
+        if isinstance(data, _ManifestProblem):
+            return data
         if parsed.codec == "raw" and parsed.hash_code == 0x12 and not same_cid(cid_for_bytes(data), cid):
-            rec.manifest = "unreadable"
-            self._anomaly(
-                report,
-                rec,
-                ev,
+            return _ManifestProblem(
+                "unreadable",
                 m.MANIFEST_UNREADABLE,
                 f"batch {rec.root}: the content store returned bytes that do not match {cid}",
             )
-            return
         try:
-            manifest = Manifest.parse(data)
+            return Manifest.parse(data)
         except InputError as exc:
-            rec.manifest = "invalid"
-            self._anomaly(
-                report, rec, ev, m.MANIFEST_INVALID, f"batch {rec.root}: manifest {cid} is invalid: {exc}"
+            return _ManifestProblem(
+                "invalid", m.MANIFEST_INVALID, f"batch {rec.root}: manifest {cid} is invalid: {exc}"
             )
-            return
-        rec.digests = len(manifest.digests)
-        for d in manifest.digests:
-            self.digest_batches.setdefault(d.lower(), set()).add((rec.issuer, rec.root))
-        problems = False
-        if manifest.registry != self.caip or manifest.issuer != rec.issuer:
-            problems = True
-            self._anomaly(
-                report,
-                rec,
-                ev,
-                m.MANIFEST_MISMATCH,
-                f"batch {rec.root}: manifest names registry {manifest.registry} and issuer"
-                f" {manifest.issuer}, expected {self.caip} and {rec.issuer}",
-            )
-        rebuilt = "0x" + manifest.rebuild_root().hex()
-        if rebuilt != rec.root or manifest.root != rec.root:
-            problems = True
-            self._anomaly(
-                report,
-                rec,
-                ev,
-                m.ROOT_MISMATCH,
-                f"batch {rec.root}: the manifest's digests rebuild root {rebuilt}"
-                f" (manifest says {manifest.root})",
-            )
-        if len(manifest.digests) != rec.count:
-            problems = True
-            self._anomaly(
-                report,
-                rec,
-                ev,
-                m.COUNT_MISMATCH,
-                f"batch {rec.root}: anchored count {rec.count}, manifest lists"
-                f" {len(manifest.digests)} digests",
-            )
-        rec.manifest = "mismatch" if problems else "ok"
 
     def _check_shared_digests(self, report: m.AuditReport) -> None:
         """One anomaly per group of batches of different issuers that list the same digests."""
@@ -604,15 +543,81 @@ class Auditor:
         return total
 
 
+@dataclass(frozen=True)
+class _ManifestProblem:
+    """Why a batch's manifest could not be checked: the batch's manifest state and the anomaly."""
+
+    state: str  # missing | unreadable | invalid
+    kind: str
+    message: str
+
+
+def _anchor_event_of(rec: m.BatchRecord) -> ChainEvent:
+    """The ``BatchAnchored`` event of a batch, as far as an anomaly needs it."""
+    return ChainEvent("BatchAnchored", rec.block_number, 0, rec.transaction_hash, {})
+
+
+def _fetch_manifest(rec: m.BatchRecord, store: ManifestSource) -> bytes | _ManifestProblem:
+    """The bytes of the batch's manifest from the content store, or why they cannot be had."""
+    cid = rec.manifest_cid
+    try:
+        present = store.has(cid)
+        data = store.get(cid) if present else b""
+    except NotFoundError:
+        present = False
+    except RegistryError as exc:
+        return _ManifestProblem(
+            "unreadable",
+            m.MANIFEST_UNREADABLE,
+            f"batch {rec.root}: manifest {cid} cannot be read from the content store: {exc}",
+        )
+    if not present:
+        return _ManifestProblem(
+            "missing", m.MANIFEST_MISSING, f"batch {rec.root}: manifest {cid} is not in the content store"
+        )
+    return data
+
+
+def _manifest_mismatches(manifest: Manifest, rec: m.BatchRecord, registry: str) -> list[tuple[str, str]]:
+    """The (kind, message) anomalies of a manifest that disagrees with its batch, in report order."""
+    out: list[tuple[str, str]] = []
+    if manifest.registry != registry or manifest.issuer != rec.issuer:
+        out.append(
+            (
+                m.MANIFEST_MISMATCH,
+                f"batch {rec.root}: manifest names registry {manifest.registry} and issuer"
+                f" {manifest.issuer}, expected {registry} and {rec.issuer}",
+            )
+        )
+    rebuilt = "0x" + manifest.rebuild_root().hex()
+    if rebuilt != rec.root or manifest.root != rec.root:
+        out.append(
+            (
+                m.ROOT_MISMATCH,
+                f"batch {rec.root}: the manifest's digests rebuild root {rebuilt}"
+                f" (manifest says {manifest.root})",
+            )
+        )
+    if len(manifest.digests) != rec.count:
+        out.append(
+            (
+                m.COUNT_MISMATCH,
+                f"batch {rec.root}: anchored count {rec.count}, manifest lists"
+                f" {len(manifest.digests)} digests",
+            )
+        )
+    return out
+
+
 def _not_allowed_to_anchor(state: m.IssuerState | None) -> str | None:
-    if state is None or state.status == 0:
+    if state is None or state.status == IssuerStatus.none:
         return "which was never admitted as an issuer"
-    if state.status == 2:
+    if state.status == IssuerStatus.suspended:
         return "which was suspended at that block"
     if state.key_revoked_since:
         return f"whose key had been revoked (since {state.key_revoked_since})"
-    if state.status != 1:
-        return f"whose status was {state.status}"
+    if state.status != IssuerStatus.active:
+        return f"whose status was {int(state.status)}"
     return None
 
 
@@ -620,13 +625,13 @@ def _apply_issuer_event(issuers: dict[str, m.IssuerState], ev: ChainEvent) -> No
     address = ev.args["issuer"]
     state = issuers.setdefault(address, m.IssuerState())
     if ev.name == "IssuerRegistered":
-        state.status = 1
+        state.status = IssuerStatus.active
         state.registered_block = ev.block_number
         state.name = ev.args.get("name", "")
         state.uri = ev.args.get("uri", "")
     elif ev.name == "IssuerSuspended":
-        state.status = 2
+        state.status = IssuerStatus.suspended
     elif ev.name == "IssuerReinstated":
-        state.status = 1
+        state.status = IssuerStatus.active
     elif ev.name == "IssuerKeyRevoked":
         state.key_revoked_since = int(ev.args["since"])

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from registry.chain.schema import IssuerStatus
+
 # Anomaly kinds (stable: programs match on them).
 MANIFEST_MISSING = "manifest_missing"  # empty/invalid CID, or the content store does not hold it
 MANIFEST_UNREADABLE = "manifest_unreadable"  # the store failed or returned content not matching the CID
@@ -40,10 +42,6 @@ ANOMALY_KINDS = (
     STATUS_CHANGE_AFTER_KEY_CUTOFF,
     DONE_BATCH_NOT_ON_CHAIN,
 )
-
-ISSUER_STATUS_NAMES = {0: "none", 1: "active", 2: "suspended"}
-CREDENTIAL_STATUS_NAMES = {0: "none", 1: "revoked", 2: "suspended"}
-
 
 @dataclass(frozen=True)
 class Anomaly:
@@ -118,7 +116,7 @@ class BatchRecord:
 class IssuerState:
     """An issuer's status as replayed from events, in event order."""
 
-    status: int = 0
+    status: int = IssuerStatus.none
     registered_block: int | None = None
     key_revoked_since: int = 0
     name: str = ""
@@ -127,7 +125,7 @@ class IssuerState:
     def to_json(self) -> dict[str, Any]:
         """JSON form (stored in the cursor)."""
         return {
-            "status": self.status,
+            "status": int(self.status),
             "registeredBlock": self.registered_block,
             "keyRevokedSince": self.key_revoked_since,
             "name": self.name,
@@ -138,7 +136,7 @@ class IssuerState:
     def from_json(cls, d: dict[str, Any]) -> IssuerState:
         """Inverse of :meth:`to_json`."""
         return cls(
-            d["status"],
+            IssuerStatus.of(d["status"]),
             d.get("registeredBlock"),
             d.get("keyRevokedSince", 0),
             d.get("name", ""),

@@ -30,24 +30,6 @@ class Artifact:
     source_sha256: str
     sources: dict[str, str] = field(default_factory=dict)
 
-    def error_selectors(self) -> dict[bytes, dict[str, Any]]:
-        """Map of 4-byte selector to ABI entry for every custom error in the ABI."""
-        from eth_utils import function_signature_to_4byte_selector
-
-        out: dict[bytes, dict[str, Any]] = {}
-        for entry in self.abi:
-            if entry.get("type") == "error":
-                types = ",".join(_abi_type(i) for i in entry.get("inputs", []))
-                out[function_signature_to_4byte_selector(f"{entry['name']}({types})")] = entry
-        return out
-
-
-def _abi_type(inp: dict[str, Any]) -> str:
-    t = str(inp["type"])
-    if t.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in inp["components"]) + ")" + t[len("tuple") :]
-    return t
-
 
 def artifact_from_json(data: dict[str, Any]) -> Artifact:
     """Build an :class:`Artifact` from the committed JSON document."""

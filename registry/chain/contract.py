@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from eth_abi import decode as abi_decode
@@ -14,80 +13,39 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError
 
 from registry.chain.artifact import load_artifact
+from registry.chain.schema import (
+    ERROR_STRING,
+    ERRORS,
+    EVENTS,
+    PANIC,
+    ZERO_ADDRESS,
+    Batch,
+    CredentialStatus,
+    Event,
+    Issuer,
+    Lookup,
+    VerifyCode,
+    decode_event,
+    topic_of_address,
+)
 from registry.errors import ChainError, ContractRevert, InputError
 
 T = TypeVar("T")
 
-ISSUER_STATUS = {0: "none", 1: "active", 2: "suspended"}
-CREDENTIAL_STATUS = {0: "none", 1: "revoked", 2: "suspended"}
-VERIFY_STATUS = {
-    0: "valid",
-    1: "unknown_batch",
-    2: "invalid_proof",
-    3: "batch_revoked",
-    4: "issuer_key_revoked",
-    5: "credential_revoked",
-    6: "credential_suspended",
-}
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+# the binding's names for the schema's records
+BatchInfo = Batch
+IssuerInfo = Issuer
 
-
-@dataclass(frozen=True)
-class BatchInfo:
-    """A batch record; ``exists`` is False (issuer zero) for unknown roots."""
-
-    root: bytes
-    issuer: str
-    anchored_at: int
-    count: int
-    revoked_at: int
-
-    @property
-    def exists(self) -> bool:
-        """True when the root was anchored."""
-        return self.issuer != ZERO_ADDRESS
-
-
-@dataclass(frozen=True)
-class IssuerInfo:
-    """An issuer record (status 0 none, 1 active, 2 suspended)."""
-
-    address: str
-    status: int
-    registered_at: int
-    key_revoked_since: int
-    name: str
-    uri: str
-
-    @property
-    def status_name(self) -> str:
-        """``none``, ``active`` or ``suspended``."""
-        return ISSUER_STATUS.get(self.status, str(self.status))
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """Everything a verifier needs about one credential, read in one call."""
-
-    root: bytes
-    digest: bytes
-    issuer: str
-    anchored_at: int
-    count: int
-    batch_revoked_at: int
-    issuer_status: int
-    key_revoked_since: int
-    credential_status: int
-
-    @property
-    def exists(self) -> bool:
-        """True when the batch is known."""
-        return self.issuer != ZERO_ADDRESS
-
-    @property
-    def key_revoked(self) -> bool:
-        """True when the issuer key was revoked at or before the anchoring time."""
-        return self.key_revoked_since != 0 and self.anchored_at >= self.key_revoked_since
+__all__ = [
+    "ZERO_ADDRESS",
+    "BatchInfo",
+    "IssuerInfo",
+    "Lookup",
+    "RegistryContract",
+    "call_chain",
+    "decode_revert",
+    "is_revert",
+]
 
 
 def _b32(value: bytes | str, what: str = "value") -> bytes:
@@ -152,16 +110,16 @@ def decode_revert(exc: BaseException) -> ContractRevert:
         return ContractRevert(f"reverted: {msg}", error="unknown", args=[], data=data)
     raw = bytes.fromhex(data[2:])
     selector, payload = raw[:4], raw[4:]
-    if selector == bytes.fromhex("08c379a0"):
-        (reason,) = abi_decode(["string"], payload)
+    if selector == ERROR_STRING.selector:
+        (reason,) = abi_decode(list(ERROR_STRING.input_types), payload)
         return ContractRevert(f"reverted: {reason}", error="Error", args=[reason], data=data)
-    if selector == bytes.fromhex("4e487b71"):
-        (code,) = abi_decode(["uint256"], payload)
+    if selector == PANIC.selector:
+        (code,) = abi_decode(list(PANIC.input_types), payload)
         return ContractRevert(f"reverted: Panic(0x{code:02x})", error="Panic", args=[code], data=data)
-    entry = load_artifact().error_selectors().get(selector)
-    if entry is None:
+    spec = ERRORS.get(selector)
+    if spec is None:
         return ContractRevert(f"reverted with unknown error {data[:10]}", error="unknown", args=[], data=data)
-    types = [i["type"] for i in entry.get("inputs", [])]
+    types = list(spec.input_types)
     try:
         values = list(abi_decode(types, payload)) if types else []
     except Exception:
@@ -171,9 +129,7 @@ def decode_revert(exc: BaseException) -> ContractRevert:
         for t, v in zip(types, values, strict=False)
     ]
     args_text = ", ".join(str(v) for v in shown)
-    return ContractRevert(
-        f"reverted with {entry['name']}({args_text})", error=entry["name"], args=shown, data=data
-    )
+    return ContractRevert(f"reverted with {spec.name}({args_text})", error=spec.name, args=shown, data=data)
 
 
 def call_chain(fn: Callable[[], T], what: str) -> T:
@@ -225,20 +181,14 @@ class RegistryContract:
         its cut-off does not count).
         """
         a, r = _address(issuer, "issuer"), _b32(root, "root")
-        res_issuer, anchored_at, count, revoked_at = call_chain(
-            lambda: self.contract.functions.batch(a, r).call(), "batch"
-        )
-        return BatchInfo(r, Web3.to_checksum_address(res_issuer), anchored_at, count, revoked_at)
+        return Batch.from_values(r, call_chain(lambda: self.contract.functions.batch(a, r).call(), "batch"))
 
     def issuer(self, address: str) -> IssuerInfo:
         """The issuer record of ``address`` (status 0 when unknown)."""
         if not Web3.is_address(address):
             raise InputError(f"not an address: {address!r}")
         a = Web3.to_checksum_address(address)
-        status, registered_at, since, name, uri = call_chain(
-            lambda: self.contract.functions.issuer(a).call(), "issuer"
-        )
-        return IssuerInfo(a, status, registered_at, since, name, uri)
+        return Issuer.from_values(a, call_chain(lambda: self.contract.functions.issuer(a).call(), "issuer"))
 
     def issuer_manager(self, address: str) -> str:
         """The manager the owner named for a key-revoked issuer (zero address when none)."""
@@ -246,29 +196,43 @@ class RegistryContract:
         return str(call_chain(lambda: self.contract.functions.issuerManager(a).call(), "issuerManager"))
 
     def credential_status(self, issuer: str, digest: bytes | str) -> int:
-        """Effective status: 0 none, 1 revoked, 2 suspended."""
+        """Effective status, a :class:`~registry.chain.schema.CredentialStatus`."""
         d = _b32(digest, "digest")
         a = _address(issuer, "issuer")
         fn = self.contract.functions.credentialStatus(a, d)
-        return int(call_chain(lambda: fn.call(), "credentialStatus"))
+        return CredentialStatus.of(int(call_chain(lambda: fn.call(), "credentialStatus")))
 
     def verify(
         self, issuer: str, digest: bytes | str, proof: Sequence[bytes | str], root: bytes | str
     ) -> int:
-        """On-chain verification status code of a credential of ``issuer`` (see ``VERIFY_STATUS``)."""
+        """On-chain verification code of a credential of ``issuer`` (a :class:`VerifyCode`)."""
         a = _address(issuer, "issuer")
         d, r = _b32(digest, "digest"), _b32(root, "root")
         p = [_b32(x, "proof element") for x in proof]
-        return int(call_chain(lambda: self.contract.functions.verify(a, d, p, r).call(), "verify"))
+        code = call_chain(lambda: self.contract.functions.verify(a, d, p, r).call(), "verify")
+        return VerifyCode.of(int(code))
 
     def lookup(self, issuer: str, root: bytes | str, digest: bytes | str) -> Lookup:
         """Batch, issuer and credential state (effective values) for one credential in one call."""
         a = _address(issuer, "issuer")
         r, d = _b32(root, "root"), _b32(digest, "digest")
-        res = call_chain(lambda: self.contract.functions.lookup(a, r, d).call(), "lookup")
-        return Lookup(r, d, Web3.to_checksum_address(res[0]), *res[1:])
+        values = call_chain(lambda: self.contract.functions.lookup(a, r, d).call(), "lookup")
+        return Lookup.from_values(values)
 
     def leaf_hash(self, digest: bytes | str) -> bytes:
         """The contract's Merkle leaf of ``digest``."""
         d = _b32(digest, "digest")
         return bytes(call_chain(lambda: self.contract.functions.leafHash(d).call(), "leafHash"))
+
+    def anchor_events(self, issuer: str, root: bytes | str, from_block: int = 0) -> list[Event]:
+        """The ``BatchAnchored`` logs of ``issuer``'s batch ``root`` from ``from_block`` on, oldest first."""
+        a, r = _address(issuer, "issuer"), _b32(root, "root")
+        query: Any = {
+            "address": self.address,
+            "fromBlock": from_block,
+            "toBlock": "latest",
+            "topics": [EVENTS["BatchAnchored"].topic, "0x" + r.hex(), topic_of_address(a)],
+        }
+        logs = call_chain(lambda: self.w3.eth.get_logs(query), "BatchAnchored log")
+        events = [ev for ev in (decode_event(log) for log in logs) if ev is not None]
+        return sorted(events, key=lambda ev: ev.position)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +17,9 @@ from rich.table import Table
 from registry.audit.model import AuditReport
 from registry.cli.common import print_json, settings
 from registry.errors import ConfigError
+
+if TYPE_CHECKING:
+    from registry.audit.engine import Auditor
 
 
 def _open_store(cfg: Any) -> Any:
@@ -58,9 +62,34 @@ def render_report(report: AuditReport, console: Console) -> None:
     )
     if report.empty_range:
         console.print("nothing new to audit")
-    batches = Table(title=f"Batches ({len(report.batches)})")
-    for col in ("block", "root", "issuer", "count", "manifest", "state"):
-        batches.add_column(col, overflow="fold")
+    console.print(_batches_table(report))
+    if report.issuers:
+        console.print(_issuers_table(report))
+    changed = [(i, d, s) for i, ds in sorted(report.credentials.items()) for d, s in sorted(ds.items())]
+    if changed:
+        console.print(_credentials_table(changed))
+    if report.not_final:
+        console.print(
+            f"not final yet ({report.finality['rule'] if report.finality else '?'}): "
+            + ", ".join(f"{_short(b.root)} (block {b.block_number})" for b in report.not_final),
+            highlight=False,
+        )
+    if report.issuer_batches_checked:
+        n = report.issuer_batches_checked
+        console.print(f"issuer database: {n} done batch(es) compared with the chain")
+    _render_verdict(report, console)
+
+
+def _table(title: str, columns: tuple[str, ...], **kwargs: Any) -> Table:
+    table = Table(title=title, **kwargs)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    return table
+
+
+def _batches_table(report: AuditReport) -> Table:
+    columns = ("block", "root", "issuer", "count", "manifest", "state")
+    batches = _table(f"Batches ({len(report.batches)})", columns)
     for b in report.batches:
         state = "revoked" if b.revoked_at else "key revoked" if b.key_revoked else "anchored"
         style = "red" if b.anomalies else None
@@ -74,35 +103,27 @@ def render_report(report: AuditReport, console: Console) -> None:
             state,
             style=style,
         )
-    console.print(batches)
-    if report.issuers:
-        issuers = Table(title=f"Issuers ({len(report.issuers)})")
-        for col in ("address", "status", "name", "key revoked since"):
-            issuers.add_column(col, overflow="fold")
-        for addr, v in sorted(report.issuers.items()):
-            issuers.add_row(addr, v.status, v.name, str(v.key_revoked_since or "-"))
-        console.print(issuers)
-    changed = [(i, d, s) for i, ds in sorted(report.credentials.items()) for d, s in sorted(ds.items())]
-    if changed:
-        creds = Table(title=f"Credentials with a status change ({len(changed)})")
-        for col in ("issuer", "digest", "status"):
-            creds.add_column(col, overflow="fold")
-        for i, d, s in changed:
-            creds.add_row(_short(i, 8), d, s)
-        console.print(creds)
-    if report.not_final:
-        console.print(
-            f"not final yet ({report.finality['rule'] if report.finality else '?'}): "
-            + ", ".join(f"{_short(b.root)} (block {b.block_number})" for b in report.not_final),
-            highlight=False,
-        )
-    if report.issuer_batches_checked:
-        n = report.issuer_batches_checked
-        console.print(f"issuer database: {n} done batch(es) compared with the chain")
+    return batches
+
+
+def _issuers_table(report: AuditReport) -> Table:
+    issuers = _table(f"Issuers ({len(report.issuers)})", ("address", "status", "name", "key revoked since"))
+    for addr, v in sorted(report.issuers.items()):
+        issuers.add_row(addr, v.status, v.name, str(v.key_revoked_since or "-"))
+    return issuers
+
+
+def _credentials_table(changed: list[tuple[str, str, str]]) -> Table:
+    creds = _table(f"Credentials with a status change ({len(changed)})", ("issuer", "digest", "status"))
+    for i, d, s in changed:
+        creds.add_row(_short(i, 8), d, s)
+    return creds
+
+
+def _render_verdict(report: AuditReport, console: Console) -> None:
+    """The anomalies table and the FAILED/OK line."""
     if report.anomalies:
-        anomalies = Table(title=f"Anomalies ({len(report.anomalies)})", style="red")
-        for col in ("kind", "block", "what"):
-            anomalies.add_column(col, overflow="fold")
+        anomalies = _table(f"Anomalies ({len(report.anomalies)})", ("kind", "block", "what"), style="red")
         for a in report.anomalies:
             anomalies.add_row(a.kind, str(a.block_number), a.message)
         console.print(anomalies)
@@ -155,81 +176,134 @@ def register(app: typer.Typer) -> None:
         Exits 1 when any anomaly is found (missing/unreadable/invalid manifest, root or count
         mismatch, anchor by a non-issuer), 3 when the chain cannot be read.
         """
-        from registry.audit.cursor import default_cursor_path
-        from registry.audit.engine import Auditor
-        from registry.chain.connection import connect
-
         cfg = settings(
             rpc_url=rpc_url, contract=contract, store_dir=store_dir, ipfs_api=ipfs_api, data_dir=data_dir
         )
-        if not cfg.contract:
-            raise ConfigError("no registry address: pass --contract or set REGISTRY_CONTRACT")
-        if (until_block is not None or max_seconds is not None) and not follow:
-            raise ConfigError("--until-block and --max-seconds only apply with --follow")
-        if finality not in ("auto", "finalized", "depth"):
-            raise ConfigError(f"--finality must be auto, finalized or depth, not {finality[:40]!r}")
-        if follow and to_block is not None:
-            raise ConfigError("use --until-block, not --to-block, with --follow")
-        w3 = connect(cfg.rpc_url, timeout=cfg.rpc_timeout, chain_id=cfg.chain_id)
-        store = None if no_manifests else _open_store(cfg)
-        try:
-            chain_id = int(w3.eth.chain_id)
-            from web3 import Web3
+        run = AuditRun(from_block, to_block, follow, until_block, max_seconds, poll_interval, not no_resume)
+        _check_options(cfg, run, finality)
+        options = AuditorOptions(chunk_size, confirmations, genesis_block, finality, tuple(issuer_db))
+        report = _audit(cfg, run, options, cursor=cursor, manifests=not no_manifests, json_out=json_out)
+        _show(report, json_out)
 
-            if not Web3.is_address(cfg.contract):
-                raise ConfigError(f"not a contract address: {cfg.contract!r}")
-            cursor_path = cursor or default_cursor_path(
-                cfg.data_dir, chain_id, Web3.to_checksum_address(cfg.contract)
+
+@dataclass(frozen=True)
+class AuditRun:
+    """Which blocks one ``registry audit`` reads, and whether it keeps following."""
+
+    from_block: int | None
+    to_block: int | None
+    follow: bool
+    until_block: int | None
+    max_seconds: float | None
+    poll_interval: float
+    resume: bool
+
+
+@dataclass(frozen=True)
+class AuditorOptions:
+    """How the auditor reads the chain (see :class:`~registry.audit.engine.Auditor`)."""
+
+    chunk_size: int
+    confirmations: int
+    genesis_block: int
+    finality: str
+    issuer_databases: tuple[str, ...]
+
+
+def _check_options(cfg: Any, run: AuditRun, finality: str) -> None:
+    """Refuse option combinations that make no sense (``ConfigError``)."""
+    if not cfg.contract:
+        raise ConfigError("no registry address: pass --contract or set REGISTRY_CONTRACT")
+    if (run.until_block is not None or run.max_seconds is not None) and not run.follow:
+        raise ConfigError("--until-block and --max-seconds only apply with --follow")
+    if finality not in ("auto", "finalized", "depth"):
+        raise ConfigError(f"--finality must be auto, finalized or depth, not {finality[:40]!r}")
+    if run.follow and run.to_block is not None:
+        raise ConfigError("use --until-block, not --to-block, with --follow")
+
+
+def _auditor(cfg: Any, w3: Any, store: Any, options: AuditorOptions, cursor: Path | None) -> Auditor:
+    """The auditor of the configured registry, with its cursor file (default: under the data dir)."""
+    from web3 import Web3
+
+    from registry.audit.cursor import default_cursor_path
+    from registry.audit.engine import Auditor
+
+    chain_id = int(w3.eth.chain_id)
+    if not Web3.is_address(cfg.contract):
+        raise ConfigError(f"not a contract address: {cfg.contract!r}")
+    address = Web3.to_checksum_address(cfg.contract)
+    cursor_path = cursor or default_cursor_path(cfg.data_dir, chain_id, address)
+    return Auditor(
+        w3,
+        cfg.contract,
+        store,
+        cursor_path=cursor_path,
+        chunk_size=options.chunk_size,
+        confirmations=options.confirmations,
+        genesis_block=options.genesis_block,
+        finality=options.finality,
+        issuer_databases=options.issuer_databases,
+    )
+
+
+def _print_round(rnd: AuditReport) -> None:
+    """One round's summary and anomalies as plain lines on stderr (scripts and tests follow them)."""
+    if rnd.empty_range:
+        return
+    n = len(rnd.anomalies)
+    print(
+        f"audited blocks {rnd.from_block}..{rnd.to_block}: {len(rnd.batches)} batch(es),"
+        f" {n} anomal{'y' if n == 1 else 'ies'}",
+        file=sys.stderr,
+        flush=True,
+    )
+    for a in rnd.anomalies:
+        print(f"  {a.kind}: {a.message}", file=sys.stderr, flush=True)
+
+
+def _replay(auditor: Auditor, run: AuditRun, *, json_out: bool) -> AuditReport:
+    """One audit, or rounds of audits with ``--follow``, behind a progress bar."""
+    with _progress() as progress:
+        if run.follow:
+            report = auditor.follow(
+                run.from_block,
+                until_block=run.until_block,
+                max_seconds=run.max_seconds,
+                poll_interval=run.poll_interval,
+                on_round=_print_round,
+                progress=progress,
+                resume=run.resume,
             )
-            auditor = Auditor(
-                w3,
-                cfg.contract,
-                store,
-                cursor_path=cursor_path,
-                chunk_size=chunk_size,
-                confirmations=confirmations,
-                genesis_block=genesis_block,
-                finality=finality,
-                issuer_databases=issuer_db,
-            )
-
-            def on_round(rnd: AuditReport) -> None:
-                if rnd.empty_range:
-                    return
-                # plain lines (no wrapping): scripts and tests follow the progress on stderr
-                n = len(rnd.anomalies)
-                print(
-                    f"audited blocks {rnd.from_block}..{rnd.to_block}: {len(rnd.batches)} batch(es),"
-                    f" {n} anomal{'y' if n == 1 else 'ies'}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                for a in rnd.anomalies:
-                    print(f"  {a.kind}: {a.message}", file=sys.stderr, flush=True)
-
-            with _progress() as progress:
-                if follow:
-                    report = auditor.follow(
-                        from_block,
-                        until_block=until_block,
-                        max_seconds=max_seconds,
-                        poll_interval=poll_interval,
-                        on_round=on_round,
-                        progress=progress,
-                        resume=not no_resume,
-                    )
-                else:
-                    report = auditor.audit(from_block, to_block, resume=not no_resume, progress=progress)
-            if json_out and not follow:
-                on_round(report)
-        finally:
-            if store is not None and hasattr(store, "close"):
-                store.close()
-        if json_out:
-            print_json(report.to_json())
         else:
-            render_report(report, Console(width=max(120, Console().width)))
-        if not report.ok:
-            # SystemExit, not typer.Exit: the entry point runs click with standalone_mode=False,
-            # which returns typer.Exit's code instead of exiting with it.
-            raise SystemExit(1)
+            report = auditor.audit(run.from_block, run.to_block, resume=run.resume, progress=progress)
+    if json_out and not run.follow:
+        _print_round(report)
+    return report
+
+
+def _audit(
+    cfg: Any, run: AuditRun, options: AuditorOptions, *, cursor: Path | None, manifests: bool, json_out: bool
+) -> AuditReport:
+    """Connect, open the content store (unless ``manifests`` is off) and audit."""
+    from registry.chain.connection import connect
+
+    w3 = connect(cfg.rpc_url, timeout=cfg.rpc_timeout, chain_id=cfg.chain_id)
+    store = _open_store(cfg) if manifests else None
+    try:
+        return _replay(_auditor(cfg, w3, store, options, cursor), run, json_out=json_out)
+    finally:
+        if store is not None and hasattr(store, "close"):
+            store.close()
+
+
+def _show(report: AuditReport, json_out: bool) -> None:
+    """Print the report (JSON or tables); exit 1 when it found an anomaly."""
+    if json_out:
+        print_json(report.to_json())
+    else:
+        render_report(report, Console(width=max(120, Console().width)))
+    if not report.ok:
+        # SystemExit, not typer.Exit: the entry point runs click with standalone_mode=False,
+        # which returns typer.Exit's code instead of exiting with it.
+        raise SystemExit(1)

@@ -40,6 +40,7 @@ from pydantic import SecretStr
 from web3 import Web3
 
 from registry.chain.anvil import free_port, port_free
+from registry.chain.schema import CredentialStatus
 from registry.db.states import BatchState
 from registry.dev.demo import ISSUERS, DemoIssuer, documents, sample_credential, split_counts
 from registry.errors import ChainError, ConfigError, ErrorCode, RegistryError
@@ -436,7 +437,7 @@ class Devnet:
             self._check_stop()
             account = self._issuer_account(demo)
             info = contract.issuer(account.address)
-            if info.status == 0:
+            if not info.registered:
                 if not self.state.local_chain:
                     self._fund(account)
                 send(
@@ -552,9 +553,9 @@ class Devnet:
             if slug != run.demo.slug or index >= count:
                 continue
             digest = document_digest(sample_credential(run.demo, index))
-            code = {"revoke": 1, "suspend": 2}[action]
+            code = {"revoke": CredentialStatus.revoked, "suspend": CredentialStatus.suspended}[action]
             current = pipe.contract.credential_status(run.account.address, digest)
-            past = {"revoke": "revoked", "suspend": "suspended"}[action]
+            past = code.word
             if current == code:
                 self.detail(f"[{slug}] credential 0x{digest.hex()} already {past}")
             else:

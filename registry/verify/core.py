@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from registry.chain.finality import FinalityRule, FinalityView, is_final
+from registry.chain.schema import CredentialStatus, IssuerStatus
 from registry.core.canonical import document_digest, load_document
 from registry.core.credential import CredentialInfo, validate_credential
 from registry.core.formats import (
@@ -490,7 +491,7 @@ def prepare_digest(
 def _issuer_info(view: ChainView, prep: Prepared) -> IssuerInfo:
     lk = view.lookup
     rec = view.issuer
-    status = {0: "unknown", 1: "active", 2: "suspended"}.get(lk.issuer_status, "unknown")
+    status = IssuerStatus.word_of(lk.issuer_status)
     return IssuerInfo(
         address=lk.issuer,
         name=rec.name if rec else None,
@@ -669,7 +670,7 @@ def _chain_checks(
             )
         )
         flags["invalid"] = True
-    elif lk.issuer_status == 0 or view.issuer is None:
+    elif lk.issuer_status == IssuerStatus.none or view.issuer is None:
         out.append(_check("issuer", CheckStatus.failed, f"{who} is not a registered issuer."))
         flags["invalid"] = True
     elif (
@@ -706,7 +707,7 @@ def _chain_checks(
         flags["invalid"] = True
     else:
         notes = []
-        if lk.issuer_status == 2:
+        if lk.issuer_status == IssuerStatus.suspended:
             notes.append(
                 "the issuer is currently suspended, which does not affect credentials anchored before"
             )
@@ -730,7 +731,7 @@ def _chain_checks(
     else:
         out.append(_check("batch_not_revoked", CheckStatus.passed, "The batch has not been revoked."))
     # credential
-    if lk.credential_status == 1:
+    if lk.credential_status == CredentialStatus.revoked:
         out.append(
             _check("credential_not_revoked", CheckStatus.failed, "The issuer revoked this credential.")
         )
@@ -740,7 +741,7 @@ def _chain_checks(
             )
         )
         flags["revoked"] = True
-    elif lk.credential_status == 2:
+    elif lk.credential_status == CredentialStatus.suspended:
         out.append(
             _check("credential_not_revoked", CheckStatus.passed, "The credential has not been revoked.")
         )

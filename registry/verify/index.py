@@ -220,7 +220,7 @@ class DigestIndex:
             except ChainError as exc:
                 log.info("issuer %s not read yet: %s", issuer, exc)
                 return
-        if rec.status != 0:
+        if rec.registered:
             with self._lock:
                 self.uris[(contract, issuer)] = rec.uri
 

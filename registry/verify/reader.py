@@ -32,73 +32,30 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from eth_abi import decode, encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
 from registry.chain.connection import safe_url
 from registry.chain.finality import FinalityRule
+from registry.chain.schema import (
+    EVENTS,
+    EVENTS_BY_TOPIC,
+    FUNCTIONS,
+    Batch,
+    Issuer,
+    IssuerStatus,
+    Lookup,
+    topic_of_address,
+)
 from registry.errors import ChainError
 
 log = logging.getLogger(__name__)
 
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 MAX_ANCHOR_DATA = 1024
 """``BatchAnchored`` data longer than this (count + a CID of some 900 characters) is not decoded."""
 OVERSIZED_CID = "(oversized)"
 """Stands for a manifest CID too long to decode; the digest index rejects it permanently."""
 
 
-def _selector(signature: str) -> bytes:
-    return keccak(text=signature)[:4]
-
-
-def _topic(signature: str) -> str:
-    return "0x" + keccak(text=signature).hex()
-
-
-SEL_LOOKUP = _selector("lookup(address,bytes32,bytes32)")
-SEL_ISSUER = _selector("issuer(address)")
-SEL_BATCH = _selector("batch(address,bytes32)")
-LOOKUP_TYPES = ["address", "uint64", "uint32", "uint64", "uint8", "uint64", "uint8"]
-ISSUER_TYPES = ["uint8", "uint64", "uint64", "string", "string"]
-BATCH_TYPES = ["address", "uint64", "uint32", "uint64"]
-
-@dataclass(frozen=True)
-class EventSpec:
-    """One event of the contract's ABI: its name, indexed inputs and data inputs."""
-
-    name: str
-    signature: str
-    indexed: tuple[str, ...]
-    data_names: tuple[str, ...]
-    data_types: tuple[str, ...]
-
-
-def _event_specs() -> dict[str, EventSpec]:
-    """Every event of the committed contract artifact, by topic (so an ABI change cannot desync us)."""
-    from registry.chain.artifact import load_artifact
-
-    out: dict[str, EventSpec] = {}
-    for entry in load_artifact().abi:
-        if entry.get("type") != "event":
-            continue
-        inputs = entry.get("inputs", [])
-        sig = f"{entry['name']}({','.join(i['type'] for i in inputs)})"
-        spec = EventSpec(
-            entry["name"],
-            sig,
-            tuple(i["name"] for i in inputs if i.get("indexed")),
-            tuple(i["name"] for i in inputs if not i.get("indexed")),
-            tuple(i["type"] for i in inputs if not i.get("indexed")),
-        )
-        out[_topic(sig)] = spec
-    return out
-
-
-SPECS: dict[str, EventSpec] = _event_specs()
-EVENTS: dict[str, str] = {spec.name: spec.signature for spec in SPECS.values()}
-TOPICS: dict[str, str] = {spec.name: t for t, spec in SPECS.items()}
-TOPIC_NAMES: dict[str, str] = {t: spec.name for t, spec in SPECS.items()}
 WATCHED = frozenset(
     {
         "IssuerRegistered",
@@ -114,45 +71,10 @@ WATCHED = frozenset(
 )
 """Events whose effect on cached answers is known exactly; any other event drops a contract's cache."""
 
-
-@dataclass(frozen=True)
-class LookupView:
-    """The contract's ``lookup(issuer, root, digest)`` answer."""
-
-    issuer: str
-    anchored_at: int
-    count: int
-    batch_revoked_at: int
-    issuer_status: int
-    key_revoked_since: int
-    credential_status: int
-
-    @property
-    def batch_exists(self) -> bool:
-        """True when this issuer anchored the root in this registry."""
-        return self.issuer != ZERO_ADDRESS and self.anchored_at != 0
-
-
-@dataclass(frozen=True)
-class IssuerRecord:
-    """The contract's ``issuer(address)`` answer."""
-
-    address: str
-    status: int
-    registered_at: int
-    key_revoked_since: int
-    name: str
-    uri: str
-
-
-@dataclass(frozen=True)
-class BatchRecord:
-    """The contract's ``batch(issuer, root)`` answer."""
-
-    issuer: str
-    anchored_at: int
-    count: int
-    revoked_at: int
+# the reader's names for the schema's records
+LookupView = Lookup
+IssuerRecord = Issuer
+BatchRecord = Batch
 
 
 @dataclass(frozen=True)
@@ -313,25 +235,14 @@ def _hex_int(value: Any, what: str) -> int:
         raise ChainError(f"malformed {what} from the chain node") from exc
 
 
-def _decode(types: list[str], data: bytes, what: str) -> tuple[Any, ...]:
-    if not data:
-        raise ChainError(f"no registry contract answered {what} (empty return data)")
-    try:
-        return tuple(decode(types, data))
-    except Exception as exc:  # eth_abi raises several decoding errors
-        raise ChainError(f"cannot decode {what} from the chain node") from exc
-
-
-def decode_lookup(data: bytes) -> LookupView:
+def decode_lookup(data: bytes) -> Lookup:
     """Decode the ABI answer of ``lookup``."""
-    v = _decode(LOOKUP_TYPES, data, "lookup")
-    return LookupView(to_checksum_address(v[0]), v[1], v[2], v[3], v[4], v[5], v[6])
+    return Lookup.decode(data)
 
 
-def decode_issuer(address: str, data: bytes) -> IssuerRecord:
+def decode_issuer(address: str, data: bytes) -> Issuer:
     """Decode the ABI answer of ``issuer``."""
-    v = _decode(ISSUER_TYPES, data, "issuer")
-    return IssuerRecord(to_checksum_address(address), v[0], v[1], v[2], v[3], v[4])
+    return Issuer.decode(address, data)
 
 
 def decode_log(entry: Any) -> ChainEvent | None:
@@ -341,7 +252,7 @@ def decode_log(entry: Any) -> ChainEvent | None:
     topics = entry.get("topics")
     if not isinstance(topics, list) or not topics:
         raise ChainError("malformed log topics from the chain node")
-    spec = SPECS.get(str(topics[0]).lower())
+    spec = EVENTS_BY_TOPIC.get(str(topics[0]).lower())
     if spec is None:
         return None
     name = spec.name
@@ -354,26 +265,22 @@ def decode_log(entry: Any) -> ChainEvent | None:
         data = _hex_bytes(entry.get("data", "0x"), "log data")
     except (KeyError, ValueError, TypeError) as exc:
         raise ChainError("malformed log from the chain node") from exc
-    if len(tb) < len(spec.indexed) or any(len(t) != 32 for t in tb):
-        raise ChainError(f"malformed {name} log")
-    named = dict(zip(spec.indexed, tb, strict=False))
-    issuer = to_checksum_address(named["issuer"][-20:]) if "issuer" in named else None
-    root = named.get("root")
-    digest = named.get("digest")
+    anchored = name == "BatchAnchored"
+    oversized = anchored and len(data) > MAX_ANCHOR_DATA
+    args = spec.decode_args(tb, data if anchored and not oversized else None)
+    issuer, root, digest = args.get("issuer"), args.get("root"), args.get("digest")
     anchor = None
-    if name == "BatchAnchored":
+    if anchored:
         if root is None or issuer is None:
             raise ChainError("malformed BatchAnchored log")
-        if len(data) > MAX_ANCHOR_DATA:
+        if oversized:
             # an oversized manifest reference: keep a marker, never the megabytes (the index rejects it)
-            count = _decode(["uint32"], data[:32], "BatchAnchored data")[0]
-            cid = OVERSIZED_CID
-        else:
-            values = dict(zip(spec.data_names, _decode(list(spec.data_types), data, "BatchAnchored data"),
-                              strict=True))
-            count, cid = values["count"], values["manifestCid"]
-        anchor = AnchorEvent(contract, root, issuer, count, cid, block, tx, idx)
+            count = spec.decode_args([], data[:32], first=1)["count"]
+            args.update(count=count, manifestCid=OVERSIZED_CID)
+        anchor = AnchorEvent(contract, root, issuer, args["count"], args["manifestCid"], block, tx, idx)
     return ChainEvent(name, contract, block, tx, idx, root=root, digest=digest, issuer=issuer, anchor=anchor)
+
+
 class ChainReader:
     """Cached, batched, event-following reads of one chain's registry contracts."""
 
@@ -508,11 +415,11 @@ class ChainReader:
         rule = self.finality_rule()
         if rule is FinalityRule.finalized:
             calls.append(("eth_getBlockByNumber", ["finalized", False]))
-        data = "0x" + (SEL_LOOKUP + encode(["address", "bytes32", "bytes32"], [issuer, root, digest])).hex()
+        data = FUNCTIONS["lookup"].calldata(issuer, root, digest)
         calls.append(("eth_call", [{"to": contract, "data": data}, "latest"]))
         issuer_rec = self._issuers.get((contract, issuer))
         if issuer_rec is None:
-            idata = "0x" + (SEL_ISSUER + encode(["address"], [issuer])).hex()
+            idata = FUNCTIONS["issuer"].calldata(issuer)
             calls.append(("eth_call", [{"to": contract, "data": idata}, "latest"]))
         try:
             results = self.rpc.batch(calls)
@@ -532,7 +439,7 @@ class ChainReader:
             raise
         if lookup.batch_exists and lookup.issuer != issuer:
             raise ChainError("the registry answered lookup for another issuer than asked")
-        if issuer_rec.status != 0:
+        if issuer_rec.status != IssuerStatus.none:
             # status and key revocation come fresh from lookup; name/uri never change
             issuer_rec = IssuerRecord(
                 issuer_rec.address,
@@ -543,7 +450,7 @@ class ChainReader:
                 issuer_rec.uri,
             )
             self._issuers[(contract, issuer)] = issuer_rec
-        rec: IssuerRecord | None = issuer_rec if issuer_rec.status != 0 else None
+        rec: IssuerRecord | None = issuer_rec if issuer_rec.status != IssuerStatus.none else None
         assert self._chain_id is not None
         key = (contract, issuer, root, digest)
         with self._lock:
@@ -588,7 +495,7 @@ class ChainReader:
                 "address": contract,
                 "fromBlock": hex(start),
                 "toBlock": end,
-                "topics": [TOPICS["BatchAnchored"], "0x" + root.hex(), _topic_addr(issuer)],
+                "topics": [EVENTS["BatchAnchored"].topic, "0x" + root.hex(), topic_of_address(issuer)],
             }
             self.stats["log_queries"] += 1
             logs = self.rpc.call("eth_getLogs", [query])
@@ -605,14 +512,14 @@ class ChainReader:
     def issuer_info(self, contract: str, address: str) -> IssuerRecord:
         """Read an issuer's record (uncached apart from name/uri)."""
         address = _addr(address)
-        data = "0x" + (SEL_ISSUER + encode(["address"], [address])).hex()
+        data = FUNCTIONS["issuer"].calldata(address)
         rec = decode_issuer(
             address,
             _hex_bytes(
                 self.rpc.call("eth_call", [{"to": contract, "data": data}, "latest"]), "issuer answer"
             ),
         )
-        if rec.status != 0:
+        if rec.status != IssuerStatus.none:
             self._issuers[(contract, address)] = rec
         return rec
 
@@ -626,12 +533,11 @@ class ChainReader:
         """A batch record and the head block in one round trip; its anchor log only if it exists."""
         contract = str(to_checksum_address(contract))
         issuer = _addr(issuer)
-        data = "0x" + (SEL_BATCH + encode(["address", "bytes32"], [issuer, root])).hex()
+        data = FUNCTIONS["batch"].calldata(issuer, root)
         call = ("eth_call", [{"to": contract, "data": data}, "latest"])
         res = self.rpc.batch([("eth_blockNumber", []), call])
         head = _hex_int(res[0], "block number")
-        v = _decode(BATCH_TYPES, _hex_bytes(res[1], "batch answer"), "batch")
-        rec = BatchRecord(to_checksum_address(v[0]), v[1], v[2], v[3])
+        rec = Batch.decode(root, _hex_bytes(res[1], "batch answer"))
         anchor = self._anchors.get((contract, issuer, root))
         if anchor is None and rec.anchored_at != 0:
             anchor = self._find_anchor(contract, issuer, root, proof_block, head)
@@ -664,7 +570,7 @@ class ChainReader:
             "address": str(to_checksum_address(contract)),
             "fromBlock": hex(max(self.from_block, self.next_block - self.reorg_depth)),
             "toBlock": "latest",
-            "topics": [TOPICS["BatchAnchored"], "0x" + root.hex()],
+            "topics": [EVENTS["BatchAnchored"].topic, "0x" + root.hex()],
         }
         self.stats["log_queries"] += 1
         logs = self.rpc.call("eth_getLogs", [query])
@@ -853,6 +759,3 @@ class ChainReader:
 def _addr(address: str) -> str:
     return str(to_checksum_address(address))
 
-
-def _topic_addr(address: str) -> str:
-    return "0x" + "00" * 12 + bytes.fromhex(_addr(address)[2:]).hex()

@@ -75,7 +75,7 @@ class IssuerInfo(BaseModel):
     address: str
     name: str | None = None
     uri: str | None = None
-    status: str | None = Field(default=None, description="active, suspended or unknown")
+    status: str | None = Field(default=None, description="none, active or suspended")
     registered_at: str | None = None
     key_revoked_since: str | None = None
     claimed_id: str | None = Field(

@@ -801,14 +801,14 @@ def create_app(
         def read() -> IssuerView | None:
             for contract in _contracts():
                 rec = reader.issuer_info(contract, address)
-                if rec.status == 0:
+                if not rec.registered:
                     continue
                 return IssuerView(
                     address=rec.address,
                     registry=f"eip155:{reader.chain_id()}:{contract}",
                     name=rec.name,
                     uri=rec.uri,
-                    status={1: "active", 2: "suspended"}.get(rec.status, "unknown"),
+                    status=rec.status_name,
                     registered_at=format_timestamp(rec.registered_at) if rec.registered_at else None,
                     key_revoked_since=format_timestamp(rec.key_revoked_since)
                     if rec.key_revoked_since
