@@ -80,11 +80,11 @@ def root_of(doc: dict[str, Any]) -> bytes:
 class MemoryChain:
     """The chain as plain records; ``read`` builds the :class:`ChainView` a reader would."""
 
-    lookup: LookupView = field(
-        default_factory=lambda: LookupView(ISSUER, ANCHORED_AT, 1, 0, 1, 0, 0)
-    )
+    lookup: LookupView = field(default_factory=lambda: LookupView(ISSUER, ANCHORED_AT, 1, 0, 1, 0, 0))
     issuer: IssuerRecord | None = field(
-        default_factory=lambda: IssuerRecord(ISSUER, 1, ANCHORED_AT - 100, 0, "Example University", ISSUER_URI)
+        default_factory=lambda: IssuerRecord(
+            ISSUER, 1, ANCHORED_AT - 100, 0, "Example University", ISSUER_URI
+        )
     )
     anchor: AnchorEvent | None = None  # None: the event of the batch the lookup names
     no_event: bool = False  # the node returned no record of the anchoring transaction

@@ -7,7 +7,6 @@ outcome of every named check; time comes from ``now=``, never from the clock.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -57,9 +56,9 @@ class Case:
     def run(self) -> VerificationResult:
         """Verify this case at :data:`NOW`."""
         if self.digest is not None:
-            return verify_digest(self.digest, self.chain, self.config, now=NOW, index=self.index)  # type: ignore[arg-type]
+            return verify_digest(self.digest, self.chain, self.config, now=NOW, index=self.index)
         data = self.doc if isinstance(self.doc, bytes) else json.dumps(self.doc)
-        return verify_credential(data, self.chain, self.config, now=NOW, index=self.index)  # type: ignore[arg-type]
+        return verify_credential(data, self.chain, self.config, now=NOW, index=self.index)
 
 
 def _skips(after: str, status: str = S) -> dict[str, str]:
@@ -112,9 +111,7 @@ FORMAT_FAILED = {"format": F, **_skips("format"), "validity_window": S}
 CASES: dict[str, Case] = {
     "valid": Case(Status.valid, {}, GOOD, words="Issued by Example University"),
     "not_json": Case(Status.invalid, FORMAT_FAILED, b"{not json"),
-    "too_deep": Case(
-        Status.invalid, FORMAT_FAILED, b"[" * 100 + b"]" * 100, words="nesting deeper"
-    ),
+    "too_deep": Case(Status.invalid, FORMAT_FAILED, b"[" * 100 + b"]" * 100, words="nesting deeper"),
     "no_issuer": Case(Status.invalid, FORMAT_FAILED, {**DOC, "issuer": 7}),
     "two_anchor_proofs": Case(Status.invalid, PROOF_REFUSED, _two_anchor_proofs()),
     "untyped_proof": Case(
@@ -129,7 +126,9 @@ CASES: dict[str, Case] = {
         words="malformed",
     ),
     "other_proof_noted": Case(Status.valid, {}, _other_proof(), words="did not verify"),
-    "tampered": Case(Status.invalid, {"integrity": F, "merkle_inclusion": F, **_skips("trusted_registry")}, _tampered()),
+    "tampered": Case(
+        Status.invalid, {"integrity": F, "merkle_inclusion": F, **_skips("trusted_registry")}, _tampered()
+    ),
     "wrong_path": Case(
         Status.invalid,
         {"merkle_inclusion": F, **_skips("trusted_registry")},
@@ -149,7 +148,10 @@ CASES: dict[str, Case] = {
     "no_reader": Case(Status.indeterminate, _skips("trusted_registry", E), GOOD, None),
     "other_chain": Case(Status.indeterminate, _skips("trusted_registry", E), GOOD, MemoryChain(chain_id=1)),
     "not_anchored": Case(
-        Status.invalid, {"anchored": F, **_skips("anchored")}, GOOD, CHAIN.with_lookup(issuer="0x" + "00" * 20, anchored_at=0)
+        Status.invalid,
+        {"anchored": F, **_skips("anchored")},
+        GOOD,
+        CHAIN.with_lookup(issuer="0x" + "00" * 20, anchored_at=0),
     ),
     "reorged_away": Case(
         Status.indeterminate,
@@ -171,7 +173,9 @@ CASES: dict[str, Case] = {
         Status.invalid,
         {"anchored": F},
         GOOD,
-        MemoryChain(anchor=_event(block_number=BLOCK + 1, manifest_cid="bafyother")).with_lookup(anchored_at=LATE),
+        MemoryChain(anchor=_event(block_number=BLOCK + 1, manifest_cid="bafyother")).with_lookup(
+            anchored_at=LATE
+        ),
     ),
     "other_tx_moving": Case(
         Status.indeterminate,
@@ -197,7 +201,11 @@ CASES: dict[str, Case] = {
         words="has not finalized",
     ),
     "finalized": Case(
-        Status.valid, {}, GOOD, MemoryChain(rule=FinalityRule.finalized, finalized=BLOCK), words="finalized block"
+        Status.valid,
+        {},
+        GOOD,
+        MemoryChain(rule=FinalityRule.finalized, finalized=BLOCK),
+        words="finalized block",
     ),
     "proof_names_other_issuer": Case(
         Status.invalid, {"issuer": F}, GOOD, CHAIN.with_lookup(issuer=OTHER_ISSUER), words="but the batch was"
@@ -222,7 +230,9 @@ CASES: dict[str, Case] = {
         CHAIN.with_lookup(key_revoked_since=LATE, issuer_status=2),
         words="currently suspended",
     ),
-    "batch_revoked": Case(Status.revoked, {"batch_not_revoked": F}, GOOD, CHAIN.with_lookup(batch_revoked_at=LATE)),
+    "batch_revoked": Case(
+        Status.revoked, {"batch_not_revoked": F}, GOOD, CHAIN.with_lookup(batch_revoked_at=LATE)
+    ),
     "credential_revoked": Case(
         Status.revoked,
         {"credential_not_revoked": F, "credential_not_suspended": S},
@@ -263,13 +273,19 @@ CASES: dict[str, Case] = {
         MemoryChain(rule=FinalityRule.finalized, finalized=0).with_lookup(batch_revoked_at=LATE),
     ),
     "bare_document_no_index": Case(
-        Status.indeterminate, {"merkle_inclusion": E, **_skips("merkle_inclusion")}, DOC, words="no digest index"
+        Status.indeterminate,
+        {"merkle_inclusion": E, **_skips("merkle_inclusion")},
+        DOC,
+        words="no digest index",
     ),
     "bare_document_found": Case(
         Status.valid, {}, DOC, index=MemoryIndex(Resolution("hit", index_hit(DOC))), words="public manifest"
     ),
     "bare_document_not_found": Case(
-        Status.invalid, {"merkle_inclusion": F, **_skips("merkle_inclusion")}, DOC, index=MemoryIndex(Resolution("none"))
+        Status.invalid,
+        {"merkle_inclusion": F, **_skips("merkle_inclusion")},
+        DOC,
+        index=MemoryIndex(Resolution("none")),
     ),
     "bare_document_index_behind": Case(
         Status.indeterminate,
@@ -319,7 +335,13 @@ CASES: dict[str, Case] = {
     ),
     "digest_conflict": Case(
         Status.indeterminate,
-        {"format": S, "integrity": S, "merkle_inclusion": E, **_skips("merkle_inclusion"), "validity_window": S},
+        {
+            "format": S,
+            "integrity": S,
+            "merkle_inclusion": E,
+            **_skips("merkle_inclusion"),
+            "validity_window": S,
+        },
         digest=DIGEST,
         index=MemoryIndex(
             Resolution("conflict", anchors=[index_hit(DOC).anchor, index_hit(DOC, OTHER_ISSUER).anchor])
@@ -348,9 +370,9 @@ def test_case(name: str) -> None:
 def test_only_chain_checks_read_the_chain() -> None:
     """A local failure never reads the chain; a local success reads it once with the proof's block."""
     chain = MemoryChain()
-    verify_credential(json.dumps(_tampered()), chain, CONFIG, now=NOW)  # type: ignore[arg-type]
+    verify_credential(json.dumps(_tampered()), chain, CONFIG, now=NOW)
     assert chain.reads == []
-    verify_credential(json.dumps(GOOD), chain, CONFIG, now=NOW)  # type: ignore[arg-type]
+    verify_credential(json.dumps(GOOD), chain, CONFIG, now=NOW)
     assert [(r[0], r[3], r[4]) for r in chain.reads] == [(CONTRACT, ISSUER, BLOCK)]
 
 
@@ -359,9 +381,10 @@ def test_the_validity_window_follows_the_injected_clock() -> None:
     doc = anchored(credential(validFrom="2026-01-01T00:00:00Z", validUntil="2027-01-01T00:00:00Z"))
     chain = MemoryChain()
     start = NOW.replace(year=2026, month=1, day=1)
-    at: Callable[[timedelta], Status] = lambda dt: verify_credential(  # noqa: E731
-        json.dumps(doc), chain, CONFIG, now=start + dt  # type: ignore[arg-type]
-    ).status
+
+    def at(dt: timedelta) -> Status:
+        return verify_credential(json.dumps(doc), chain, CONFIG, now=start + dt).status
+
     assert at(timedelta(seconds=-1)) is Status.not_yet_valid
     assert at(timedelta(0)) is Status.valid
     assert at(timedelta(days=365, seconds=-1)) is Status.valid
