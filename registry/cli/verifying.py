@@ -1,20 +1,19 @@
 """CLI commands: ``registry verify FILE`` and ``registry serve``.
 
-``verify`` uses the same core as the service, prints every check and exits 0 only when the
-credential is valid (1 when it is not, 3 when it cannot be decided now, 2 for unreadable input).
+``verify`` uses the same verification session as the service (:mod:`registry.verify.session`),
+prints every check and exits 0 only when the credential is valid (1 when it is not or the
+configuration is wrong, 3 when it cannot be decided now, 2 for unreadable input).
 """
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
 from registry.cli.common import print_json, settings
-from registry.errors import ChainError, ConfigError, InputError
+from registry.errors import InputError
 
 EXIT_NOT_VALID = 1
 EXIT_INPUT = 2
@@ -34,11 +33,8 @@ def _verify(
     confirmations: int | None = typer.Option(None, "--confirmations", min=0, help="confirmation depth"),
 ) -> None:
     """Verify a credential file against the chain; exit 0 only when it is valid."""
-    from registry.verify.core import VerifyConfig, finish, prepare_document, run_chain
-    from registry.verify.index import DigestIndex
-    from registry.verify.reader import ChainReader
     from registry.verify.result import Status
-    from registry.verify.service import open_content_store
+    from registry.verify.session import VerificationSession
 
     s = settings(
         rpc_url=rpc_url, contract=contract, trusted_registries=trusted or None, confirmations=confirmations
@@ -47,34 +43,8 @@ def _verify(
         data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror}", code="unreadable_file") from None
-    reader = ChainReader(
-        s.rpc_url,
-        timeout=s.rpc_timeout,
-        staleness=s.cache_staleness,
-        from_block=s.start_block,
-        finality=s.finality,
-    )
-    try:
-        chain_id = None
-        if not s.trusted_registries and s.contract and not s.chain_id:
-            chain_id = reader.chain_id()  # ChainError here: exit 3, the trusted registry is unknown
-        config = VerifyConfig.from_settings(s, chain_id=chain_id)
-        if not config.trusted:
-            raise ConfigError(
-                "no trusted registry: set REGISTRY_TRUSTED_REGISTRIES or --trusted (or REGISTRY_CONTRACT)"
-            )
-        reader.contracts = sorted({str(a) for _, a in config.trusted})
-        prep = prepare_document(data, config, None)
-        if prep.proof is None and prep.digest is not None and not prep.local_failed:
-            # a bare document: build the digest index from the chain's events and the manifests
-            index = DigestIndex(reader, open_content_store(s))
-            with contextlib.suppress(ChainError):
-                reader.poll()
-            prep = prepare_document(data, config, index)
-        view, error = run_chain(prep, reader)
-        result = finish(prep, view, error, config, datetime.now(UTC))
-    finally:
-        reader.close()
+    with VerificationSession(s) as session:  # the session `registry serve` uses: same trust, same errors
+        result = session.verify(data)
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:

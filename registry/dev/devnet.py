@@ -593,13 +593,14 @@ class Devnet:
         import uvicorn
 
         from registry.verify.service import create_app
+        from registry.verify.session import VerificationSession
 
         port = self.opts.port or free_port()
         if not port_free(port):
             other = free_port()
             self.say(f"port {port} is busy; serving on port {other} instead")
             port = other
-        app = create_app(self.verifier_settings())
+        app = create_app(session=VerificationSession(self.verifier_settings()))
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
         self.server = uvicorn.Server(config)
         self._server_thread = threading.Thread(target=self.server.run, name="verifier", daemon=True)

@@ -150,7 +150,7 @@ def test_slow_body_gets_408(tmp_path: Path) -> None:
 
 def test_concurrency_limit_answers_503_and_healthz_still_answers(tmp_path: Path, monkeypatch: Any) -> None:
     """Requests over REGISTRY_MAX_CONCURRENT_REQUESTS get 503 problem+json with Retry-After."""
-    import registry.verify.service as service
+    import registry.verify.verifier as service  # where the service's verifier prepares documents
 
     gate = threading.Event()
     entered = threading.Event()

@@ -9,7 +9,7 @@ from registry.settings import load_settings
 from registry.verify.core import VerifyConfig, verify_credential
 from registry.verify.reader import ChainReader
 from registry.verify.result import Status
-from registry.verify.service import build_reader
+from registry.verify.session import build_reader
 
 
 def test_reader_starting_at_the_anchor_block_still_finds_the_anchor(

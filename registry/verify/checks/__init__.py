@@ -1,0 +1,16 @@
+"""The named checks, one function each, returning a :class:`~registry.verify.verdict.Finding`.
+
+Where each concern lives:
+
+* :mod:`.local` - ``format``, ``integrity``, ``merkle_inclusion`` (the proof's path) and
+  ``trusted_registry``: the document alone, no I/O;
+* :mod:`.lookup` - ``merkle_inclusion`` for a document or digest without a proof (the digest index);
+* :mod:`.chain` - ``anchored``, ``issuer``, ``batch_not_revoked``, ``credential_not_revoked``,
+  ``credential_not_suspended``: the chain's records (a :class:`~registry.verify.reader.ChainView`);
+* :mod:`.validity` - ``validity_window``: the credential's own period at the time of the verdict;
+* :mod:`.words` - how checks and times are written.
+
+Adding a check is one function in the module of its concern and one row where that module lists
+its checks (``LOCAL_CHECKS`` or ``CHAIN_CHECKS``); the verdict follows from its outcome
+(:data:`registry.verify.verdict.PRECEDENCE`).
+"""
