@@ -275,7 +275,7 @@ def decode_log(entry: Any) -> ChainEvent | None:
             raise ChainError("malformed BatchAnchored log")
         if oversized:
             # an oversized manifest reference: keep a marker, never the megabytes (the index rejects it)
-            count = spec.decode_args([], data[:32], first=1)["count"]
+            count = spec.decode_args(tb, data[:32], first=1)["count"]
             args.update(count=count, manifestCid=OVERSIZED_CID)
         anchor = AnchorEvent(contract, root, issuer, args["count"], args["manifestCid"], block, tx, idx)
     return ChainEvent(name, contract, block, tx, idx, root=root, digest=digest, issuer=issuer, anchor=anchor)
