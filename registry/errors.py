@@ -88,6 +88,12 @@ class ErrorCode(StrEnum):
     DUPLICATE_INDEX = "duplicate_index", *_INPUT
     EMPTY_TREE = "empty_tree", *_INPUT
     NOT_IN_TREE = "not_in_tree", *_INPUT
+    # Data Integrity proofs, JSON-LD and DIDs (registry.core.dataintegrity)
+    UNKNOWN_CONTEXT = "unknown_context", *_INPUT
+    JSONLD_ERROR = "jsonld_error", *_INPUT
+    INVALID_DID = "invalid_did", *_INPUT
+    INVALID_MULTIKEY = "invalid_multikey", *_INPUT
+    INVALID_DATA_INTEGRITY_PROOF = "invalid_data_integrity_proof", *_INPUT
     # intake outcomes and issuer commands
     ISSUER_MISMATCH = "issuer_mismatch", *_INPUT
     UNREADABLE = "unreadable", *_INPUT
@@ -199,3 +205,9 @@ class KeyError_(RegistryError):
     """A signing key could not be loaded (wrong password, missing file). Never includes the key."""
 
     code = ErrorCode.KEY_ERROR
+
+
+class DataIntegrityError(InputError):
+    """A Data Integrity proof, JSON-LD context, DID or Multikey that cannot be used."""
+
+    code = ErrorCode.INVALID_DATA_INTEGRITY_PROOF

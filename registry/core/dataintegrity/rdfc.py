@@ -1,0 +1,108 @@
+"""RDF Dataset Canonicalization (RDFC-1.0, = URDNA2015) of JSON-LD documents via pyld.
+
+Safe mode: pyld 3.3 has no ``safe`` option, so it is made here from pyld's own hooks: a term that
+expands to nothing (an undefined property, dropped by expansion) and a relative IRI that RDF
+conversion would silently skip (an undefined ``type`` value, a relative ``id``) raise
+``jsonld_error`` instead of leaving data unsigned. Contexts come only from a :class:`StaticLoader`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cachetools import LRUCache
+from pyld import jsonld
+from pyld.context_resolver import ContextResolver
+
+from registry.core.dataintegrity.contexts import DEFAULT_LOADER, StaticLoader
+from registry.errors import DataIntegrityError, ErrorCode, RegistryError
+
+_RESOLVERS: dict[int, tuple[StaticLoader, ContextResolver]] = {}
+
+
+def _resolver(loader: StaticLoader) -> ContextResolver:
+    """One context resolver (and resolved-context cache) per loader, never pyld's global one."""
+    entry = _RESOLVERS.get(id(loader))
+    if entry is None or entry[0] is not loader:
+        entry = (loader, ContextResolver(LRUCache(maxsize=256), loader))
+        _RESOLVERS[id(loader)] = entry
+    return entry[1]
+
+
+def _dropped(prop: str | None) -> None:
+    """pyld's on_property_dropped hook: safe mode refuses undefined terms."""
+    raise DataIntegrityError(f"JSON-LD safe mode: term {prop!r} is not defined by any context",
+                             code=ErrorCode.JSONLD_ERROR, term=prop)
+
+
+class _SafeProcessor(jsonld.JsonLdProcessor):  # type: ignore[misc]
+    """A pyld processor that refuses what safe mode refuses instead of dropping it."""
+
+    def __init__(self) -> None:
+        super().__init__(on_property_dropped=_dropped)
+
+    def _graph_to_rdf(self, graph: dict[str, Any], issuer: Any, options: Any) -> Any:
+        for id_, node in graph.items():
+            _check_iri(id_, "node id")
+            for prop, items in node.items():
+                if prop == "@type":
+                    for t in items:
+                        _check_iri(t, "type")
+                elif not prop.startswith("@"):
+                    _check_iri(prop, "property")
+        return super()._graph_to_rdf(graph, issuer, options)
+
+    def _object_to_rdf(self, item: Any, issuer: Any, triples: Any, options: Any) -> Any:
+        out = super()._object_to_rdf(item, issuer, triples, options)
+        if out is None:
+            _check_iri(item.get("@id", "") if isinstance(item, dict) else str(item), "object IRI")
+        return out
+
+
+def _check_iri(value: str, what: str) -> None:
+    """A blank node or an absolute IRI, else the safe-mode error."""
+    if value.startswith("_:") or jsonld._is_absolute_iri(value):
+        return
+    raise DataIntegrityError(f"JSON-LD safe mode: {what} {value!r} is a relative IRI (undefined term?)",
+                             code=ErrorCode.JSONLD_ERROR, term=value)
+
+
+def _registry_cause(exc: BaseException) -> RegistryError | None:
+    """The registry error inside a chain of pyld errors, if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, RegistryError):
+            return seen
+        seen = seen.__cause__ or seen.__context__ or getattr(seen, "cause", None)
+    return None
+
+
+def canonize(document: Mapping[str, Any], loader: StaticLoader | None = None) -> str:
+    """The RDFC-1.0 canonical N-Quads of a JSON-LD document, in safe mode, pinned contexts only."""
+    loader = loader or DEFAULT_LOADER
+    options = {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": loader,
+               "contextResolver": _resolver(loader), "base": ""}
+    try:
+        out = _SafeProcessor().normalize(dict(document), options)
+    except RegistryError:
+        raise
+    except Exception as exc:  # pyld wraps loader and syntax errors in JsonLdError
+        inner = _registry_cause(exc)
+        if inner is not None:
+            raise inner from exc
+        raise DataIntegrityError(f"JSON-LD processing failed: {_pyld_message(exc)}",
+                                 code=ErrorCode.JSONLD_ERROR) from exc
+    if not isinstance(out, str):
+        raise DataIntegrityError("canonicalization produced no N-Quads", code=ErrorCode.JSONLD_ERROR)
+    return out
+
+
+def _pyld_message(exc: BaseException) -> str:
+    """The innermost message of a pyld error chain."""
+    msgs = []
+    seen: BaseException | None = exc
+    while seen is not None and len(msgs) < 8:
+        msgs.append(str(getattr(seen, "message", None) or seen).splitlines()[0])
+        seen = seen.__cause__ or getattr(seen, "cause", None)
+    return "; ".join(msgs)
