@@ -82,7 +82,7 @@ def canonize(document: Mapping[str, Any], loader: StaticLoader | None = None) ->
     """The RDFC-1.0 canonical N-Quads of a JSON-LD document, in safe mode, pinned contexts only."""
     loader = loader or DEFAULT_LOADER
     options = {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": loader,
-               "contextResolver": _resolver(loader), "base": ""}
+               "contextResolver": _resolver(loader), "base": None}
     try:
         out = _SafeProcessor().normalize(dict(document), options)
     except RegistryError:
@@ -100,7 +100,7 @@ def canonize(document: Mapping[str, Any], loader: StaticLoader | None = None) ->
 
 def _pyld_message(exc: BaseException) -> str:
     """The innermost message of a pyld error chain."""
-    msgs = []
+    msgs: list[str] = []
     seen: BaseException | None = exc
     while seen is not None and len(msgs) < 8:
         msgs.append(str(getattr(seen, "message", None) or seen).splitlines()[0])
