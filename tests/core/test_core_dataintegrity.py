@@ -194,7 +194,8 @@ def test_did_key_round_trip(key: Ed25519PrivateKey) -> None:
     assert did == "did:key:" + pair["publicKeyMultibase"]
     vm = didkey.resolve_verification_method(didkey.verification_method_id(raw))
     mb = pair["publicKeyMultibase"]
-    assert vm == {"@context": "https://w3id.org/security/multikey/v1", "id": f"{did}#{mb}", "type": "Multikey",
+    assert vm == {"@context": "https://w3id.org/security/multikey/v1", "id": f"{did}#{mb}",
+                  "type": "Multikey",
                   "controller": did, "publicKeyMultibase": mb}
     doc = didkey.resolve_did_key(did)
     assert doc["assertionMethod"] == [vm["id"]] and doc["verificationMethod"][0]["controller"] == did

@@ -157,7 +157,8 @@ def verify_one(document: Mapping[str, Any], proof: Mapping[str, Any], resolver: 
 
 def verify_proof(document_with_proof: Mapping[str, Any],
                  public_key_resolver: PublicKeyResolver = public_key_for, *,
-                 expected_purpose: str | None = "assertionMethod", loader: StaticLoader | None = None) -> VerifyResult:
+                 expected_purpose: str | None = "assertionMethod",
+                 loader: StaticLoader | None = None) -> VerifyResult:
     """Verify every ``eddsa-rdfc-2022`` proof of a document (a proof set: each on its own).
 
     Proofs of other cryptosuites in a set are left to their own verifiers; a document with no
