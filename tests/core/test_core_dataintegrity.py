@@ -214,3 +214,13 @@ def test_did_key_rejects(bad: str) -> None:
 def test_base58_leading_zeros() -> None:
     for data in (b"", b"\0", b"\0\0\x01", bytes(range(40))):
         assert didkey.b58decode(didkey.b58encode(data)) == data
+
+
+def test_ob3_sample_badge_signs_and_verifies_with_pinned_contexts(key: Ed25519PrivateKey) -> None:
+    from registry.core.samples import sample_badge
+    vm = didkey.verification_method_id(key.public_key().public_bytes_raw())
+    doc = sample_badge(1, issuer_id=vm.split("#")[0], issuer_name="Example University")
+    signed = {**doc, "proof": [eddsa.create_proof(doc, key, vm, CREATED)]}
+    assert eddsa.verify_proof(signed).verified
+    signed["credentialSubject"] = {**signed["credentialSubject"], "id": "did:example:other"}
+    assert not eddsa.verify_proof(signed).verified
