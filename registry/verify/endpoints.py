@@ -90,7 +90,8 @@ def public_base(request: Request) -> str:
 
 async def index_page(request: Request) -> Response:
     """The verification page."""
-    return _html("index.html", PAGE_HEADERS, {"root": "", "public": public_base(request)})
+    public = _verifier(request).settings.public_url  # else the page's own address
+    return _html("index.html", PAGE_HEADERS, {"root": "", "public": public and public.rstrip("/") + "/"})
 
 
 async def link_page(
