@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     )
     cache_staleness: float = Field(default=15.0, ge=0, description="max seconds a chain read is reused")
     cors_origins: list[str] = Field(default_factory=list)
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s?#]+$",
+        description="base URL of permanent verification links (/v/<digest>) and their QR codes; "
+        "default: the request's base URL",
+    )
     max_request_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
     verify_memo_bytes: int = Field(
         default=32 * 1024 * 1024, ge=0, description="bytes of documents the verify memo may account for"

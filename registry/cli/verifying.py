@@ -66,6 +66,9 @@ def _print_result(result: object) -> None:
         result.status.value, "red" if result.status.value in ("invalid", "revoked") else "yellow"
     )
     con.print(f"[bold {colour}]{result.status.value.upper()}[/] — {result.summary}")
+    if result.credential is not None:
+        for label, value in credential_lines(result.credential):
+            con.print(f"{label}: {value}", markup=False)
     if result.issuer:
         con.print(f"issuer: {result.issuer.name or '?'} ({result.issuer.address})")
     if result.anchor and result.anchor.transaction_hash:
@@ -79,6 +82,36 @@ def _print_result(result: object) -> None:
             f"{c.status.value}]: {c.message}",
             markup=False,
         )
+
+
+def credential_lines(c: object) -> list[tuple[str, str]]:
+    """The display summary as (label, text) lines, in the page's order (the document's word)."""
+    from registry.verify.result import CredentialSummary
+
+    assert isinstance(c, CredentialSummary)
+    a = c.achievement
+    claimed = " ".join(x for x in (c.issuer_name, f"({c.issuer_id})" if c.issuer_id else None) if x)
+    lines: list[tuple[str, str | None]] = [
+        ("recipient", c.recipient),
+        ("recipient id", c.recipient_id),
+        ("credential", c.name),
+        ("achievement", a.name if a else None),
+        ("type", a.type if a else None),
+        ("description", (a.description if a else None) or c.description),
+        ("criteria", a.criteria if a else None),
+        ("credits", a.credits if a else None),
+        ("image", a.image if a else None),
+        *(("result", r) for r in c.results),
+        ("issuer (as the document claims)", claimed or None),
+        ("awarded", c.awarded),
+        ("valid from", c.valid_from),
+        ("valid until", c.valid_until),
+        *(("component", " — ".join(x for x in (p.name, p.type, p.credits) if x)) for p in c.components),
+        *((f.label, f.value) for f in c.fields),
+    ]
+    if c.components_omitted:
+        lines.append(("component", f"… and {c.components_omitted} more"))
+    return [(k, v) for k, v in lines if v]
 
 
 def _serve(

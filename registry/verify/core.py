@@ -38,6 +38,7 @@ from registry.verify.checks.lookup import merkle_inclusion_by_index, no_index
 from registry.verify.checks.validity import validity_window
 from registry.verify.checks.words import error, skipped, ts
 from registry.verify.config import VerifyConfig
+from registry.verify.display import summarize
 from registry.verify.index import DigestIndex, Resolution
 from registry.verify.prepared import Prepared
 from registry.verify.reader import ChainView
@@ -84,6 +85,7 @@ def prepare_document(
         "info": info,
         "claimed_issuer": parsed.info.issuer,
         "claimed_issuer_name": issuer_name(parsed.body.get("issuer")),
+        "credential": summarize(parsed.body),
     }
     integrity, digest = integrity_check(parsed.body, parsed.proof)
     proof = parsed.proof
@@ -254,6 +256,7 @@ def assemble(
         anchor=chain.anchor,
         checks=[f.check for f in findings],
         checked_at=format_timestamp(now),
+        credential=prep.credential,
     )
 
 

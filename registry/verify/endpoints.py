@@ -6,6 +6,8 @@ The routes that bind them to paths, with their OpenAPI descriptions, are in :mod
 from __future__ import annotations
 
 import contextlib
+import json
+from typing import Any
 
 import anyio
 from eth_utils import to_checksum_address
@@ -19,8 +21,10 @@ from registry.errors import ChainError, NotFoundError, RegistryError
 from registry.verify.core import prepare_digest
 from registry.verify.page import static_page
 from registry.verify.problems import problem
+from registry.verify.qr import qr_svg, verification_link
 from registry.verify.reader import ChainReader
-from registry.verify.responses import result_response
+from registry.verify.responses import bound_result, result_response
+from registry.verify.result import Status
 from registry.verify.verifier import Verifier
 
 HEX32 = r"^0x[0-9a-fA-F]{64}$"
@@ -61,15 +65,70 @@ def _verifier(request: Request) -> Verifier:
     return verifier
 
 
-def _html(name: str, extra: dict[str, str]) -> Response:
+def _html(
+    name: str, extra: dict[str, str], preset: dict[str, Any] | None = None, status: int = 200
+) -> Response:
     page, csp = static_page(name)
+    if preset is not None:  # a JSON data block: never executed, so the CSP's script hashes still hold
+        data = json.dumps(preset, separators=(",", ":"))
+        data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        block = f'<script type="application/json" id="preset">{data}</script>'.encode()
+        page = page.replace(PRESET_MARK, block, 1)
     headers = {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", **extra}
-    return Response(page, media_type="text/html; charset=utf-8", headers=headers)
+    return Response(page, status_code=status, media_type="text/html; charset=utf-8", headers=headers)
 
 
-async def index_page() -> Response:
+PRESET_MARK = b"<!--preset-->"
+PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+def public_base(request: Request) -> str:
+    """The base URL of verification links: ``REGISTRY_PUBLIC_URL``, else the request's."""
+    configured = _verifier(request).settings.public_url
+    return (configured or str(request.base_url)).rstrip("/") + "/"
+
+
+async def index_page(request: Request) -> Response:
     """The verification page."""
-    return _html("index.html", {"Referrer-Policy": "no-referrer"})
+    public = _verifier(request).settings.public_url  # else the page's own address
+    return _html("index.html", PAGE_HEADERS, {"root": "", "public": public and public.rstrip("/") + "/"})
+
+
+async def link_page(
+    request: Request,
+    digest: str = Path(..., pattern=HEX32, description="0x + 64 hex"),
+    issuer: str | None = Query(None, pattern=ADDRESS, description="the issuer whose batches count"),
+) -> Response:
+    """The permanent verification link: the digest verified through the index on every visit."""
+    verifier = _verifier(request)
+    who = to_checksum_address(issuer) if issuer else None
+    prep = prepare_digest(bytes.fromhex(digest[2:]), verifier.config, verifier.index, who)
+    result = bound_result(await verifier.verify(prep))
+    status = 404 if prep.local_failed else 503 if result.status is Status.indeterminate else 200
+    preset = {
+        "root": "../",
+        "public": public_base(request),
+        "link": verification_link(public_base(request), digest, who),
+        "qr": f"{digest.lower()}/qr.svg" + (f"?issuer={who}" if who else ""),
+        "result": result.model_dump(mode="json"),
+    }
+    return _html("index.html", PAGE_HEADERS, preset, status)
+
+
+async def link_qr(
+    request: Request,
+    digest: str = Path(..., pattern=HEX32, description="0x + 64 hex"),
+    issuer: str | None = Query(None, pattern=ADDRESS, description="the issuer named in the link"),
+) -> Response:
+    """The QR code (SVG) of a permanent verification link."""
+    who = to_checksum_address(issuer) if issuer else None
+    svg = qr_svg(verification_link(public_base(request), digest, who))
+    headers = {
+        "Content-Security-Policy": "default-src 'none'",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "public, max-age=3600",
+    }
+    return Response(svg, media_type="image/svg+xml", headers=headers)
 
 
 async def docs_page() -> Response:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from registry.core.credential import CredentialInfo
 from registry.core.formats import AnchorProof
 from registry.verify.index import IndexHit
-from registry.verify.result import Check
+from registry.verify.result import Check, CredentialSummary
 from registry.verify.verdict import Finding, Outcome
 
 
@@ -32,6 +32,7 @@ class Prepared:
     claimed_issuer_name: str | None = None
     hit: IndexHit | None = None
     has_document: bool = True
+    credential: CredentialSummary | None = None  # what the document claims, for people
 
     @property
     def checks(self) -> list[Check]:

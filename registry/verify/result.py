@@ -102,6 +102,52 @@ class AnchorInfo(BaseModel):
     batch_revoked_at: str | None = None
 
 
+class AchievementSummary(BaseModel):
+    """An achievement as the document describes it (plain text, bounded)."""
+
+    name: str | None = None
+    description: str | None = None
+    criteria: str | None = Field(default=None, description="the criteria narrative (or its URL)")
+    type: str | None = Field(default=None, description="achievementType, else the listed types")
+    credits: str | None = Field(default=None, description="credits earned (or available)")
+    image: str | None = Field(default=None, description="the image URL (http or https) if any")
+    issuer: str | None = Field(default=None, description="the achievement's own creator, when named")
+
+
+class FieldSummary(BaseModel):
+    """One other field of the document: a label and its value as text."""
+
+    label: str
+    value: str
+
+
+class CredentialSummary(BaseModel):
+    """What the presented document claims, for people: never HTML, every value bounded text.
+
+    This is the document's word, not the registry's; the issuer the registry records is the
+    result's ``issuer``."""
+
+    kind: str = Field(description="ob3 (Open Badges 3.0), clr2 (CLR 2.0), vc or plain")
+    name: str | None = Field(default=None, description="the credential's own name")
+    description: str | None = None
+    recipient: str | None = Field(default=None, description="the recipient's name, else identifier")
+    recipient_id: str | None = None
+    achievement: AchievementSummary | None = None
+    results: list[str] = Field(default_factory=list, description="results, e.g. 'Grade: A'")
+    components: list[AchievementSummary] = Field(
+        default_factory=list, description="a CLR's component achievements"
+    )
+    components_omitted: int = Field(default=0, description="component achievements not listed")
+    issuer_id: str | None = Field(default=None, description="the issuer id as the document claims it")
+    issuer_name: str | None = Field(default=None, description="the issuer name as the document claims it")
+    valid_from: str | None = None
+    valid_until: str | None = None
+    awarded: str | None = Field(default=None, description="OB 3.0 awardedDate")
+    fields: list[FieldSummary] = Field(
+        default_factory=list, description="other fields of the subject (any other VC or plain JSON)"
+    )
+
+
 class VerificationResult(BaseModel):
     """What a verifier gets back: ``verified`` is true only when ``status`` is ``valid``."""
 
@@ -113,6 +159,9 @@ class VerificationResult(BaseModel):
     anchor: AnchorInfo | None = None
     checks: list[Check]
     checked_at: str = Field(description="RFC 3339 UTC time the verdict applies to")
+    credential: CredentialSummary | None = Field(
+        default=None, description="what the presented document claims (absent for a bare digest)"
+    )
 
     def check(self, name: str) -> Check:
         """The check called ``name``."""

@@ -55,6 +55,24 @@ ROUTES: tuple[RouteSpec, ...] = (
         "/", endpoints.index_page, options={"response_class": HTMLResponse, "include_in_schema": False}
     ),
     RouteSpec(
+        "/v/{digest}",
+        endpoints.link_page,
+        options={
+            "response_class": HTMLResponse,
+            "summary": "Permanent verification link: the page, verifying the digest on every visit",
+            "responses": {404: {"description": "no anchored batch lists this digest (the page says so)"}},
+        },
+    ),
+    RouteSpec(
+        "/v/{digest}/qr.svg",
+        endpoints.link_qr,
+        options={
+            "response_class": Response,
+            "summary": "QR code (SVG) of the permanent verification link",
+            "responses": {200: {"content": {"image/svg+xml": {}}}},
+        },
+    ),
+    RouteSpec(
         "/docs", endpoints.docs_page, options={"response_class": HTMLResponse, "include_in_schema": False}
     ),
     RouteSpec(

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from verify_helpers import Batch, Env, anchor_batch, make_credential, serve_app, wait_for, write_json
@@ -196,3 +197,46 @@ def test_page_shows_what_the_document_claims_beside_the_registered_issuer(
         seen["checks"]["issuer"]["status"] == "failed"
         and "https://mit.edu" in seen["checks"]["issuer"]["text"]
     )
+
+
+
+def test_page_shows_the_credential_with_markup_as_text(
+    browser: Browser, anvil: Anvil, env: Env, tmp_path: Path
+) -> None:
+    from registry.ipfs import LocalStore
+
+    store = LocalStore(tmp_path / "store")
+    script = '<script>document.title="pwned"</script><img src=x onerror="document.title=1">'
+    doc = make_credential(script + " Ada", course="<b>Crypto</b>" + script)
+    cred = anchor_batch(env, [doc], store=store).credentials[0]
+    settings = load_settings(
+        rpc_url=anvil.url, trusted_registries=[env.registry], store_dir=store.root, cache_staleness=2.0
+    )
+    with serve_app(create_app(settings)) as site:
+        ctx = browser.new_context(viewport={"width": 1000, "height": 1300})
+        requested: list[str] = []
+        ctx.on("request", lambda req: requested.append(req.url))
+        page = ctx.new_page()
+        page.goto(site + "/")
+        seen = _choose(page, write_json(tmp_path / "markup.json", cred))
+        assert seen["status"] == "valid"
+        assert page.inner_text('#credential dd[data-field="recipient"]') == script + " Ada"
+        assert page.inner_text('#credential dd[data-field="achievement"]') == "<b>Crypto</b>" + script
+        assert page.query_selector("#credential script, #credential img, #credential b") is None
+        assert page.title() == "Verify a credential"
+        assert page.inner_text("#issuer-uri") == "https://example.edu"
+        link = page.inner_text("#link-url")
+        assert link.startswith(site + "/v/0x") and "?issuer=" in link
+        page.wait_for_function("document.getElementById('qr').complete", timeout=10000)
+        assert page.evaluate("document.getElementById('qr').naturalWidth") > 0
+        shot_dir = os.environ.get("REGISTRY_SCREENSHOT_DIR")
+        page.screenshot(path=str(Path(shot_dir or tmp_path) / "verify-page-markup.png"), full_page=True)
+        assert wait_for(lambda: httpx.get(site + "/readyz").status_code == 200, timeout=20)
+        page.goto(link)  # the permanent link: the same verdict, verified again through the index
+        page.wait_for_selector('body[data-loaded="1"]', state="attached", timeout=20000)
+        assert page.get_attribute("#verdict", "data-status") == "valid"
+        assert page.inner_text("#issuer-name") == "Example University"
+        assert page.is_visible("#qr") and page.inner_text("#link-url") == link
+        assert page.title() == "Verify a credential"
+        assert all(u.startswith(site) for u in requested), requested
+        ctx.close()
