@@ -103,42 +103,62 @@ def _unprivileged() -> pwd.struct_passwd | None:
     raise RuntimeError("running as root, and neither a postgres nor a nobody user exists to run initdb as")
 
 
+_WATCHDOG = 'cat >/dev/null; "$0" -D "$1" -m immediate -w stop >/dev/null 2>&1; rm -rf "$2"'
+
+
 class ThrowawayPg:
-    """A PostgreSQL cluster in a temp folder, alive until :meth:`stop`."""
+    """A PostgreSQL cluster in a temp folder, alive until :meth:`stop` or the end of this process.
+
+    A watchdog (``sh``, as the cluster's owner) holds the read end of a pipe this process keeps
+    open; when the pipe closes, by :meth:`stop` or because this process died (a timeout, a kill),
+    it stops the server and removes the folder, so no server outlives its test session.
+    """
 
     def __init__(self, root: Path, bindir: Path, owner: pwd.struct_passwd | None, server: PgServer) -> None:
         self.root, self.bindir, self.owner, self.server = root, bindir, owner, server
         self.data = root / "data"
         self.log = root / "server.log"
+        self.watchdog: subprocess.Popen[bytes] | None = None
+
+    def _as_owner(self) -> dict:
+        """subprocess keywords: the owner's user and group, a small environment, own session."""
+        kw: dict = {
+            "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "HOME": str(self.root)},
+            "start_new_session": True,  # a Ctrl-C of the test run reaches pytest, which stops the server
+        }
+        if self.owner is not None:
+            kw.update(user=self.owner.pw_uid, group=self.owner.pw_gid, extra_groups=[])
+        return kw
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run a server tool as the cluster's owner; raises with its output when it fails."""
-        kw: dict = {}
-        if self.owner is not None:
-            kw = {"user": self.owner.pw_uid, "group": self.owner.pw_gid, "extra_groups": []}
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "HOME": str(self.root)}
         proc = subprocess.run(
             [str(self.bindir / args[0]), *args[1:]],
             cwd=self.root,
-            env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=120,
-            start_new_session=True,  # a Ctrl-C of the test run reaches pytest, which stops the server
             check=False,
-            **kw,
+            **self._as_owner(),
         )
         if proc.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
             raise RuntimeError(f"{args[0]} failed ({proc.returncode}): {proc.stdout}{proc.stderr}{log}")
         return proc
 
+    def guard(self) -> None:
+        """Start the watchdog that stops the server once this process lets go of it."""
+        cmd = ["/bin/sh", "-c", _WATCHDOG, str(self.bindir / "pg_ctl"), str(self.data), str(self.root)]
+        self.watchdog = subprocess.Popen(cmd, cwd="/", stdin=subprocess.PIPE, **self._as_owner())
+
     def stop(self) -> None:
         """Stop the server (immediate: the data is thrown away) and remove its folder."""
-        if not self.root.exists():
-            return
-        if (self.data / "postmaster.pid").exists():
+        if self.watchdog is not None and self.watchdog.stdin is not None:
+            self.watchdog.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.watchdog.wait(timeout=60)
+        elif (self.data / "postmaster.pid").exists():
             with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):  # gone: the folder still goes
                 self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
@@ -176,6 +196,7 @@ def start_throwaway(attempts: int = 3) -> ThrowawayPg:
             except RuntimeError:
                 if attempt == attempts - 1:
                     raise
+        pg.guard()
         pg.server = PgServer("127.0.0.1", port, "postgres")
         with psycopg.connect(pg.server.dsn("postgres"), autocommit=True) as conn:
             conn.execute("CREATE DATABASE test")
