@@ -70,6 +70,19 @@ def pg_server() -> Iterator[PgServer]:
         pg.stop()
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker hands its line to the controller, which prints the summary."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["pg_used"] = list(_PG_USED)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """Collect the workers' lines (pytest-xdist's hook, on the controller)."""
+    _PG_USED.extend(getattr(node, "workeroutput", {}).get("pg_used", []))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say which PostgreSQL the tests used (none when no test needed one)."""
     for line in _PG_USED:
