@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine: Python venv with the locked packages, the pinned
-# node tools (npm ci), and with --test the Debian packages the browser tests need.
+# node tools (npm ci), and with --test the Debian packages the tests need: chromium for the
+# browser tests, postgresql for the throwaway server the PostgreSQL tests start (tests/pg_server.py).
 # Re-running it does nothing when everything is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,12 +34,32 @@ if [[ "$(cat node_modules/.setup-stamp 2>/dev/null)" != "$NODESTAMP" ]]; then
   echo "$NODESTAMP" > node_modules/.setup-stamp
 fi
 
+SUDO=""
+[[ $(id -u) == 0 ]] || SUDO="sudo"
+APT_UPDATED=0
+apt_install() {  # Debian packages; the package lists are refreshed once
+  if [[ $APT_UPDATED == 0 ]]; then $SUDO apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+pg_server_tools() {  # initdb and pg_ctl on PATH, or in Debian's /usr/lib/postgresql/<version>/bin
+  { command -v initdb && command -v pg_ctl; } >/dev/null && return 0
+  compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null && compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+
 if [[ $WANT_TEST == 1 ]]; then
   if ! command -v chromium >/dev/null; then
     echo "setup: installing Debian chromium for the browser tests" >&2
-    if [[ $(id -u) == 0 ]]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    apt_install chromium
+  fi
+  if ! pg_server_tools; then
+    # the tests start their own throwaway server (initdb + pg_ctl); no system cluster is made
+    # or started on 5432 (a server of your own is used with REGISTRY_TEST_PG, see the README)
+    echo "setup: installing Debian postgresql (server tools) for the PostgreSQL tests" >&2
+    apt_install postgresql-common
+    $SUDO sed -i -E 's/^#?\s*create_main_cluster\s*=.*/create_main_cluster = false/' \
+      /etc/postgresql-common/createcluster.conf
+    apt_install postgresql
   fi
 fi
 if [[ $WANT_TEST == 1 ]]; then

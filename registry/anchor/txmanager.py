@@ -22,6 +22,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -121,6 +122,7 @@ class TxManager:
         *,
         tx_timeout: float = 120.0,
         fee_cap_wei: int = 500 * GWEI,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.w3 = w3
@@ -129,6 +131,7 @@ class TxManager:
         self.chain_id = chain_id
         self.tx_timeout = tx_timeout
         self.fee_cap = fee_cap_wei
+        self.clock = clock  # what "now" is when a transaction's age is judged (tests inject one)
 
     def __repr__(self) -> str:
         return f"TxManager(address={self.address}, chain_id={self.chain_id})"
@@ -326,15 +329,14 @@ class TxManager:
                 return Pending(replacement)
         return Pending(latest)
 
-    @staticmethod
-    def _age(tx: Transaction) -> float:
+    def _age(self, tx: Transaction) -> float:
         assert tx.broadcast_at is not None
         sent = tx.broadcast_at
         if sent.tzinfo is None:
             from datetime import UTC
 
             sent = sent.replace(tzinfo=UTC)
-        return (utcnow() - sent).total_seconds()
+        return (self.clock() - sent).total_seconds()
 
     def _replace(self, old: Transaction) -> Transaction | None:
         """Same nonce, both fee fields up by at least 12.5 % (never past the cap)."""

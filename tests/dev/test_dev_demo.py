@@ -6,6 +6,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
+from pg_server import PgServer
 from sqlalchemy import create_engine, text
 
 from registry.core.canonical import document_digest
@@ -14,8 +15,6 @@ from registry.dev.demo import ISSUERS, documents, sample_credential, split_count
 from registry.dev.devnet import STATUS_CHANGES, issuer_database_url
 from registry.errors import ConfigError
 from registry.settings import load_settings
-
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def test_samples_are_valid_ob3_and_the_same_on_every_run() -> None:
@@ -62,14 +61,14 @@ def test_issuer_databases_are_separate_sqlite_files(tmp_path: Path) -> None:
         issuer_database_url(load_settings(database_url="sqlite://"), "learnloop")
 
 
-def test_issuer_databases_are_separate_postgres_schemas(tmp_path: Path) -> None:
+def test_issuer_databases_are_separate_postgres_schemas(tmp_path: Path, pg_server: PgServer) -> None:
     from registry.db import open_database
 
-    s = load_settings(data_dir=tmp_path, database_url=PG_URL)
+    s = load_settings(data_dir=tmp_path, database_url=pg_server.url())
     slug = "dev-test-schema"
     url = issuer_database_url(s, slug)
     schema = "registry_dev_dev_test_schema"
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    admin = create_engine(pg_server.url(driver="postgresql+psycopg"))
     try:
         db = open_database(url=url)
         try:

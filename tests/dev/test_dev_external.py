@@ -15,15 +15,13 @@ from pathlib import Path
 import psycopg
 import pytest
 from dev_kit import ROOT, dev_env, rpc
-from eth_account import Account
+from pg_server import PgServer
 from web3 import Web3
 
 from registry.chain.anvil import DEV_KEYS, Anvil, start_anvil
 from registry.ipfs.js_ipfs import JsIpfs, start_js_ipfs
 from registry.ipfs.kubo import KuboStore
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-DEV_ADDRESSES = [Account.from_key(k).address for k in DEV_KEYS[:4]]
 TOPIC = Web3.to_hex(Web3.keccak(text="BatchAnchored(bytes32,address,uint32,string)"))
 
 
@@ -48,15 +46,15 @@ def ipfs(tmp_path: Path) -> Iterator[JsIpfs]:
 
 
 @pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards."""
+def pg_database(pg_server: PgServer) -> Iterator[str]:
+    """A fresh database on the session's PostgreSQL, dropped afterwards."""
     name = f"registry_dev_test_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield pg_server.url(name)
     finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -156,6 +154,6 @@ def test_dev_refuses_a_configured_chain_without_a_key(tmp_path: Path, node: Anvi
     assert res.returncode == 1
     assert "REGISTRY_RPC_URL is set but no admin key" in res.stderr
     assert not (tmp_path / "devnet" / "anvil-state.json").exists()  # no silent local chain instead
-    # nothing sent (the node mines an empty block every second, so count transactions, not blocks)
-    sent = [int(rpc(node.url, "eth_getTransactionCount", a, "latest"), 16) for a in DEV_ADDRESSES]
-    assert sent == [0] * len(DEV_ADDRESSES)
+    head = int(rpc(node.url, "eth_blockNumber"), 16)  # the node mines an empty block every second
+    blocks = [rpc(node.url, "eth_getBlockByNumber", hex(n), False) for n in range(head + 1)]
+    assert not [tx for b in blocks for tx in b["transactions"]]  # nothing sent

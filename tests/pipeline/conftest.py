@@ -1,7 +1,7 @@
 """Fixtures of the issuer pipeline tests: databases on SQLite and PostgreSQL, a fresh anvil.
 
-PostgreSQL is the server on this machine (127.0.0.1:5432, trust auth, database ``test``); each
-test gets its own schema (dropped afterwards) through ``search_path`` in the URL.
+PostgreSQL is the session's ``pg_server`` (tests/conftest.py: ``REGISTRY_TEST_PG``'s server, or a
+throwaway one); each test gets its own schema (dropped afterwards) through ``search_path`` in the URL.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'registry.db'}"
         return
-    schema = new_pg_schema()
+    schema = new_pg_schema(request.getfixturevalue("pg_server"))  # started only when needed
     try:
         yield schema.url
     finally:

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from eth_account.signers.local import LocalAccount
 from helpers import ADMIN, deploy, dev_account
+from pg_server import PgServer
 from web3 import Web3
 
 from registry.anchor.demo import ISSUER, badge
@@ -25,32 +26,30 @@ from registry.core.canonical import canonical_bytes, sha256
 from registry.core.formats import AnchorProof, Manifest, format_registry, split_proof
 from registry.settings import Settings, load_settings
 
-PG_DSN = os.environ.get("REGISTRY_TEST_PG", "host=127.0.0.1 port=5432 dbname=test user=postgres")
-PG_URL = os.environ.get("REGISTRY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
 
 @dataclass
 class PgSchema:
-    """A throw-away schema in the test database."""
+    """A throw-away schema in the session's test database."""
 
+    server: PgServer
     name: str
 
     @property
     def url(self) -> str:
-        return f"{PG_URL}?options=-csearch_path%3D{self.name}"
+        return f"{self.server.url(driver='postgresql+psycopg')}?options=-csearch_path%3D{self.name}"
 
 
-def new_pg_schema() -> PgSchema:
-    """Create a fresh schema."""
+def new_pg_schema(server: PgServer) -> PgSchema:
+    """Create a fresh schema on ``server`` (the session's ``pg_server``)."""
     name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{name}"')
-    return PgSchema(name)
+    return PgSchema(server, name)
 
 
 def drop_pg_schema(schema: PgSchema) -> None:
     """Drop a schema made by :func:`new_pg_schema`."""
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+    with psycopg.connect(schema.server.dsn(), autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema.name}" CASCADE')
 
 

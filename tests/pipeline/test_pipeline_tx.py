@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
+from helpers import SteppedClock
 from hexbytes import HexBytes
 from pipeline_kit import Chain
 from sqlalchemy import select
@@ -64,10 +64,11 @@ def test_nonces_come_from_the_database(chain: Chain, db_url: str) -> None:
 
 def test_stuck_tx_is_replaced_with_bumped_fees(chain: Chain, db_url: str) -> None:
     chain.rpc("evm_setAutomine", False)
-    txm = _manager(chain, db_url, tx_timeout=0.2)
+    clock = SteppedClock()
+    txm = _manager(chain, db_url, tx_timeout=0.2, clock=clock)
     tx = txm.create(kind="anchor", to=chain.registry.address, data=_anchor_data(chain), gas=200_000)
     txm.broadcast(tx)
-    time.sleep(0.4)
+    clock.advance(0.4)
     res = txm.check(tx)
     assert isinstance(res, Pending) and res.tx.id != tx.id
     new = res.tx
@@ -87,10 +88,13 @@ def test_fee_cap_stops_the_bumping(chain: Chain, db_url: str) -> None:
     chain.rpc("evm_setAutomine", False)
     probe = _manager(chain, db_url)
     cap = probe.current_fees().max_fee + 1  # no room for a 12.5 % bump
-    txm = TxManager(probe.db, chain.w3, chain.issuer, probe.chain_id, tx_timeout=0.2, fee_cap_wei=cap)
+    clock = SteppedClock()
+    txm = TxManager(
+        probe.db, chain.w3, chain.issuer, probe.chain_id, tx_timeout=0.2, fee_cap_wei=cap, clock=clock
+    )
     tx = txm.create(kind="anchor", to=chain.registry.address, data=_anchor_data(chain), gas=200_000)
     txm.broadcast(tx)
-    time.sleep(0.4)
+    clock.advance(0.4)
     res = txm.check(tx)
     assert isinstance(res, Pending) and res.tx.id == tx.id
     with txm.db.session() as s:
