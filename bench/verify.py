@@ -104,6 +104,9 @@ class Server:
                 "REGISTRY_RPC_URL": rpc_url,
                 "REGISTRY_TRUSTED_REGISTRIES": json.dumps([registry]),
                 "REGISTRY_CACHE_STALENESS": str(staleness),
+                # the bench's anvil mines on demand, so its `finalized` block never reaches the
+                # anchors: count one confirmation, as before issue 17 (the read path is the same)
+                "REGISTRY_FINALITY": "depth",
                 "REGISTRY_DATA_DIR": str(data_dir),
             }
         )
