@@ -59,6 +59,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         endpoints.link_page,
         options={
             "response_class": HTMLResponse,
+            "include_in_schema": False,  # a page for people (HTML errors), like "/"; not the JSON API
             "summary": "Permanent verification link: the page, verifying the digest on every visit",
             "responses": {404: {"description": "no anchored batch lists this digest (the page says so)"}},
         },
@@ -68,6 +69,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         endpoints.link_qr,
         options={
             "response_class": Response,
+            "include_in_schema": False,
             "summary": "QR code (SVG) of the permanent verification link",
             "responses": {200: {"content": {"image/svg+xml": {}}}},
         },
