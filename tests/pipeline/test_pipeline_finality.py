@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pipeline_kit import (
@@ -138,9 +139,12 @@ def test_depth_rule_reorg_after_done_withdraws_and_rewrites(
     pipe.run_once()
     (batch,) = [pipe._batch(1)]
     assert batch.status == "done" and len(_proof_files(pipe)) == 6
+    old_proof = _proof_files(pipe)[0].read_bytes()
+    assert _verdict(slow_chain, old_proof) == "valid"
     slow_chain.rpc("evm_revert", snap)  # deeper than the confirmation depth: the anchor is gone
     slow_chain.rpc("anvil_mine", "0x3")
     assert not slow_chain.registry.batch(slow_chain.issuer.address, batch.root).exists
+    assert _verdict(slow_chain, old_proof) == "invalid"  # below the depth: gone means invalid
     s = issuer_settings(slow_chain, tmp_path / "data", db_url, finality="depth")
     again = build_pipeline(s, db)
     assert again.reconcile() == 1
@@ -151,6 +155,62 @@ def test_depth_rule_reorg_after_done_withdraws_and_rewrites(
     assert fixed.status == "done" and fixed.block_hash != batch.block_hash
     assert_exactly_once(slow_chain, again.cfg.output_dir, expected, again.store)
     assert len(slow_chain.anchored_events()) == 1
+    for f in _proof_files(again):  # the rewritten proofs verify; the withdrawn one names another block
+        assert _verdict(slow_chain, f.read_bytes()) == "valid"
+    assert _verdict(slow_chain, old_proof) == "invalid"
+
+
+def test_reorg_while_watch_runs(
+    slow_chain: Chain, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`registry anchor --watch` notices a reorg of a done batch by itself and repairs it."""
+    import threading
+
+    from registry.anchor import pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "RECONCILE_INTERVAL", 0.2)
+    pipe, _db, expected = _issued(slow_chain, tmp_path, db_url, 4, finality="depth", batch_max_wait=0)
+    snap = slow_chain.rpc("evm_snapshot")
+    watcher = threading.Thread(target=pipe.watch, kwargs={"idle": 0.05}, daemon=True)
+    watcher.start()
+    try:
+        assert _wait(lambda: _proof_files(pipe) and pipe._batch(1).status == "done")
+        first = pipe._batch(1)
+        slow_chain.rpc("evm_revert", snap)
+        slow_chain.rpc("anvil_mine", "0x3")
+        assert _wait(lambda: (b := pipe._batch(1)).status == "done" and b.block_hash != first.block_hash)
+    finally:
+        pipe.stop.set()
+        watcher.join(timeout=30)
+    assert not watcher.is_alive()
+    assert_exactly_once(slow_chain, pipe.cfg.output_dir, expected, pipe.store)
+    for f in _proof_files(pipe):
+        assert _verdict(slow_chain, f.read_bytes()) == "valid"
+
+
+def _wait(predicate: Any, timeout: float = 60.0) -> bool:
+    """Poll ``predicate`` (a real pipeline thread and a real node are working meanwhile)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _verdict(chain: Chain, document: bytes) -> str:
+    """What the verifier says of a written credential, under the depth rule of these tests."""
+    from registry.verify.core import VerifyConfig, verify_credential
+    from registry.verify.reader import ChainReader
+
+    reader = ChainReader(chain.url, [chain.registry.address], finality="depth", timeout=5.0)
+    try:
+        config = VerifyConfig(trusted=frozenset({(int(chain.w3.eth.chain_id), chain.registry.address)}))
+        return str(verify_credential(document, reader, config).status.value)
+    finally:
+        reader.close()
 
 
 def test_killed_right_after_noticing_the_reorg(slow_chain: Chain, db_url: str, tmp_path: Path) -> None:
