@@ -50,26 +50,19 @@ def main() -> None:
     ap.add_argument("--per-batch", type=int, default=5)
     args = ap.parse_args()
 
-    from eth_account import Account
+    from bench_chain import bench_registry
 
     from registry.anchor.context import build_pipeline, open_store_from
     from registry.anchor.demo import ISSUER, write_jsonl
     from registry.anchor.intake import Intake
-    from registry.chain.anvil import DEV_KEYS, start_anvil
-    from registry.chain.connection import connect
-    from registry.chain.contract import RegistryContract
-    from registry.chain.deploy import deploy_registry
-    from registry.chain.tx import send
+    from registry.chain.anvil import start_anvil
     from registry.db import open_database
     from registry.settings import load_settings
 
     work = Path(tempfile.mkdtemp(prefix="bench-finality-"))
     node = start_anvil(fast_finality=True)
     try:
-        w3 = connect(node.url)
-        admin, issuer = Account.from_key(DEV_KEYS[0]), Account.from_key(DEV_KEYS[1])
-        reg = RegistryContract(w3, deploy_registry(w3, admin))
-        send(w3, admin, reg.functions.registerIssuer(issuer.address, "Bench University", str(ISSUER["id"])))
+        w3, issuer, reg = bench_registry(node.url)
         settings = load_settings(
             data_dir=work / "data",
             rpc_url=node.url,

@@ -53,16 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verify-sample", type=int, default=200, help="proof files checked against the chain")
     args = ap.parse_args(argv)
 
-    from eth_account import Account
+    from bench_chain import bench_registry
 
-    from registry.anchor.demo import ISSUER, write_jsonl
+    from registry.anchor.demo import write_jsonl
     from registry.anchor.intake import Intake
     from registry.anchor.pipeline import Pipeline, PipelineConfig
-    from registry.chain.anvil import DEV_KEYS, start_anvil
-    from registry.chain.connection import connect
-    from registry.chain.contract import RegistryContract
-    from registry.chain.deploy import deploy_registry
-    from registry.chain.tx import send
+    from registry.chain.anvil import start_anvil
     from registry.db import open_database
     from registry.settings import load_settings
 
@@ -70,11 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     node = start_anvil()
     try:
-        w3 = connect(node.url)
-        admin, issuer = Account.from_key(DEV_KEYS[0]), Account.from_key(DEV_KEYS[1])
-        reg = RegistryContract(w3, deploy_registry(w3, admin))
-        # registered URI = the issuer id the generated badges name: intake checks every document
-        send(w3, admin, reg.functions.registerIssuer(issuer.address, "Bench University", str(ISSUER["id"])))
+        w3, issuer, reg = bench_registry(node.url)
         settings = load_settings(
             data_dir=work / "data",
             database_url=args.db_url,

@@ -50,7 +50,7 @@ from web3 import Web3
 from registry.anchor.crash import crash_point
 from registry.anchor.txmanager import GWEI, Lost, Mined, TxManager, is_node_down
 from registry.chain.contract import RegistryContract, decode_revert, is_revert
-from registry.chain.finality import FinalityRule, FinalityView, is_final, read_finalized, resolve_rule
+from registry.chain.finality import FinalityRule, FinalityView, is_final, read_view, resolve_rule
 from registry.chain.schema import TxStatus
 from registry.core.formats import ANCHOR_PROOF_TYPE, AnchorProof, Manifest, attach_proof, format_registry
 from registry.core.merkle import MerkleTree
@@ -428,15 +428,7 @@ class Pipeline:
     def finality_view(self, *, fresh: bool = False) -> FinalityView:
         """Head and finalized block (cached for one round of :meth:`advance_all`)."""
         if self._view is None or fresh:
-            rule = self.rule
-            head = int(self.w3.eth.block_number)
-            finalized = read_finalized(self.w3) if rule is FinalityRule.finalized else None
-            if rule is FinalityRule.finalized and finalized is None:
-                raise ChainError(
-                    "the node stopped answering the `finalized` block tag; set REGISTRY_FINALITY",
-                    code=ErrorCode.NO_FINALIZED_TAG,
-                )
-            self._view = FinalityView(rule, head, finalized, self.cfg.confirmations)
+            self._view = read_view(self.w3, self.rule, self.cfg.confirmations)
         return self._view
 
     def _canonical(self, batch: Batch) -> bool:

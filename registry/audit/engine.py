@@ -36,7 +36,7 @@ from registry.audit.cursor import Cursor, load_cursor, save_cursor
 from registry.audit.events import DEFAULT_CHUNK, ISSUER_EVENTS, STATUS_EVENTS, ChainEvent, EventReader
 from registry.audit.issuer_records import check_issuer_batches, read_done_batches
 from registry.chain.contract import RegistryContract, call_chain
-from registry.chain.finality import FinalityView, is_final, read_finalized, resolve_rule
+from registry.chain.finality import is_final, read_view, resolve_rule
 from registry.chain.schema import Batch, CredentialStatus, Issuer, IssuerStatus
 from registry.core.cid import cid_for_bytes, parse_cid, same_cid
 from registry.core.formats import Manifest, format_registry
@@ -114,11 +114,7 @@ class Auditor:
     def _note_finality(self, report: m.AuditReport) -> None:
         """Mark each batch final or not under the audit's rule (not final is reported, no anomaly)."""
         rule = call_chain(lambda: resolve_rule(self.finality, self.w3), "finalized block")
-        latest = int(call_chain(lambda: self.w3.eth.block_number, "block number"))
-        finalized = None
-        if rule == "finalized":
-            finalized = call_chain(lambda: read_finalized(self.w3), "finalized block")
-        view = FinalityView(rule, latest, finalized, max(self.confirmations, 1))
+        view = call_chain(lambda: read_view(self.w3, rule, max(self.confirmations, 1)), "finalized block")
         report.finality = {"rule": str(rule), "finalBlock": view.final_block}
         for rec in report.batches:
             rec.final = is_final(rec.block_number, view)

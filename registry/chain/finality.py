@@ -21,11 +21,14 @@ from typing import Any
 
 from web3.exceptions import BlockNotFound, Web3RPCError
 
+from registry.errors import ChainError, ErrorCode
+
 __all__ = [
     "FinalityRule",
     "FinalityView",
     "is_final",
     "read_finalized",
+    "read_view",
     "resolve_rule",
 ]
 
@@ -82,3 +85,14 @@ def resolve_rule(setting: str, w3: Any) -> FinalityRule:
         return FinalityRule.finalized if read_finalized(w3) is not None else FinalityRule.depth
     return FinalityRule(setting)
 
+
+def read_view(w3: Any, rule: FinalityRule, confirmations: int) -> FinalityView:
+    """The node's head and, under the ``finalized`` rule, its finalized block (two reads)."""
+    head = int(w3.eth.block_number)
+    finalized = read_finalized(w3) if rule is FinalityRule.finalized else None
+    if rule is FinalityRule.finalized and finalized is None:
+        raise ChainError(
+            "the node stopped answering the `finalized` block tag; set REGISTRY_FINALITY",
+            code=ErrorCode.NO_FINALIZED_TAG,
+        )
+    return FinalityView(rule, head, finalized, confirmations)
