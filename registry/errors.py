@@ -123,6 +123,8 @@ class ErrorCode(StrEnum):
     ROOT_TAKEN = "root_taken", *_OTHER
     SAMPLE_REJECTED = "sample_rejected", *_OTHER
     STOPPED = "stopped", *_OTHER
+    # status lists (registry.core.status_list)
+    MALFORMED_STATUS_LIST = "malformed_status_list", *_INPUT
 
 
 class RegistryError(Exception):
