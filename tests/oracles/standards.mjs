@@ -10,7 +10,8 @@
 //                  "checks": ["issue", "ob3_schema", "vc2_schema", "expand", "verify"],
 //                  "issue":  {"seed": "<32-byte hex>", "created": "...", "controller": "did:…",
 //                             "verificationMethod": "did:…#…"},
-//                  "verify": {"now": "...", "checkStatus": false} }, ... ] }
+//                  "verify": {"now": "...", "checkStatus": false,
+//                             "purpose": "credentialIssuance" (default) | "assertionMethod"} }, ...] }
 // stdout: {"results": [ {<check>: <result>, ...} one per item, in order ], "ms": {...}}
 //   ob3_schema / vc2_schema: {valid, errors: ["<instancePath> <message> (<schemaPath>)"]}
 //   expand:  {ok, error: {name, message, code, details}}   (jsonld.js expand, safe mode)
@@ -30,6 +31,7 @@ import * as didKey from '@digitalbazaar/did-method-key';
 import {contexts as credentialsContexts} from '@digitalbazaar/credentials-context';
 import {contexts as statusContexts} from '@digitalbazaar/vc-bitstring-status-list-context';
 import {checkStatus as bitstringCheckStatus} from '@digitalbazaar/vc-bitstring-status-list';
+import jsigs from 'jsonld-signatures'; // @digitalbazaar/vc's own dependency (same copy)
 
 const require = createRequire(import.meta.url);
 const jsonld = require('jsonld');
@@ -180,6 +182,13 @@ async function checkVerify(document, options = {}) {
   if(options.now) {
     args.now = options.now;
   }
+  if(options.purpose === 'assertionMethod') {
+    // Data Integrity only: the key must be an assertionMethod of its controller, without the
+    // VC rule (CredentialIssuancePurpose) that the credential's issuer be that controller
+    args.purpose = new jsigs.purposes.AssertionProofPurpose();
+  } else if(options.purpose !== undefined && options.purpose !== 'credentialIssuance') {
+    throw new Error(`unknown verify.purpose ${JSON.stringify(options.purpose)}`);
+  }
   if(options.checkStatus) {
     args.checkStatus = opts => bitstringCheckStatus({...opts, suite, documentLoader});
   } else {
@@ -246,7 +255,9 @@ async function runItem(item) {
   const checks = item.checks || [];
   let document = item.document;
   if(checks.includes('issue')) {
+    const t = performance.now();
     out.issue = await checkIssue(document, item.issue);
+    ms.issue = (ms.issue || 0) + (performance.now() - t);
     if(out.issue.ok) {
       document = out.issue.credential;
     }
