@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from oracles.anchor_forms import ANCHOR_CRYPTOSUITE, legacy_anchor_proof, new_anchor_proof
+from oracles.kit import public_key, signed_by_us
 from oracles.oracle import run_items
 
 from registry.core.dataintegrity import didkey
@@ -33,23 +34,12 @@ SEED_A = hashlib.sha256(b"oracle issuer A").digest()
 SEED_B = hashlib.sha256(b"oracle issuer B").digest()
 
 
-def _public(seed: bytes) -> bytes:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    public = Ed25519PrivateKey.from_private_bytes(seed).public_key()
-    return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
 def _badge(seed: bytes, n: int = 0) -> dict[str, Any]:
-    return sample_badge(n, issuer_id=didkey.did_key(_public(seed)), issuer_name="Oracle College")
+    return sample_badge(n, issuer_id=didkey.did_key(public_key(seed)), issuer_name="Oracle College")
 
 
 def _signed_by_us(seed: bytes, doc: dict[str, Any], vm: str | None = None) -> dict[str, Any]:
-    method = vm or didkey.verification_method_id(_public(seed))
-    out = copy.deepcopy(doc)
-    out["proof"] = [eddsa.create_proof(doc, seed, method, CREATED)]
-    return out
+    return signed_by_us(seed, doc, CREATED, vm)
 
 
 def _tamper(doc: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +51,8 @@ def _tamper(doc: dict[str, Any]) -> dict[str, Any]:
 def _with_bad_second_proof(signed: dict[str, Any]) -> dict[str, Any]:
     """``signed`` plus a second eddsa proof by another key whose signature is wrong."""
     out = copy.deepcopy(signed)
-    bad = eddsa.create_proof(_tamper(signed), SEED_B, didkey.verification_method_id(_public(SEED_B)), CREATED)
+    vm_b = didkey.verification_method_id(public_key(SEED_B))
+    bad = eddsa.create_proof(_tamper(signed), SEED_B, vm_b, CREATED)
     out["proof"].append(bad)
     return out
 
@@ -84,7 +75,7 @@ def _ours_cases() -> dict[str, dict[str, Any]]:
     with_legacy["proof"].append(legacy_anchor_proof(signed))
     only_anchor = copy.deepcopy(signed)
     only_anchor["proof"] = [new_anchor_proof(signed)]
-    other_key = _signed_by_us(SEED_B, _badge(SEED_A), vm=didkey.verification_method_id(_public(SEED_A)))
+    other_key = _signed_by_us(SEED_B, _badge(SEED_A), vm=didkey.verification_method_id(public_key(SEED_A)))
     return {"ours": signed, "ours_with_anchor": with_anchor, "ours_with_legacy_anchor": with_legacy,
             "only_anchor": only_anchor, "ours_tampered": _tamper(signed), "ours_wrong_key": other_key,
             "names_another_issuer": _signed_by_us(SEED_A, _badge(SEED_B)),
@@ -195,7 +186,7 @@ def test_we_verify_what_the_library_signs(oracle: dict[str, Any]) -> None:
     proofs = cred["proof"] if isinstance(cred["proof"], list) else [cred["proof"]]
     assert [(p["type"], p["cryptosuite"], p["created"]) for p in proofs] == [
         ("DataIntegrityProof", "eddsa-rdfc-2022", CREATED)]
-    assert proofs[0]["verificationMethod"] == didkey.verification_method_id(_public(SEED_B))
+    assert proofs[0]["verificationMethod"] == didkey.verification_method_id(public_key(SEED_B))
     assert oracle["library_signed_verify"]["verified"] is True
     res = eddsa.verify_proof(cred)
     assert res.verified, res
