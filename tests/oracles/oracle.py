@@ -44,6 +44,8 @@ class OracleRun:
     results: list[dict[str, Any]]
     ms: dict[str, float]
     wall_s: float
+    context_mismatches: list[str] = field(default_factory=list)
+    request_contexts_used: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -69,6 +71,13 @@ def schema_paths(base: Path | None = None) -> dict[str, str]:
             raise OracleError(f"the {key} schema {name} is not under {base or OWN_SCHEMAS}")
         out[key] = str(found[0])
     return out
+
+
+def registry_contexts() -> dict[str, Any]:
+    """The registry's pinned JSON-LD contexts by URL (for URLs the npm packages do not serve)."""
+    from registry.core.dataintegrity.contexts import DEFAULT_LOADER
+
+    return {url: DEFAULT_LOADER(url)["document"] for url in sorted(DEFAULT_LOADER.urls)}
 
 
 def check_environment() -> str:
@@ -97,7 +106,11 @@ def _request(items: Sequence[Mapping[str, Any]], contexts: Mapping[str, Any] | N
 def run_items(items: Sequence[Mapping[str, Any]], *, contexts: Mapping[str, Any] | None = None,
               documents: Mapping[str, Any] | None = None, schemas: Mapping[str, str] | None = None,
               timeout: float = DEFAULT_TIMEOUT) -> OracleRun:
-    """One node call for ``items`` (``{"document", "checks", "issue"?, "verify"?}`` each)."""
+    """One node call for ``items`` (``{"document", "checks", "issue"?, "verify"?}`` each).
+
+    ``contexts`` serve only URLs that no npm context package serves (the packages win; a copy
+    that differs from the package's is listed in ``context_mismatches``).
+    """
     node = check_environment()
     stdin = _request(items, contexts, documents, schemas)
     start = time.perf_counter()
@@ -119,7 +132,8 @@ def run_items(items: Sequence[Mapping[str, Any]], *, contexts: Mapping[str, Any]
     if len(results) != len(items):
         raise OracleError(f"the oracle answered {len(results)} results for {len(items)} documents")
     TIMINGS.calls.append((len(items), wall, answer.get("ms", {})))
-    return OracleRun(results, answer.get("ms", {}), wall)
+    return OracleRun(results, answer.get("ms", {}), wall, answer.get("contextMismatches", []),
+                     answer.get("requestContextsUsed", []))
 
 
 def run_oracle(docs: Iterable[Mapping[str, Any]], checks: Iterable[str], *,

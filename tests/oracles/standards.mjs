@@ -3,7 +3,8 @@
 // stdin: one JSON request
 //   { "schemas": {"ob3": "<path of the OB 3.0 AchievementCredential schema>",
 //                 "vc2": "<path of the VC 2.0 verifiable-credential schema>"},
-//     "contexts":  {"<url>": <context document>, ...},   // extra contexts, beside the npm ones
+//     "contexts":  {"<url>": <context document>, ...},   // extra contexts, for URLs no npm
+//                                                        //  package serves (npm wins)
 //     "documents": {"<url>": <document>, ...},           // extra loader documents (DID documents,
 //                                                        //  status list credentials)
 //     "items": [ { "document": {...},
@@ -12,7 +13,9 @@
 //                             "verificationMethod": "did:…#…"},
 //                  "verify": {"now": "...", "checkStatus": false,
 //                             "purpose": "credentialIssuance" (default) | "assertionMethod"} }, ...] }
-// stdout: {"results": [ {<check>: <result>, ...} one per item, in order ], "ms": {...}}
+// stdout: {"results": [ {<check>: <result>, ...} one per item, in order ], "ms": {<check>: ms},
+//          "contextMismatches": [urls whose request copy differs from the npm package's],
+//          "requestContextsUsed": [urls served from the request, not from an npm package]}
 //   ob3_schema / vc2_schema: {valid, errors: ["<instancePath> <message> (<schemaPath>)"]}
 //   expand:  {ok, error: {name, message, code, details}}   (jsonld.js expand, safe mode)
 //   verify:  {verified, errors: [messages], results: [{type, cryptosuite, verified,
@@ -54,9 +57,31 @@ for(const m of [credentialsContexts, statusContexts, dataIntegrityContexts, mult
     staticDocs.set(url, doc);
   }
 }
-for(const [url, doc] of Object.entries(request.contexts || {})) {
-  staticDocs.set(url, doc);
+// the request's contexts only fill in URLs the npm packages lack (the packages win: the oracle
+// stays independent of our pinned copies); a request copy that differs from the npm one is reported
+function canonicalJson(value) {
+  if(Array.isArray(value)) {
+    return `[${value.map(canonicalJson).join(',')}]`;
+  }
+  if(value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map(k =>
+      `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
+const contextMismatches = [];
+const requestContexts = new Set();
+for(const [url, doc] of Object.entries(request.contexts || {})) {
+  if(staticDocs.has(url)) {
+    if(canonicalJson(staticDocs.get(url)) !== canonicalJson(doc)) {
+      contextMismatches.push(url);
+    }
+    continue;
+  }
+  staticDocs.set(url, doc);
+  requestContexts.add(url);
+}
+const requestContextsUsed = new Set();
 const extraDocs = new Map(Object.entries(request.documents || {}));
 
 const didKeyDriver = didKey.driver();
@@ -85,6 +110,9 @@ function fromExtra(url) {
 
 async function documentLoader(url) {
   if(staticDocs.has(url)) {
+    if(requestContexts.has(url)) {
+      requestContextsUsed.add(url);
+    }
     return remote(url, staticDocs.get(url));
   }
   const extra = fromExtra(url);
@@ -287,4 +315,5 @@ for(const item of request.items || []) {
   results.push(await runItem(item));
 }
 ms.total = performance.now() - t0;
-process.stdout.write(JSON.stringify({results, ms}));
+process.stdout.write(JSON.stringify({results, ms, contextMismatches,
+  requestContextsUsed: [...requestContextsUsed].sort()}));
