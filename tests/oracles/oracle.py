@@ -80,15 +80,15 @@ def registry_contexts() -> dict[str, Any]:
     return {url: DEFAULT_LOADER(url)["document"] for url in sorted(DEFAULT_LOADER.urls)}
 
 
-def check_environment() -> str:
+def check_environment(root: Path = ROOT) -> str:
     """The path of node, after checking every npm package the oracle imports is installed."""
     node = shutil.which("node")
     if node is None:
         raise OracleError("node is not on PATH: the standards oracle (tests/oracles/standards.mjs) "
                           "needs it; install node and run scripts/setup.sh")
-    missing = [p for p in PACKAGES if not (ROOT / "node_modules" / p / "package.json").is_file()]
+    missing = [p for p in PACKAGES if not (root / "node_modules" / p / "package.json").is_file()]
     if missing:
-        raise OracleError(f"npm packages missing from {ROOT / 'node_modules'}: {', '.join(missing)} "
+        raise OracleError(f"npm packages missing from {root / 'node_modules'}: {', '.join(missing)} "
                           "(pinned in package.json; run `npm ci`)")
     return node
 
