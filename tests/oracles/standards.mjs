@@ -19,7 +19,9 @@
 //   ob3_schema / vc2_schema: {valid, errors: ["<instancePath> <message> (<schemaPath>)"]}
 //   expand:  {ok, error: {name, message, code, details}}   (jsonld.js expand, safe mode)
 //   verify:  {verified, errors: [messages], results: [{type, cryptosuite, verified,
-//             verificationMethod, error}], ignoredProofs: [{type, cryptosuite}], statusResult}
+//             verificationMethod, error, purposeValid}], ignoredProofs: [{type, cryptosuite}],
+//             statusResult: {verified, skipped, errors, entries: [{statusPurpose,
+//             statusListIndex, status}]} (status true: the bit is set, e.g. revoked)}
 //   issue:   {ok, credential, error}  -- when it succeeds the other checks run on `credential`.
 // The document loader is offline: the npm context packages, the request's contexts/documents,
 // and did:key (did-method-key + ed25519-multikey); any other URL fails.
@@ -245,9 +247,14 @@ async function checkVerify(document, options = {}) {
     (result.results || []).flatMap(r => (r.proof ? [] : messages(r.error))));
   let statusResult = null;
   if(result.statusResult) {
+    // verified: the status lists loaded and verified; each entry's `status` true = bit set
     statusResult = {verified: Boolean(result.statusResult.verified),
       skipped: Boolean(result.statusResult.skipped),
-      errors: messages(result.statusResult.error)};
+      errors: messages(result.statusResult.error),
+      entries: (result.statusResult.results || []).map(r => ({
+        statusPurpose: r.credentialStatus?.statusPurpose ?? null,
+        statusListIndex: r.credentialStatus?.statusListIndex ?? null,
+        status: r.status ?? null}))};
   }
   return {verified: Boolean(result.verified), errors: [...new Set(errors)], results,
     ignoredProofs, statusResult};
