@@ -94,25 +94,29 @@ def check_environment(root: Path = ROOT) -> str:
 
 
 def _request(items: Sequence[Mapping[str, Any]], contexts: Mapping[str, Any] | None,
-             documents: Mapping[str, Any] | None, schemas: Mapping[str, str] | None) -> str:
+             documents: Mapping[str, Any] | None, schemas: Mapping[str, str] | None,
+             context_files: Mapping[str, str | Path] | None) -> str:
     for i, item in enumerate(items):
         unknown = set(item.get("checks", ())) - CHECKS
         if unknown:
             raise OracleError(f"item {i}: unknown checks {sorted(unknown)} (known: {sorted(CHECKS)})")
+    files = {url: str(path) for url, path in (context_files or {}).items()}
     return json.dumps({"schemas": dict(schemas or schema_paths()), "contexts": dict(contexts or {}),
-                       "documents": dict(documents or {}), "items": list(items)})
+                       "contextFiles": files, "documents": dict(documents or {}), "items": list(items)})
 
 
 def run_items(items: Sequence[Mapping[str, Any]], *, contexts: Mapping[str, Any] | None = None,
               documents: Mapping[str, Any] | None = None, schemas: Mapping[str, str] | None = None,
+              context_files: Mapping[str, str | Path] | None = None,
               timeout: float = DEFAULT_TIMEOUT) -> OracleRun:
     """One node call for ``items`` (``{"document", "checks", "issue"?, "verify"?}`` each).
 
-    ``contexts`` serve only URLs that no npm context package serves (the packages win; a copy
-    that differs from the package's is listed in ``context_mismatches``).
+    ``contexts`` (documents by URL) and ``context_files`` (paths by URL) serve only URLs that no
+    npm context package serves (the packages win; a copy that differs from the package's is
+    listed in ``context_mismatches``).
     """
     node = check_environment()
-    stdin = _request(items, contexts, documents, schemas)
+    stdin = _request(items, contexts, documents, schemas, context_files)
     start = time.perf_counter()
     try:
         out = subprocess.run([node, str(SCRIPT)], input=stdin, capture_output=True, text=True,
@@ -140,6 +144,7 @@ def run_oracle(docs: Iterable[Mapping[str, Any]], checks: Iterable[str], *,
                issue: Mapping[str, Any] | None = None, verify: Mapping[str, Any] | None = None,
                contexts: Mapping[str, Any] | None = None, documents: Mapping[str, Any] | None = None,
                schemas: Mapping[str, str] | None = None,
+               context_files: Mapping[str, str | Path] | None = None,
                timeout: float = DEFAULT_TIMEOUT) -> list[dict[str, Any]]:
     """The same ``checks`` on every document, in one node call: a result dict per document.
 
@@ -156,4 +161,4 @@ def run_oracle(docs: Iterable[Mapping[str, Any]], checks: Iterable[str], *,
             item["verify"] = dict(verify)
         items.append(item)
     return run_items(items, contexts=contexts, documents=documents, schemas=schemas,
-                     timeout=timeout).results
+                     context_files=context_files, timeout=timeout).results

@@ -5,6 +5,7 @@
 //                 "vc2": "<path of the VC 2.0 verifiable-credential schema>"},
 //     "contexts":  {"<url>": <context document>, ...},   // extra contexts, for URLs no npm
 //                                                        //  package serves (npm wins)
+//     "contextFiles": {"<url>": "<path of a context file>", ...},  // the same, from files
 //     "documents": {"<url>": <document>, ...},           // extra loader documents (DID documents,
 //                                                        //  status list credentials)
 //     "items": [ { "document": {...},
@@ -73,7 +74,11 @@ function canonicalJson(value) {
 }
 const contextMismatches = [];
 const requestContexts = new Set();
-for(const [url, doc] of Object.entries(request.contexts || {})) {
+const givenContexts = {...(request.contexts || {})};
+for(const [url, path] of Object.entries(request.contextFiles || {})) {
+  givenContexts[url] = JSON.parse(readFileSync(path, 'utf8'));
+}
+for(const [url, doc] of Object.entries(givenContexts)) {
   if(staticDocs.has(url)) {
     if(canonicalJson(staticDocs.get(url)) !== canonicalJson(doc)) {
       contextMismatches.push(url);

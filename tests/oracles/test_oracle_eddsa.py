@@ -103,7 +103,8 @@ def oracle() -> dict[str, Any]:
     unsigned_vector = json.loads((VECTORS / "unsigned.json").read_text(encoding="utf-8"))
     items.append(_item(unsigned_vector, ["issue"],
                        issue={"seed": _vector_seed().hex(), "created": VECTOR_CREATED}))
-    first = run_items(items, contexts={EXAMPLES_URL: EXAMPLES})
+    first = run_items(items, context_files={EXAMPLES_URL: VECTORS / "credentials-examples-v2.json"})
+    assert first.request_contexts_used == [EXAMPLES_URL]  # every other context came from npm
     verdicts = dict(zip(names, (r["verify"] for r in first.results), strict=False))
     verdicts.update({n + "/assertionMethod": first.results[len(names) + i]["verify"]
                      for i, n in enumerate(DI_ONLY)})

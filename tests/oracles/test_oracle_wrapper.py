@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from oracles.oracle import PACKAGES, OracleError, check_environment, run_items, schema_paths
+from oracles.oracle import PACKAGES, OracleError, check_environment, run_items, run_oracle, schema_paths
 
 DOC = {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential"],
        "issuer": "did:example:issuer", "credentialSubject": {"id": "did:example:subject"}}
@@ -44,3 +44,11 @@ def test_schema_paths_default_to_an_existing_copy(tmp_path: Path) -> None:
     assert all(Path(p).is_file() for p in paths.values())
     with pytest.raises(OracleError, match="schema"):
         schema_paths(tmp_path)
+
+
+def test_run_oracle_gives_one_result_per_document_in_order() -> None:
+    odd = {**DOC, "credentialSubject": {"id": "did:example:subject", "shoeSize": 44}}
+    results = run_oracle([DOC, odd, DOC], ["vc2_schema", "expand"])
+    assert [r["expand"]["ok"] for r in results] == [True, False, True]
+    assert [r["vc2_schema"]["valid"] for r in results] == [True, True, True]
+    assert results[1]["expand"]["error"]["details"]["event"]["details"]["property"] == "shoeSize"
