@@ -1,14 +1,13 @@
 """Bitstring Status List through @digitalbazaar/vc-bitstring-status-list (checkStatus on request).
 
-The library signs the list credential; we sign two credentials pointing into it (one bit clear,
+Our registry.core.status_list encodes the bits; the library signs the list credential;
+ we sign two credentials pointing into it (one bit clear,
 one set). With ``checkStatus`` the library reports each entry's bit; without it status is not
 looked at. Two node calls.
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
 import hashlib
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from oracles.kit import public_key, signed_by_us
 from oracles.oracle import run_items
 
+from registry.core import status_list
 from registry.core.dataintegrity import didkey
 from registry.core.samples import sample_badge
 
@@ -26,12 +26,10 @@ NOW = "2026-06-01T00:00:00Z"
 REVOKED = 7
 
 
-def _encoded_list(set_bits: set[int], size: int = 131072) -> str:
-    """``u`` + base64url(gzip(bits)), bit 0 the most significant bit of byte 0 (the spec's order)."""
-    bits = bytearray(size // 8)
-    for i in set_bits:
-        bits[i // 8] |= 0x80 >> (i % 8)
-    return "u" + base64.urlsafe_b64encode(gzip.compress(bytes(bits), mtime=0)).rstrip(b"=").decode()
+def _encoded_list(set_bits: set[int]) -> str:
+    """Our encoding (registry.core.status_list), which the library must read bit for bit."""
+    return status_list.encode_list(status_list.bits_for([(i, "revoked") for i in set_bits],
+                                                        status_list.Purpose.revocation))
 
 
 def _list_credential(issuer: str) -> dict[str, Any]:
