@@ -123,6 +123,10 @@ class ErrorCode(StrEnum):
     ROOT_TAKEN = "root_taken", *_OTHER
     SAMPLE_REJECTED = "sample_rejected", *_OTHER
     STOPPED = "stopped", *_OTHER
+    # issue 12 part D: intake accepts what the standards accept (registry.core.credential)
+    VC1_NOT_SUPPORTED = "vc1_not_supported", *_INPUT
+    SCHEMA_VIOLATION = "schema_violation", *_INPUT
+    UNDEFINED_TERM = "undefined_term", *_INPUT
 
 
 class RegistryError(Exception):
