@@ -523,7 +523,7 @@ def validate_credential(doc: Mapping[str, Any], *, strict: bool = False, allow_v
 
 def _refuse_vc1() -> None:
     raise ValidationError(
-        "VC 1.1 credentials (first context https://www.w3.org/2018/credentials/v1) are not"
+        "/@context/0: VC 1.1 credentials (first context https://www.w3.org/2018/credentials/v1) are not"
         f" supported: upgrade the document to VC 2.0 (first context {VC2_CONTEXT}, validFrom /"
         " validUntil instead of issuanceDate / expirationDate), or accept VC 1.1 explicitly"
         " (registry issue --allow-vc1, REGISTRY_ALLOW_VC1=true)",

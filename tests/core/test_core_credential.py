@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from registry.core.canonical import canonical_bytes, document_digest
-from registry.core.dataintegrity.contexts import StaticLoader
 from registry.core.credential import (
     OB3_CONTEXT,
     VC1_CONTEXT,
@@ -22,6 +21,7 @@ from registry.core.credential import (
     parse_timestamp,
     validate_credential,
 )
+from registry.core.dataintegrity.contexts import StaticLoader
 from registry.core.samples import COURSES, sample_badge
 from registry.errors import ValidationError
 
@@ -361,11 +361,14 @@ def test_vc11_dates_agree_with_vc2_dates_or_are_rejected() -> None:
     doc = vc11(issuanceDate="2018-01-01T00:00:00Z", validFrom="2018-01-01T01:00:00+01:00")
     same = validate_credential(doc, allow_vc1=True)
     assert same.valid_from == datetime(2018, 1, 1, tzinfo=UTC)
-    errs = errors_of(vc11(expirationDate="2020-01-01T00:00:00Z", validUntil="2099-01-01T00:00:00Z"), allow_vc1=True)
+    errs = errors_of(vc11(expirationDate="2020-01-01T00:00:00Z", validUntil="2099-01-01T00:00:00Z"),
+                     allow_vc1=True)
     assert "disagrees with validUntil" in errs["/expirationDate"]
-    errs = errors_of(vc11(issuanceDate="2018-01-01T00:00:00Z", validFrom="2019-01-01T00:00:00Z"), allow_vc1=True)
+    errs = errors_of(vc11(issuanceDate="2018-01-01T00:00:00Z", validFrom="2019-01-01T00:00:00Z"),
+                     allow_vc1=True)
     assert "disagrees with validFrom" in errs["/issuanceDate"]
-    errs = errors_of(vc11(issuanceDate="2021-01-01T00:00:00Z", expirationDate="2020-01-01T00:00:00Z"), allow_vc1=True)
+    errs = errors_of(vc11(issuanceDate="2021-01-01T00:00:00Z", expirationDate="2020-01-01T00:00:00Z"),
+                     allow_vc1=True)
     assert "is before issuanceDate" in errs["/expirationDate"]
     errs = errors_of(vc11(expirationDate="next year"), allow_vc1=True)
     assert "RFC 3339" in errs["/expirationDate"]

@@ -51,9 +51,33 @@ def schema_errors(name: SchemaName, doc: Mapping[str, Any]) -> Iterator[tuple[st
     """Each violation of the named official schema: ``(JSON pointer, message)``.
 
     The message names the schema and the failing keyword's location in it
-    (``schema /properties/proof/type``) so the rule can be looked up in the official file.
+    (``schema /properties/proof/type``) so the rule can be looked up in the official file. A failed
+    ``oneOf`` / ``anyOf`` is reported through the branch that got furthest into the document (its
+    own problems: a missing ``proofPurpose``, not "valid under none of the schemas").
     """
     validator = _validator(name)
-    for err in validator.iter_errors(dict(doc)):
-        where = _pointer(err.schema_path)
-        yield _pointer(err.instance_path), f"{err.message} ({TITLES[name]}: schema {where})"
+    for top in validator.iter_errors(dict(doc)):
+        for err in _leaves(top):
+            where = _pointer(err.schema_path)
+            yield _pointer(err.instance_path), f"{_short(err.message)} ({TITLES[name]}: schema {where})"
+
+
+def _leaves(err: Any, depth: int = 0) -> Iterator[Any]:
+    branches = [list(b) for b in (getattr(err.kind, "context", None) or []) if b]
+    if not branches or depth > 8:
+        yield err
+        return
+    best = max(branches, key=lambda b: max(len(list(e.instance_path)) for e in b))
+    for sub in best:
+        yield from _leaves(sub, depth + 1)
+
+
+def _short(message: str, limit: int = 60) -> str:
+    """The validator's message with a long leading JSON value (the failing instance) shortened."""
+    if message[:1] not in ('{', '[', '"') or len(message) <= 160:
+        return message
+    try:
+        _, end = json.JSONDecoder().raw_decode(message)
+    except ValueError:
+        return message
+    return message[:limit] + "\u2026" + message[end - 1:end] + message[end:]

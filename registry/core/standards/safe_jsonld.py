@@ -87,14 +87,20 @@ def _relative_iris(doc: Mapping[str, Any], expanded: Any) -> list[tuple[str, str
         if value.startswith("_:") or jsonld._is_absolute_iri(value) or (what, value) in seen:
             continue
         seen.add((what, value))
-        if what == "type":
-            where = find_pointer(doc, lambda k, v: k in ("type", "@type") and _has(v, value))
-            out.append((where or "", f"type {value!r} is not defined by any @context (JSON-LD safe mode)"))
-        else:
-            where = find_pointer(doc, lambda k, v: k in ("id", "@id") and v == value)
-            out.append((where or "", f"id {value!r} is a relative IRI; it must be a URL or URN"
-                        " (JSON-LD safe mode)"))
+        out.append((_pointer_of(doc, what, value), _IRI_MESSAGES[what].format(value)))
     return out
+
+
+_IRI_MESSAGES = {
+    "type": "type {!r} is not defined by any @context (JSON-LD safe mode)",
+    "id": "id {!r} is a relative IRI; it must be a URL or URN (JSON-LD safe mode)",
+}
+
+
+def _pointer_of(doc: Mapping[str, Any], what: str, value: str) -> str:
+    """Where the document holds ``type`` / ``id`` ``value`` (first occurrence)."""
+    keys = ("type", "@type") if what == "type" else ("id", "@id")
+    return find_pointer(doc, lambda k, v: k in keys and _has(v, value)) or ""
 
 
 def _walk_iris(node: Any) -> Any:
