@@ -27,6 +27,7 @@ from registry.core.dataintegrity.contexts import CONTEXTS_DIR, DEFAULT_LOADER
 from registry.core.dataintegrity.rdfc import canonize
 from registry.core.samples import sample_badge, sample_clr
 from registry.core.standards import STANDARDS_DIR
+from registry.core.standards.safe_jsonld import undefined_terms
 from registry.errors import ErrorCode, RegistryError, ValidationError
 
 ISSUER = "https://learn.example.edu/issuers/1"
@@ -233,7 +234,17 @@ def test_strict_rejects_an_undefined_type_and_a_relative_id() -> None:
     doc["credentialSubject"]["achievement"]["creator"]["id"] = "registrar"
     errs = rejected(doc, "undefined_term", strict=True)
     assert "type 'MicroCredential' is not defined" in errs["/credentialSubject/achievement/type"]
-    assert "id 'registrar' is a relative IRI" in errs["/credentialSubject/achievement/creator/id"]
+    assert "'registrar' is a relative IRI" in errs["/credentialSubject/achievement/creator/id"]
+
+
+def test_strict_flags_an_undefined_vocab_value_where_it_is() -> None:
+    # proofPurpose is @vocab-typed: a value no context defines stays a relative IRI
+    doc = badge()
+    doc["proof"] = [{**signature(), "proofPurpose": "madeUpPurpose"}]
+    errs = rejected(doc, "undefined_term", strict=True)
+    assert list(errs) == ["/proof/0/proofPurpose"]
+    assert "'madeUpPurpose' is a relative IRI" in errs["/proof/0/proofPurpose"]
+    assert undefined_terms(badge()) == []
 
 
 def test_strict_undefined_term_inside_a_clr_points_into_the_nested_credential() -> None:

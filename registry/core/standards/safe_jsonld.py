@@ -93,14 +93,16 @@ def _relative_iris(doc: Mapping[str, Any], expanded: Any) -> list[tuple[str, str
 
 _IRI_MESSAGES = {
     "type": "type {!r} is not defined by any @context (JSON-LD safe mode)",
-    "id": "id {!r} is a relative IRI; it must be a URL or URN (JSON-LD safe mode)",
+    "id": "{!r} is a relative IRI (an id or a term no @context defines); it must be a URL, a URN"
+          " or a defined term (JSON-LD safe mode)",
 }
 
 
 def _pointer_of(doc: Mapping[str, Any], what: str, value: str) -> str:
     """Where the document holds ``type`` / ``id`` ``value`` (first occurrence)."""
     keys = ("type", "@type") if what == "type" else ("id", "@id")
-    return find_pointer(doc, lambda k, v: k in keys and _has(v, value)) or ""
+    found = find_pointer(doc, lambda k, v: k in keys and _has(v, value))
+    return found or find_pointer(doc, lambda k, v: _has(v, value)) or ""  # e.g. an @vocab-typed value
 
 
 def _walk_iris(node: Any) -> Any:
