@@ -36,9 +36,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from registry.errors import ErrorCode, ValidationError
+
+if TYPE_CHECKING:
+    from registry.core.dataintegrity.contexts import StaticLoader
 
 __all__ = [
     "CLR2_CONTEXT",
@@ -488,7 +491,7 @@ _WHAT: dict[str, str] = {"vc2": "W3C VC 2.0 credential", "ob3": "Open Badges 3.0
 
 
 def validate_credential(doc: Mapping[str, Any], *, strict: bool = False, allow_vc1: bool = False,
-                        will_add_id: bool = False, loader: Any = None) -> CredentialInfo:
+                        will_add_id: bool = False, loader: StaticLoader | None = None) -> CredentialInfo:
     """Check a VC 2.0 / Open Badges 3.0 / CLR 2.0 document; plain JSON objects pass unless ``strict``.
 
     ``allow_vc1``: accept VC 1.1 credentials (else ``vc1_not_supported``). ``strict``: also the
@@ -532,45 +535,17 @@ def _refuse_vc1() -> None:
                  " unless allowed explicitly)"}])
 
 
-def _strict(doc: Mapping[str, Any], kind: Kind, *, will_add_id: bool, loader: Any) -> None:
-    """The official schemas, then JSON-LD safe mode; raises the first stage's problems."""
-    from registry.core.standards import schema_errors
-    from registry.core.standards.safe_jsonld import undefined_terms
+def _strict(doc: Mapping[str, Any], kind: Kind, *, will_add_id: bool, loader: StaticLoader | None) -> None:
+    """The official schemas, then JSON-LD safe mode; raises the first failing stage's problems."""
+    from registry.core.standards import strict_problems
 
-    body = _without_anchor_proofs(doc)
-    checked = {"id": _PLACEHOLDER_ID, **body} if will_add_id and "id" not in body else body
+    stage, problems = strict_problems(doc, kind, will_add_id=will_add_id, loader=loader)
     errs = _Errors()
-    for name in ("ob3", "vc2") if kind == "ob3" else ("vc2",):
-        for path, message in schema_errors(name, checked):  # type: ignore[arg-type]
-            errs.add(path, message)
-    if kind == "clr2":
-        creds = checked["credentialSubject"]["verifiableCredential"]
-        for i, cred in enumerate(creds):
-            here = errs.at(f"/credentialSubject/verifiableCredential/{i}")
-            for name in ("ob3", "vc2"):
-                for path, message in schema_errors(name, cred):  # type: ignore[arg-type]
-                    here.add(path, message)
-    _raise(errs, f"{_WHAT[kind]} under the official JSON Schemas", code=ErrorCode.SCHEMA_VIOLATION)
-    for path, message in undefined_terms(body, loader):
+    for path, message in problems:
         errs.add(path, message)
+    if stage == "schema":
+        _raise(errs, f"{_WHAT[kind]} under the official JSON Schemas", code=ErrorCode.SCHEMA_VIOLATION)
     _raise(errs, f"{_WHAT[kind]} in JSON-LD safe mode", code=ErrorCode.UNDEFINED_TERM)
-
-
-_PLACEHOLDER_ID = "urn:uuid:00000000-0000-4000-8000-000000000000"
-
-
-def _without_anchor_proofs(doc: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The document with the registry's own anchor proofs left out (intake drops them anyway)."""
-    if "proof" not in doc:
-        return doc
-    from registry.core.formats import split_proofs
-
-    body, anchors, others = split_proofs(doc)
-    if not anchors:
-        return doc
-    if others:
-        body["proof"] = others if isinstance(doc["proof"], list) else others[0]
-    return body
 
 
 def _raise(errs: _Errors, what: str, code: str | None = None) -> None:

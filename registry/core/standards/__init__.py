@@ -15,11 +15,15 @@ import json
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import jsonschema_rs
 
-__all__ = ["OB3_SCHEMA_FILE", "SCHEMA_IDS", "VC2_SCHEMA_FILE", "SchemaName", "schema_errors"]
+if TYPE_CHECKING:
+    from registry.core.dataintegrity.contexts import StaticLoader
+
+__all__ = ["OB3_SCHEMA_FILE", "SCHEMA_IDS", "VC2_SCHEMA_FILE", "SchemaName", "schema_errors",
+           "strict_problems"]
 
 STANDARDS_DIR = Path(__file__).parent
 OB3_SCHEMA_FILE = "ob_v3p0_achievementcredential_schema.json"
@@ -81,3 +85,48 @@ def _short(message: str, limit: int = 60) -> str:
     except ValueError:
         return message
     return message[:limit] + "\u2026" + message[end - 1:end] + message[end:]
+
+
+PLACEHOLDER_ID = "urn:uuid:00000000-0000-4000-8000-000000000000"
+_NESTED = "/credentialSubject/verifiableCredential"
+
+
+def strict_problems(doc: Mapping[str, Any], kind: str, *, will_add_id: bool = False,
+                    loader: StaticLoader | None = None) -> tuple[str, list[tuple[str, str]]]:
+    """``("schema" | "jsonld", problems)``: the first stage of strict mode that finds any (or none).
+
+    Stage one, the official schemas: OB 3.0 + VC 2.0 for ``ob3``; VC 2.0 for ``vc2`` and ``clr2``,
+    and for a CLR OB 3.0 + VC 2.0 on each credential inside it (pointers into it). With
+    ``will_add_id`` a document without ``id`` is checked with a placeholder one (the caller adds
+    it). Stage two, JSON-LD safe-mode expansion of the document. The registry's own anchor proofs
+    are left out of both. A structurally valid document of ``kind`` is assumed.
+    """
+    from registry.core.standards.safe_jsonld import undefined_terms
+
+    body = _without_anchor_proofs(doc)
+    checked = {"id": PLACEHOLDER_ID, **body} if will_add_id and "id" not in body else body
+    problems: list[tuple[str, str]] = []
+    both: tuple[SchemaName, ...] = ("ob3", "vc2")
+    for name in both if kind == "ob3" else ("vc2",):
+        problems.extend(schema_errors(name, checked))
+    if kind == "clr2":
+        for i, cred in enumerate(checked["credentialSubject"]["verifiableCredential"]):
+            for name in both:
+                problems.extend((f"{_NESTED}/{i}{p}", m) for p, m in schema_errors(name, cred))
+    if problems:
+        return "schema", problems
+    return "jsonld", undefined_terms(body, loader)
+
+
+def _without_anchor_proofs(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The document with the registry's own anchor proofs left out (intake drops them anyway)."""
+    if "proof" not in doc:
+        return doc
+    from registry.core.formats import split_proofs
+
+    body, anchors, others = split_proofs(doc)
+    if not anchors:
+        return doc
+    if others:
+        body["proof"] = others if isinstance(doc["proof"], list) else others[0]
+    return body
