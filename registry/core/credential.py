@@ -144,6 +144,8 @@ class _Errors:
     sharing the one bounded list.
     """
 
+    __slots__ = ("date_range", "items", "more", "prefix", "root")
+
     def __init__(self, prefix: str = "", root: _Errors | None = None) -> None:
         self.prefix = prefix
         self.root: _Errors = root if root is not None else self
