@@ -125,6 +125,10 @@ class ErrorCode(StrEnum):
     STOPPED = "stopped", *_OTHER
     # status lists (registry.core.status_list)
     MALFORMED_STATUS_LIST = "malformed_status_list", *_INPUT
+    # issue 12 part D: intake accepts what the standards accept (registry.core.credential)
+    VC1_NOT_SUPPORTED = "vc1_not_supported", *_INPUT
+    SCHEMA_VIOLATION = "schema_violation", *_INPUT
+    UNDEFINED_TERM = "undefined_term", *_INPUT
 
 
 class RegistryError(Exception):
