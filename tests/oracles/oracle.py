@@ -19,7 +19,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("standards.mjs")
-OWN_SCHEMAS = Path(__file__).with_name("schemas")
 VENDORED_SCHEMAS = ROOT / "registry" / "core" / "standards"
 SCHEMA_FILES = {"ob3": "ob_v3p0_achievementcredential_schema.json",
                 "vc2": "verifiable-credential-schema.json"}
@@ -59,16 +58,15 @@ TIMINGS = Timings()
 
 
 def schema_paths(base: Path | None = None) -> dict[str, str]:
-    """The schema files: under ``base`` if given, else the vendored copies, else ours."""
+    """The schema files: under ``base`` if given, else the project's vendored copies."""
     out = {}
     for key, name in SCHEMA_FILES.items():
         if base is not None:
             found = sorted(Path(base).rglob(name))
         else:
             found = sorted(VENDORED_SCHEMAS.rglob(name)) if VENDORED_SCHEMAS.is_dir() else []
-            found = found or [OWN_SCHEMAS / name]
         if not found or not found[0].is_file():
-            raise OracleError(f"the {key} schema {name} is not under {base or OWN_SCHEMAS}")
+            raise OracleError(f"the {key} schema {name} is not under {base or VENDORED_SCHEMAS}")
         out[key] = str(found[0])
     return out
 

@@ -1,8 +1,8 @@
 """Bitstring Status List through @digitalbazaar/vc-bitstring-status-list (checkStatus on request).
 
 Our registry.core.status_list encodes the bits; the library signs the list credential; we
-sign two credentials pointing into it (one bit clear, one set). With ``checkStatus`` the library reports each entry's bit; without it status is not
-looked at. Two node calls.
+sign two credentials pointing into it (one bit clear, one set). With ``checkStatus`` the
+library reports each entry's bit; without it status is not looked at. Two node calls.
 """
 
 from __future__ import annotations
