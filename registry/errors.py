@@ -123,6 +123,8 @@ class ErrorCode(StrEnum):
     ROOT_TAKEN = "root_taken", *_OTHER
     SAMPLE_REJECTED = "sample_rejected", *_OTHER
     STOPPED = "stopped", *_OTHER
+    # part C (issue 12): DID resolution for the verifier (registry.dids)
+    DID_UNRESOLVABLE = "did_unresolvable", *_STORE
 
 
 class RegistryError(Exception):
