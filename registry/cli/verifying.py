@@ -72,7 +72,7 @@ def _print_result(result: object) -> None:
     from registry.verify.result import CHECK_TITLES, VerificationResult
 
     assert isinstance(result, VerificationResult)
-    con = Console(highlight=False, soft_wrap=True)
+    con = Console(highlight=False, soft_wrap=True, emoji=False)  # emoji=False: did:key: stays text
     colour = {"valid": "green"}.get(
         result.status.value, "red" if result.status.value in ("invalid", "revoked") else "yellow"
     )

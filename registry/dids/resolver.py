@@ -121,7 +121,8 @@ class DidResolver:
             if found is None:
                 found = resolve_key(did)
                 with self._lock:
-                    self._ok[did] = found
+                    if self.ttl > 0:
+                        self._ok[did] = found
             return found
         if not did.startswith("did:web:"):
             method = did.split(":")[1] if did.count(":") >= 2 else did
@@ -144,7 +145,8 @@ class DidResolver:
                 except Exception as exc:  # never raise to the verifier: it reports "cannot tell"
                     result = DidResult(did, error=f"{did}: {type(exc).__name__}", unreachable=True)
             with self._lock:
-                (self._ok if result.document is not None else self._failed)[did] = result
+                if self.ttl > 0:
+                    (self._ok if result.document is not None else self._failed)[did] = result
                 self._inflight.pop(did, None)
         return result
 

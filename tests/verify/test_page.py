@@ -194,8 +194,8 @@ def test_page_shows_what_the_document_claims_beside_the_registered_issuer(
     assert seen["status"] == "invalid" and seen["issuer"] == "Bar University"
     assert page.inner_text("#issuer-claimed") == "Massachusetts Institute of Technology (https://mit.edu)"
     assert (
-        seen["checks"]["issuer"]["status"] == "failed"
-        and "https://mit.edu" in seen["checks"]["issuer"]["text"]
+        seen["checks"]["issuer_binding"]["status"] == "failed"
+        and "https://mit.edu" in seen["checks"]["issuer_binding"]["text"]
     )
 
 
