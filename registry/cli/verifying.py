@@ -35,7 +35,9 @@ def _verify(
         False, "--require-signature", help="a credential without a verified issuer signature is invalid"
     ),
     require_domain: bool = typer.Option(
-        False, "--require-domain", help="a did:web issuer whose DID document cannot be fetched is indeterminate"
+        False,
+        "--require-domain",
+        help="a did:web issuer whose DID document cannot be fetched is indeterminate",
     ),
 ) -> None:
     """Verify a credential file against the chain; exit 0 only when it is valid."""

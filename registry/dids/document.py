@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from registry.core.dataintegrity.didkey import decode_public_key
 from registry.errors import DataIntegrityError, ErrorCode
@@ -18,7 +18,7 @@ def did_of(did_url: str) -> str:
     return did_url.split("#", 1)[0].split("?", 1)[0]
 
 
-def is_did(value: Any) -> bool:
+def is_did(value: Any) -> TypeGuard[str]:
     """True for a string shaped like a DID (``did:<method>:<id>``)."""
     if not isinstance(value, str) or not value.startswith("did:"):
         return False
@@ -71,8 +71,9 @@ def ed25519_public_key(method: Mapping[str, Any]) -> bytes:
         )
     mb = method.get("publicKeyMultibase")
     if not isinstance(mb, str):
-        raise DataIntegrityError("the verification method has no publicKeyMultibase",
-                                 code=ErrorCode.INVALID_MULTIKEY)
+        raise DataIntegrityError(
+            "the verification method has no publicKeyMultibase", code=ErrorCode.INVALID_MULTIKEY
+        )
     return decode_public_key(mb)
 
 

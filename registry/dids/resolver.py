@@ -70,7 +70,9 @@ class DidResolver:
         self.limits = limits or WebLimits()
         self.ttl = ttl
         self._ok: TTLCache[str, DidResult] = TTLCache(maxsize=max_entries, ttl=max(ttl, 0.001))
-        self._failed: TTLCache[str, DidResult] = TTLCache(maxsize=max_entries, ttl=max(min(ttl, FAILURE_TTL), 0.001))
+        self._failed: TTLCache[str, DidResult] = TTLCache(
+            maxsize=max_entries, ttl=max(min(ttl, FAILURE_TTL), 0.001)
+        )
         self._lock = threading.Lock()
         self._inflight: dict[str, threading.Lock] = {}
         self._slots = threading.BoundedSemaphore(max_concurrency)
@@ -126,7 +128,9 @@ class DidResolver:
             return found
         if not did.startswith("did:web:"):
             method = did.split(":")[1] if did.count(":") >= 2 else did
-            return DidResult(did, error=f"DID method {method[:40]!r} is not supported (did:key and did:web are)")
+            return DidResult(
+                did, error=f"DID method {method[:40]!r} is not supported (did:key and did:web are)"
+            )
         return self._resolve_web(did)
 
     def _resolve_web(self, did: str) -> DidResult:

@@ -23,7 +23,9 @@ import httpx
 from registry.dids.document import check_did_document
 from registry.errors import DataIntegrityError, ErrorCode
 
-_HOST = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_HOST = re.compile(
+    r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 _SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=@-]+")
 LOOPBACK_NAMES = frozenset({"localhost"})
 MAX_REDIRECTS = 3
@@ -49,10 +51,12 @@ def did_web_url(did: str, *, allow_http_loopback: bool = False) -> str:
     """The URL of the DID document of ``did`` (a did:web without fragment); ``invalid_did`` else."""
     if not isinstance(did, str) or not did.startswith("did:web:") or "#" in did or "?" in did:
         raise DataIntegrityError(f"{str(did)[:120]!r} is not a did:web DID", code=ErrorCode.INVALID_DID)
-    first, *path = did[len("did:web:"):].split(":")
+    first, *path = did[len("did:web:") :].split(":")
     host, _, port = unquote(first).partition(":")
     if not _HOST.fullmatch(host) or (port and (not port.isdigit() or not 0 < int(port) < 65536)):
-        raise DataIntegrityError(f"{did[:120]!r}: {first[:80]!r} is not a host[%3Aport]", code=ErrorCode.INVALID_DID)
+        raise DataIntegrityError(
+            f"{did[:120]!r}: {first[:80]!r} is not a host[%3Aport]", code=ErrorCode.INVALID_DID
+        )
     if any(not _SEGMENT.fullmatch(s) or s in (".", "..") for s in path):
         raise DataIntegrityError(f"{did[:120]!r} has an invalid path segment", code=ErrorCode.INVALID_DID)
     scheme = "http" if allow_http_loopback and is_loopback(host) else "https"
@@ -96,7 +100,9 @@ def fetch_did_web(did: str, client: httpx.Client, limits: WebLimits) -> dict[str
     except httpx.TimeoutException:
         raise DidWebError(f"{did}: {url} did not answer within {limits.timeout:g} s") from None
     except httpx.HTTPError as exc:
-        raise DidWebError(f"{did}: {url} cannot be reached ({type(exc).__name__}: {str(exc)[:160]})") from None
+        raise DidWebError(
+            f"{did}: {url} cannot be reached ({type(exc).__name__}: {str(exc)[:160]})"
+        ) from None
     if status != 200:
         raise DidWebError(f"{did}: {url} answered HTTP {status}")
     try:

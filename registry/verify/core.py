@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from registry.chain.finality import is_final
-from registry.dids.document import did_of, is_did
-from registry.dids.resolver import DidResult, DidSource
 from registry.chain.schema import IssuerStatus
 from registry.core.formats import format_timestamp, issuer_id_matches, parse_registry
+from registry.dids.document import did_of, is_did
+from registry.dids.resolver import DidResult, DidSource
 from registry.errors import ChainError
 from registry.settings import Settings
 from registry.verify.checks.chain import CHAIN_CHECK_NAMES, chain_findings, finality_of
@@ -99,7 +99,7 @@ def prepare_document(
     proof = parsed.proof
     if digest is None:
         return Prepared(findings=(fmt, integrity), proof=proof, **claims)
-    claims["signatures"] = signed_proofs(parsed.body, parsed.others, digest)
+    claims["signatures"] = signed_proofs(parsed.body, parsed.others, digest, parsed.info.issuer)
     if proof is None:
         return place_by_index(Prepared(findings=(fmt, integrity), digest=digest, **claims), config, index)
     chain_id, contract = parse_registry(proof.registry)

@@ -84,15 +84,25 @@ def anchor_signed(env: Env, items: list[tuple[dict[str, Any], dict[str, Any] | N
     return batch
 
 
-def did_web_document(did: str, key: IssuerKey | None, accounts: list[str], *, assert_key: bool = True) -> dict[str, Any]:
+def did_web_document(
+    did: str, key: IssuerKey | None, accounts: list[str], *, assert_key: bool = True
+) -> dict[str, Any]:
     """A did:web DID document: ``key`` as Multikey ``#key-1`` (under assertionMethod when
     ``assert_key``) and each CAIP-10 account as a ``blockchainAccountId`` method."""
     methods: list[dict[str, Any]] = []
     if key is not None:
-        methods.append({"id": f"{did}#key-1", "type": "Multikey", "controller": did, "publicKeyMultibase": key.multikey})
+        methods.append(
+            {"id": f"{did}#key-1", "type": "Multikey", "controller": did, "publicKeyMultibase": key.multikey}
+        )
     for i, account in enumerate(accounts):
-        methods.append({"id": f"{did}#chain-{i}", "type": "EcdsaSecp256k1RecoveryMethod2020", "controller": did,
-                        "blockchainAccountId": account})
+        methods.append(
+            {
+                "id": f"{did}#chain-{i}",
+                "type": "EcdsaSecp256k1RecoveryMethod2020",
+                "controller": did,
+                "blockchainAccountId": account,
+            }
+        )
     return {
         "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
         "id": did,
@@ -126,8 +136,11 @@ def _handler(server: DidWebServer) -> type[BaseHTTPRequestHandler]:
             if self.path in server.raw:
                 status, headers, body = server.raw[self.path]
             elif self.path in server.documents:
-                status, headers, body = 200, {"Content-Type": "application/did+json"}, json.dumps(
-                    server.documents[self.path]).encode()
+                status, headers, body = (
+                    200,
+                    {"Content-Type": "application/did+json"},
+                    json.dumps(server.documents[self.path]).encode(),
+                )
             else:
                 status, headers, body = 404, {"Content-Type": "text/plain"}, b"not found"
             self.send_response(status)

@@ -48,14 +48,18 @@ OTHER_DID_ISSUER: LocalAccount = DEV_ACCOUNTS[6]
 ALICE, BOB, MALLORY = key_of(11), key_of(12), key_of(13)
 
 
-def _cli(path: Path, rpc: str, env: Env, *extra: str, ca: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(
+    path: Path, rpc: str, env: Env, *extra: str, ca: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     environ = newcomer_env()
     environ["REGISTRY_DATA_DIR"] = str(path.parent / ".registry")
     if ca is not None:
         environ["REGISTRY_DID_WEB_CA_BUNDLE"] = str(ca)
     cmd = [sys.executable, "-c", "from registry.cli.main import run; run()"]
     args = ["verify", str(path), "--rpc-url", rpc, "--trusted", env.registry, *extra]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120, cwd=path.parent, env=environ)
+    return subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, timeout=120, cwd=path.parent, env=environ
+    )
 
 
 def _line(out: str, check: str) -> str:
@@ -127,7 +131,9 @@ def test_a_credential_naming_another_issuers_did_is_invalid(
         assert res.status is Status.invalid
         binding = res.check("issuer_binding")
         assert binding.status is CheckStatus.failed
-        assert BOB.did in binding.message and ALICE.did in binding.message and "Alice College" in binding.message
+        assert (
+            BOB.did in binding.message and ALICE.did in binding.message and "Alice College" in binding.message
+        )
         assert res.check("issuer").status is CheckStatus.passed  # the anchoring account is registered
         if sig is not None:  # and Alice's key is not Bob's
             assert res.check("signature").status is CheckStatus.failed
@@ -186,7 +192,10 @@ def test_require_signature_makes_an_unsigned_credential_invalid(
     assert plain.status is Status.valid and plain.check("signature").status is CheckStatus.skipped
     strict = verify_credential(cred, reader, replace(config, require_signature=True))
     assert strict.status is Status.invalid
-    assert strict.check("signature").message == "The document carries no issuer signature. This verifier requires one."
+    assert (
+        strict.check("signature").message
+        == "The document carries no issuer signature. This verifier requires one."
+    )
     path = write_json(tmp_path / "unsigned.json", cred)
     assert _cli(path, anvil.url, env).returncode == 0
     out = _cli(path, anvil.url, env, "--require-signature")
@@ -223,7 +232,12 @@ def test_a_did_web_issuer_whose_domain_lists_the_anchoring_account_is_valid(
 
 
 def test_a_did_web_document_that_does_not_list_the_anchoring_account_is_invalid(
-    anvil: Anvil, env: Env, web: DidWebServer, resolver: DidResolver, reader: ChainReader, config: VerifyConfig,
+    anvil: Anvil,
+    env: Env,
+    web: DidWebServer,
+    resolver: DidResolver,
+    reader: ChainReader,
+    config: VerifyConfig,
     tmp_path: Path,
 ) -> None:
     cred, key = _web_credential(env, web)
@@ -259,7 +273,10 @@ def test_an_unreachable_did_web_document_leaves_the_chain_verdict(
     assert res.status is Status.valid  # the chain's answer stands
     sig = res.check("signature")
     assert sig.status is CheckStatus.skipped and sig.details["domain"] == "unreachable"
-    assert f"The DID document of {web.did} was not obtained" in sig.message and "cannot be reached" in sig.message
+    assert (
+        f"The DID document of {web.did} was not obtained" in sig.message
+        and "cannot be reached" in sig.message
+    )
     required = verify_credential(cred, reader, replace(config, require_domain=True), resolver=resolver)
     assert required.status is Status.indeterminate
     assert required.check("signature").status is CheckStatus.error
@@ -319,7 +336,15 @@ def test_did_web_urls_follow_the_method_spec(did: str, url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "did", ["did:web:", "did:web:a..b", "did:web:x.example:..", "did:web:x.example%3A99999", "did:web:x#k", "did:key:z"]
+    "did",
+    [
+        "did:web:",
+        "did:web:a..b",
+        "did:web:x.example:..",
+        "did:web:x.example%3A99999",
+        "did:web:x#k",
+        "did:key:z",
+    ],
 )
 def test_malformed_did_web_is_refused(did: str) -> None:
     with pytest.raises(DataIntegrityError):
@@ -328,7 +353,10 @@ def test_malformed_did_web_is_refused(did: str) -> None:
 
 def test_plain_http_only_for_loopback_and_only_when_allowed() -> None:
     assert did_web_url("did:web:localhost%3A8000") == "https://localhost:8000/.well-known/did.json"
-    assert did_web_url("did:web:localhost%3A8000", allow_http_loopback=True) == "http://localhost:8000/.well-known/did.json"
+    assert (
+        did_web_url("did:web:localhost%3A8000", allow_http_loopback=True)
+        == "http://localhost:8000/.well-known/did.json"
+    )
     assert did_web_url("did:web:127.0.0.1", allow_http_loopback=True).startswith("http://127.0.0.1/")
     assert did_web_url("did:web:uni.example", allow_http_loopback=True).startswith("https://")
 

@@ -1,5 +1,6 @@
 """The chain checks: ``anchored``, ``issuer``, ``issuer_binding``, ``batch_not_revoked``,
-``credential_not_revoked``, ``credential_not_suspended``. Each reads one :class:`~registry.verify.reader.ChainView` (no I/O)."""
+``credential_not_revoked``, ``credential_not_suspended``. Each reads one
+:class:`~registry.verify.reader.ChainView` (no I/O)."""
 
 from __future__ import annotations
 

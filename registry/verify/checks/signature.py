@@ -72,16 +72,21 @@ def proof_label(p: Mapping[str, Any]) -> str:
     t = p.get("type")
     t = ",".join(str(x) for x in t) if isinstance(t, list) else (str(t) if t is not None else "untyped")
     suite = p.get("cryptosuite")
-    return (t[:60] + (f"/{str(suite)[:60]}" if suite is not None else ""))
+    return t[:60] + (f"/{str(suite)[:60]}" if suite is not None else "")
 
 
 _CACHE: LRUCache[tuple[bytes, str], SignedProof] = LRUCache(maxsize=8192)
 _CACHE_LOCK = threading.Lock()
 
 
-def signed_proofs(body: Mapping[str, Any], others: Sequence[Mapping[str, Any]], digest: bytes) -> tuple[SignedProof, ...]:
+def signed_proofs(
+    body: Mapping[str, Any], others: Sequence[Mapping[str, Any]], digest: bytes, issuer: str | None = None
+) -> tuple[SignedProof, ...]:
     """The document's other proofs, each with its signing input when it is ``eddsa-rdfc-2022``
-    (cached by document digest and proof, so a document seen again costs no canonicalization)."""
+    (cached by document digest and proof, so a document seen again costs no canonicalization).
+
+    ``issuer``: the document's issuer id; a proof by a key outside it is not canonicalized (it
+    fails whatever its signature), so such proofs cost an attacker's verifier no CPU."""
     out = []
     for p in others:
         if p.get("cryptosuite") == ANCHOR_CRYPTOSUITE:
@@ -90,14 +95,14 @@ def signed_proofs(body: Mapping[str, Any], others: Sequence[Mapping[str, Any]], 
         with _CACHE_LOCK:
             hit = _CACHE.get(key)
         if hit is None:
-            hit = _prepare_one(body, p)
+            hit = _prepare_one(body, p, issuer)
             with _CACHE_LOCK:
                 _CACHE[key] = hit
         out.append(hit)
     return tuple(out)
 
 
-def _prepare_one(body: Mapping[str, Any], p: Mapping[str, Any]) -> SignedProof:
+def _prepare_one(body: Mapping[str, Any], p: Mapping[str, Any], issuer: str | None) -> SignedProof:
     label = proof_label(p)
     if p.get("type") != PROOF_TYPE or p.get("cryptosuite") != CRYPTOSUITE:
         return SignedProof(label, checked=False)
@@ -107,12 +112,26 @@ def _prepare_one(body: Mapping[str, Any], p: Mapping[str, Any]) -> SignedProof:
         if vm is None:
             return SignedProof(label, True, problem="has no verificationMethod")
         if "previousProof" in p:
-            return SignedProof(label, True, vm, problem="is a proof chain (previousProof), which is not supported")
+            return SignedProof(
+                label, True, vm, problem="is a proof chain (previousProof), which is not supported"
+            )
         if p.get("proofPurpose") != "assertionMethod":
-            return SignedProof(label, True, vm, problem=f"has proofPurpose {str(p.get('proofPurpose'))[:60]!r}, not 'assertionMethod'")
+            return SignedProof(
+                label,
+                True,
+                vm,
+                problem=f"has proofPurpose {str(p.get('proofPurpose'))[:60]!r}, not 'assertionMethod'",
+            )
         signature = multibase_decode(p.get("proofValue", ""))
         if len(signature) != 64:
-            return SignedProof(label, True, vm, problem=f"has a proofValue of {len(signature)} bytes, not an Ed25519 signature (64)")
+            return SignedProof(
+                label,
+                True,
+                vm,
+                problem=f"has a proofValue of {len(signature)} bytes, not an Ed25519 signature (64)",
+            )
+        if not is_did(issuer) or did_of(vm) != did_of(issuer):
+            return SignedProof(label, True, vm, signature=signature)  # fails in signature_check
         context = _context(body, p)
         if context is None:
             return SignedProof(label, True, vm, problem="names a @context the document does not start with")
@@ -182,7 +201,9 @@ def signature_check(
     return _conclude(prep, config, tally, unknown, details, issuer_did)
 
 
-def _belonging(ours: list[SignedProof], issuer: str | None, issuer_did: str | None, tally: _Tally) -> list[SignedProof]:
+def _belonging(
+    ours: list[SignedProof], issuer: str | None, issuer_did: str | None, tally: _Tally
+) -> list[SignedProof]:
     """The well-formed proofs by a key of the issuer's DID; the others are failures."""
     pending = []
     for s in ours:
@@ -211,7 +232,9 @@ def _verify(s: SignedProof, doc: Mapping[str, Any], issuer_did: str, tally: _Tal
         tally.failures.append(f"its key {s.vm} is not in the DID document of {issuer_did}")
         return
     if not is_assertion_method(doc, s.vm):
-        tally.failures.append(f"its key {s.vm} is not listed under assertionMethod in the DID document of {issuer_did}")
+        tally.failures.append(
+            f"its key {s.vm} is not listed under assertionMethod in the DID document of {issuer_did}"
+        )
         return
     try:
         Ed25519PublicKey.from_public_bytes(ed25519_public_key(method)).verify(s.signature, s.data)
@@ -226,7 +249,9 @@ def _verify(s: SignedProof, doc: Mapping[str, Any], issuer_did: str, tally: _Tal
         tally.verified.append(s.vm)
 
 
-def _domain(prep: Prepared, doc: Mapping[str, Any], issuer_did: str, tally: _Tally, details: dict[str, Any]) -> None:
+def _domain(
+    prep: Prepared, doc: Mapping[str, Any], issuer_did: str, tally: _Tally, details: dict[str, Any]
+) -> None:
     """For did:web: the DID document lists the anchoring account (the domain confirms the chain)."""
     assert prep.chain_id is not None and prep.issuer_hint is not None
     account = f"eip155:{prep.chain_id}:{prep.issuer_hint}"
@@ -243,26 +268,53 @@ def _domain(prep: Prepared, doc: Mapping[str, Any], issuer_did: str, tally: _Tal
 
 
 def _unreachable(
-    prep: Prepared, config: VerifyConfig, tally: _Tally, details: dict[str, Any], issuer_did: str, why: str, signed: bool
+    prep: Prepared,
+    config: VerifyConfig,
+    tally: _Tally,
+    details: dict[str, Any],
+    issuer_did: str,
+    why: str,
+    signed: bool,
 ) -> Finding:
     """A did:web DID document that could not be had: reported; decisive only by policy."""
     details["domain"] = "unreachable"
-    what = "its signature and whether its domain lists the anchoring account" if signed else "whether its domain lists the anchoring account"
+    what = (
+        "its signature and whether its domain lists the anchoring account"
+        if signed
+        else "whether its domain lists the anchoring account"
+    )
     head = "The issuer signature does not hold: " + "; ".join(tally.failures) + ". " if tally.failures else ""
-    message = f"{head}The DID document of {issuer_did} was not obtained ({why}), so {what} could not be checked"
+    message = (
+        f"{head}The DID document of {issuer_did} was not obtained ({why}), so {what} could not be checked"
+    )
     if tally.failures:
         return failed(NAME, message + ".", **details)
     if config.require_domain:
-        return error(NAME, message + "; this verifier requires the domain check, so it cannot decide now.", **details)
+        return error(
+            NAME, message + "; this verifier requires the domain check, so it cannot decide now.", **details
+        )
     if config.require_signature and signed:
-        return error(NAME, message + "; this verifier requires a verified signature, so it cannot decide now.", **details)
+        return error(
+            NAME,
+            message + "; this verifier requires a verified signature, so it cannot decide now.",
+            **details,
+        )
     if config.require_signature:
-        return failed(NAME, message + "; the document carries no issuer signature, and this verifier requires one.", **details)
+        return failed(
+            NAME,
+            message + "; the document carries no issuer signature, and this verifier requires one.",
+            **details,
+        )
     return skipped(NAME, message + "; the chain's answer stands.", **details)
 
 
 def _conclude(
-    prep: Prepared, config: VerifyConfig, tally: _Tally, unknown: list[SignedProof], details: dict[str, Any], issuer_did: str | None
+    prep: Prepared,
+    config: VerifyConfig,
+    tally: _Tally,
+    unknown: list[SignedProof],
+    details: dict[str, Any],
+    issuer_did: str | None,
 ) -> Finding:
     """The finding from what the proofs and the DID document showed."""
     extra = ""
@@ -275,7 +327,9 @@ def _conclude(
         )
     notes = f"; {'; '.join(tally.notes)}" if tally.notes else ""
     if tally.failures:
-        return failed(NAME, "The issuer signature does not hold: " + "; ".join(tally.failures) + "." + extra, **details)
+        return failed(
+            NAME, "The issuer signature does not hold: " + "; ".join(tally.failures) + "." + extra, **details
+        )
     if tally.verified:
         details["verification_methods"] = tally.verified
         keys = ", ".join(dict.fromkeys(tally.verified))
@@ -285,8 +339,9 @@ def _conclude(
             f"a key listed under assertionMethod in its DID document{notes}.{extra}",
             **details,
         )
-    message = "The document carries no issuer signature" + (f" (issuer {issuer_did}{notes})" if notes else "") + "."
+    message = (
+        "The document carries no issuer signature" + (f" (issuer {issuer_did}{notes})" if notes else "") + "."
+    )
     if config.require_signature:
         return failed(NAME, message + " This verifier requires one." + extra, **details)
     return skipped(NAME, message + extra, **details)
-
