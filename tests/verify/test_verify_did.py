@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from did_helpers import (
+    CREATED,
     DidWebServer,
     IssuerKey,
     anchor_signed,
@@ -31,15 +32,29 @@ from did_helpers import (
 )
 from eth_account.signers.local import LocalAccount
 from helpers import DEV_ACCOUNTS, newcomer_env
+from memory_chain import (
+    ANCHORED_AT,
+    CONFIG,
+    ISSUER,
+    NOW,
+    MemoryChain,
+    MemoryIndex,
+    anchored,
+    credential,
+    index_hit,
+)
 from verify_helpers import Env, serve_app, write_json
 
 from registry.chain.anvil import Anvil, free_port
+from registry.core.canonical import document_digest
+from registry.core.dataintegrity.eddsa_rdfc_2022 import create_proof
 from registry.dids import DidResolver, WebLimits, did_web_url
 from registry.dids.document import check_did_document
-from registry.errors import DataIntegrityError
+from registry.errors import ChainError, DataIntegrityError
 from registry.settings import load_settings
-from registry.verify.core import VerifyConfig, verify_credential
-from registry.verify.reader import ChainReader
+from registry.verify.core import VerifyConfig, verify_credential, verify_digest
+from registry.verify.index import Resolution
+from registry.verify.reader import ChainReader, IssuerRecord
 from registry.verify.result import CheckStatus, Status, VerificationResult
 from registry.verify.service import create_app
 
@@ -393,3 +408,80 @@ def test_a_closed_port_is_unreachable_quickly() -> None:
     assert r.resolve(res.did) is res  # the failure is remembered for a while: no second fetch
     assert r.fetches == 1
     r.close()
+
+
+# -- pure: the same rules on an in-memory chain (no node) -----------------------------------------
+def _memory_case(
+    issuer: IssuerKey | str, proofs: list[dict[str, Any]] | None = None, *, body: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], Any]:
+    did = issuer if isinstance(issuer, str) else issuer.did
+    doc = body or credential(issuer={"id": did, "name": "Alice College"})
+    cred = anchored(doc)
+    anchors = cred["proof"] if isinstance(cred["proof"], list) else [cred["proof"]]
+    sigs = proofs if proofs is not None else ([sign(doc, issuer)] if isinstance(issuer, IssuerKey) else [])
+    cred["proof"] = [*sigs, *anchors]
+    chain = MemoryChain(issuer=IssuerRecord(ISSUER, 1, ANCHORED_AT - 100, 0, "Alice College", did))
+    return cred, chain
+
+
+def _pure(cred: dict[str, Any], chain: Any, config: VerifyConfig | None = None) -> VerificationResult:
+    return verify_credential(json.dumps(cred), chain, config or CONFIG, now=NOW)
+
+
+def test_pure_signed_valid_and_an_unknown_suite_listed() -> None:
+    doc = credential(issuer={"id": ALICE.did, "name": "Alice College"})
+    other = {"type": "DataIntegrityProof", "cryptosuite": "bbs-2023", "proofValue": "u1"}
+    cred, chain = _memory_case(ALICE, [sign(doc, ALICE), other], body=doc)
+    res = _pure(cred, chain)
+    assert res.status is Status.valid
+    sig = res.check("signature")
+    assert sig.status is CheckStatus.passed and sig.details["unverified_proofs"] == [
+        "DataIntegrityProof/bbs-2023"
+    ]
+    assert "did not verify (DataIntegrityProof/bbs-2023)" in sig.message
+
+
+def test_pure_a_wrong_proof_purpose_is_invalid() -> None:
+    doc = credential(issuer={"id": ALICE.did, "name": "Alice College"})
+    proof = create_proof_as(doc, ALICE, "authentication")
+    res = _pure(*_memory_case(ALICE, [proof], body=doc))
+    assert res.status is Status.invalid and "proofPurpose 'authentication'" in res.check("signature").message
+
+
+def test_pure_a_bad_signature_is_invalid_even_when_the_chain_is_down() -> None:
+    doc = credential(issuer={"id": ALICE.did, "name": "Alice College"})
+    cred, chain = _memory_case(ALICE, [sign(doc, MALLORY, vm=ALICE.vm)], body=doc)
+    res = _pure(cred, replace(chain, error=ChainError("node down")))
+    assert res.status is Status.invalid  # a forged signature needs no chain to be forged
+    assert res.check("anchored").status is CheckStatus.error
+    assert "does not verify" in res.check("signature").message
+
+
+def test_pure_a_did_web_is_fetched_only_once_the_chain_confirms_it() -> None:
+    did = "did:web:uni.example"
+    cred, chain = _memory_case(did, [], body=credential(issuer={"id": did, "name": "Uni"}))
+    down = _pure(cred, replace(chain, error=ChainError("node down")))
+    assert down.status is Status.indeterminate
+    assert "not fetched: the chain could not be read" in down.check("signature").message
+    other = replace(
+        chain, issuer=IssuerRecord(chain.issuer.address, 1, 1, 0, "Other", "did:web:other.example")
+    )
+    res = _pure(cred, other)
+    assert res.status is Status.invalid and res.check("issuer_binding").status is CheckStatus.failed
+    assert "not fetched: it is not the DID the anchoring issuer registered" in res.check("signature").message
+    # confirmed by the chain but no resolver given to the core: reported, the chain's verdict stands
+    res = _pure(cred, chain)
+    assert res.status is Status.valid and "no DID resolver is configured" in res.check("signature").message
+
+
+def test_pure_a_bare_digest_has_no_binding_and_no_signature() -> None:
+    doc = credential()
+    index = MemoryIndex(Resolution("hit", index_hit(doc)))
+    res = verify_digest(document_digest(doc), MemoryChain(), CONFIG, now=NOW, index=index)
+    assert res.status is Status.valid
+    assert res.check("issuer_binding").status is res.check("signature").status is CheckStatus.skipped
+
+
+def create_proof_as(doc: dict[str, Any], key: IssuerKey, purpose: str) -> dict[str, Any]:
+    """A proof with another proofPurpose."""
+    return create_proof(doc, key.seed, key.vm, CREATED, purpose)

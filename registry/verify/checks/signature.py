@@ -19,6 +19,7 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
@@ -155,6 +156,12 @@ def _context(body: Mapping[str, Any], p: Mapping[str, Any]) -> Any:
     return p["@context"] if have[: len(want)] == want else None
 
 
+@lru_cache(maxsize=1024)
+def _did_key(did: str) -> DidResult:
+    """A did:key's DID document (pure, so kept: the base58 decoding is in Python)."""
+    return resolve_key(did)
+
+
 @dataclass
 class _Tally:
     """What the proofs and the DID document showed."""
@@ -187,7 +194,7 @@ def signature_check(
     web = issuer_did is not None and issuer_did.startswith("did:web:")
     if issuer_did is None or not (pending or web):
         return _conclude(prep, config, tally, unknown, details, issuer_did)
-    res = did if did is not None else (resolve_key(issuer_did) if issuer_did.startswith("did:key:") else None)
+    res = did if did is not None else (_did_key(issuer_did) if issuer_did.startswith("did:key:") else None)
     if res is None or res.document is None:
         why = (res.error if res is not None else not_fetched) or "it was not resolved"
         if not web:
