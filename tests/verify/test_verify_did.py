@@ -12,6 +12,7 @@ import copy
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -485,3 +486,14 @@ def test_pure_a_bare_digest_has_no_binding_and_no_signature() -> None:
 def create_proof_as(doc: dict[str, Any], key: IssuerKey, purpose: str) -> dict[str, Any]:
     """A proof with another proofPurpose."""
     return create_proof(doc, key.seed, key.vm, CREATED, purpose)
+
+
+def test_pure_a_flood_of_proofs_is_refused_without_canonicalizing_them() -> None:
+    doc = credential(issuer={"id": ALICE.did, "name": "Alice College"})
+    proof = sign(doc, ALICE)
+    flood = [{**proof, "created": f"2026-01-01T00:00:{i:02d}Z"} for i in range(40)]
+    t0 = time.perf_counter()
+    res = _pure(*_memory_case(ALICE, flood, body=doc))
+    assert time.perf_counter() - t0 < 2.0  # 8 canonicalized at most, not 40
+    assert res.status is Status.invalid
+    assert "at most 8 per document" in res.check("signature").message

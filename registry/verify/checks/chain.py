@@ -189,10 +189,10 @@ def issuer_binding(prep: Prepared, view: ChainView, fin: FinalityView) -> Findin
         return skipped("issuer_binding", "The document names no issuer, so there is nothing to bind.")
     if not issuer_id_matches(claimed, rec.uri):
         return _impersonation(prep, claimed, rec, who)
+    how = "the identifier" if claimed == rec.uri else "covered by the URI"
     return passed(
         "issuer_binding",
-        f"The document names its issuer {claimed[:200]!r}, which is the identifier {who} registered "
-        f"({rec.uri!r}).",
+        f"The document names its issuer {claimed[:200]!r}, which is {how} {who} registered ({rec.uri!r}).",
         claimed_id=claimed[:200],
         registered_uri=rec.uri,
     )

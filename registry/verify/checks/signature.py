@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from registry.verify.prepared import Prepared
 
 ANCHOR_CRYPTOSUITE = "registry-anchor-2026"  # the anchor proof, never an issuer signature
+MAX_SIGNED_PROOFS = 8  # proofs canonicalized per document: each costs milliseconds of CPU
 NAME = "signature"
 
 
@@ -88,9 +89,13 @@ def signed_proofs(
 
     ``issuer``: the document's issuer id; a proof by a key outside it is not canonicalized (it
     fails whatever its signature), so such proofs cost an attacker's verifier no CPU."""
-    out = []
+    out: list[SignedProof] = []
     for p in others:
         if p.get("cryptosuite") == ANCHOR_CRYPTOSUITE:
+            continue
+        if len(out) >= MAX_SIGNED_PROOFS:
+            limit = f"is one proof too many: this verifier checks at most {MAX_SIGNED_PROOFS} per document"
+            out.append(SignedProof(proof_label(p), True, problem=limit))
             continue
         key = (digest, json.dumps(p, sort_keys=True, ensure_ascii=False, default=str))
         with _CACHE_LOCK:
@@ -290,7 +295,7 @@ def _unreachable(
         if signed
         else "whether its domain lists the anchoring account"
     )
-    head = "The issuer signature does not hold: " + "; ".join(tally.failures) + ". " if tally.failures else ""
+    head = "The issuer signature does not hold: " + "; ".join(dict.fromkeys(tally.failures)) + ". " if tally.failures else ""
     message = (
         f"{head}The DID document of {issuer_did} was not obtained ({why}), so {what} could not be checked"
     )
@@ -335,7 +340,7 @@ def _conclude(
     notes = f"; {'; '.join(tally.notes)}" if tally.notes else ""
     if tally.failures:
         return failed(
-            NAME, "The issuer signature does not hold: " + "; ".join(tally.failures) + "." + extra, **details
+            NAME, "The issuer signature does not hold: " + "; ".join(dict.fromkeys(tally.failures)) + "." + extra, **details
         )
     if tally.verified:
         details["verification_methods"] = tally.verified
