@@ -295,7 +295,11 @@ def _unreachable(
         if signed
         else "whether its domain lists the anchoring account"
     )
-    head = "The issuer signature does not hold: " + "; ".join(dict.fromkeys(tally.failures)) + ". " if tally.failures else ""
+    head = (
+        "The issuer signature does not hold: " + "; ".join(dict.fromkeys(tally.failures)) + ". "
+        if tally.failures
+        else ""
+    )
     message = (
         f"{head}The DID document of {issuer_did} was not obtained ({why}), so {what} could not be checked"
     )
@@ -340,7 +344,9 @@ def _conclude(
     notes = f"; {'; '.join(tally.notes)}" if tally.notes else ""
     if tally.failures:
         return failed(
-            NAME, "The issuer signature does not hold: " + "; ".join(dict.fromkeys(tally.failures)) + "." + extra, **details
+            NAME,
+            "The issuer signature does not hold: " + "; ".join(dict.fromkeys(tally.failures)) + "." + extra,
+            **details,
         )
     if tally.verified:
         details["verification_methods"] = tally.verified
