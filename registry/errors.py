@@ -129,6 +129,8 @@ class ErrorCode(StrEnum):
     VC1_NOT_SUPPORTED = "vc1_not_supported", *_INPUT
     SCHEMA_VIOLATION = "schema_violation", *_INPUT
     UNDEFINED_TERM = "undefined_term", *_INPUT
+    # part C (issue 12): DID resolution for the verifier (registry.dids)
+    DID_UNRESOLVABLE = "did_unresolvable", *_STORE
 
 
 class RegistryError(Exception):

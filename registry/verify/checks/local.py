@@ -60,7 +60,7 @@ def format_check(
         return failed("format", "The document is nested too deeply."), None, info
     details: dict[str, Any] = {"kind": info.kind}
     if others:
-        details["unverified_proofs"] = [proof_type(o) for o in others]
+        details["other_proofs"] = [proof_type(o) for o in others]
     message = f"The file is {KINDS.get(info.kind, 'a JSON document')} {_format_tail(proof, others)}."
     return passed("format", message, **details), Parsed(body, info, proof, others), info
 
@@ -95,7 +95,7 @@ def _format_tail(proof: AnchorProof | None, others: list[Mapping[str, Any]]) -> 
         n = len(others)
         tail += (
             f". It also carries {n} other proof{'s' if n > 1 else ''} "
-            f"({', '.join(proof_type(o) for o in others)}) that this verifier did not verify; the anchor "
+            f"({', '.join(proof_type(o) for o in others)}), checked by the signature check; the anchor "
             f"does not cover {'them' if n > 1 else 'it'} (its fingerprint is of the document without proofs)"
         )
     return tail
