@@ -123,6 +123,10 @@ class ErrorCode(StrEnum):
     ROOT_TAKEN = "root_taken", *_OTHER
     SAMPLE_REJECTED = "sample_rejected", *_OTHER
     STOPPED = "stopped", *_OTHER
+    # issue 12 part B: issuer signatures at intake
+    ISSUER_NOT_SIGNING_DID = "issuer_not_signing_did", *_INPUT
+    SIGNING_FAILED = "signing_failed", *_INPUT
+    NO_SIGNING_KEY = "no_signing_key", *_CONFIG
 
 
 class RegistryError(Exception):

@@ -109,6 +109,19 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(
         default=64, gt=0, description="requests in progress per worker; over it: 503 (not /healthz)"
     )
+    # issue 12 part B: the issuer's Ed25519 signing key (eddsa-rdfc-2022 at `registry issue`)
+    signing_key: SecretStr | None = Field(
+        default=None, description="Ed25519 key: Multikey secret (z3u2…) or 64 hex digits; development only"
+    )
+    signing_keystore: Path | None = Field(default=None, description="encrypted Ed25519 keystore JSON file")
+    signing_keystore_password: SecretStr | None = None
+    signing_keystore_password_file: Path | None = None
+    issuer_did: str | None = Field(
+        default=None, description="the issuer's DID (did:web:…); default: the did:key of the signing key"
+    )
+    signing_key_fragment: str | None = Field(
+        default=None, description="fragment of the key in a did:web DID document (default key-1)"
+    )
 
     @classmethod
     def settings_customise_sources(

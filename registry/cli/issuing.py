@@ -36,11 +36,19 @@ def issue(
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     workers: int = typer.Option(1, "--workers", min=1, help="processes for parsing/canonicalizing"),
     strict: bool = typer.Option(None, "--strict/--lenient", help="strict credential validation"),
+    sign: bool = typer.Option(
+        True, "--sign/--no-sign", help="sign unsigned documents with the issuer's key when one is configured"
+    ),
+    require_signature: bool = typer.Option(
+        False, "--require-signature", help="fail when no signing key is configured"
+    ),
 ) -> None:
-    """Validate, canonicalize, add ids, digest, pin and queue credentials for anchoring.
+    """Validate, canonicalize, add ids, sign, digest, pin and queue credentials for anchoring.
 
     Every document must name this issuer (REGISTRY_ISSUER_ID, else the URI registered on chain
-    for the signing key); others are rejected with ``issuer_mismatch``.
+    for the signing key); others are rejected with ``issuer_mismatch``. With a signing key
+    (REGISTRY_SIGNING_KEYSTORE or REGISTRY_SIGNING_KEY) every unsigned document is signed
+    (eddsa-rdfc-2022) and must name the key's DID; documents that arrive signed are kept as they are.
     """
     from registry.anchor.context import expected_issuer_id, open_store_from
     from registry.anchor.intake import Intake, source_size
@@ -48,6 +56,7 @@ def issue(
 
     s = settings(strict=strict)
     issuer_id = expected_issuer_id(s)  # before anything is opened: a config error changes nothing
+    signer = _signer(s, sign, require_signature, issuer_id)
     db = open_database(settings=s)
     store = open_store_from(s)
     intake = Intake(
@@ -58,6 +67,7 @@ def issue(
         strict=s.strict,
         workers=workers,
         issuer_id=issuer_id,
+        signer=signer,
     )
     total = source_size(paths)
     if total >= PROGRESS_MIN_BYTES and not as_json:
@@ -83,6 +93,9 @@ def issue(
         out = Console(highlight=False, soft_wrap=True)
         shown = 0
         for o in report.outcomes:
+            if o.status == "accepted" and o.note and shown < 50:
+                shown += 1
+                out.print(f"note       {o.source}: {o.note}", markup=False)
             if o.status == "accepted":
                 continue
             if shown >= 50:
@@ -103,6 +116,35 @@ def issue(
             out.print("queued for anchoring: run `registry anchor`", markup=False)
     if report.rejected:
         sys.exit(ExitCode.INPUT)  # not typer.Exit: run() uses standalone_mode=False, which swallows its code
+
+
+def _signer(s: Any, sign: bool, require: bool, issuer_id: str) -> Any:
+    """The signing key ``registry issue`` uses (None: documents are not signed)."""
+    from registry.errors import ConfigError, ErrorCode
+    from registry.signing.keys import load_signing_key
+
+    if not sign:
+        if require:
+            raise ConfigError("--require-signature and --no-sign contradict each other")
+        return None
+    signer = load_signing_key(s)
+    if signer is None:
+        if require:
+            raise ConfigError(
+                "--require-signature: no signing key configured (REGISTRY_SIGNING_KEYSTORE + password, "
+                "or REGISTRY_SIGNING_KEY; `registry key new-signing` makes one)",
+                code=ErrorCode.NO_SIGNING_KEY,
+            )
+        return None
+    if signer.did != issuer_id:
+        raise ConfigError(
+            f"the signing key's DID is {signer.did!r} but this issuer's id is {issuer_id!r} "
+            "(REGISTRY_ISSUER_ID, or the URI registered on chain): register the DID "
+            f"(`registry issuer add <address> --did {signer.did}`), set REGISTRY_ISSUER_DID to the "
+            "registered did:web, or issue with --no-sign",
+            code=ErrorCode.ISSUER_NOT_SIGNING_DID,
+        )
+    return signer
 
 
 def anchor(
