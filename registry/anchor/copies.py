@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from registry.anchor.crash import crash_point
 from registry.core.canonical import canonical_bytes, sha256
 from registry.db import utcnow
 from registry.db.models import batches_table, copies_table, credentials_table
@@ -94,6 +95,7 @@ def write_pending(pipe: Any) -> int:
     for tmp, final in moves:
         os.replace(tmp, final)
     sync_filesystem(out_dir)
+    crash_point("mid-copies")
     with pipe.db.begin() as conn:
         for k in range(0, len(ids), 500):
             conn.execute(c.update().where(c.c.id.in_(ids[k : k + 500])).values(written_at=utcnow()))
