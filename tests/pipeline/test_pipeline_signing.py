@@ -30,7 +30,7 @@ from registry.core.dataintegrity.eddsa_rdfc_2022 import CRYPTOSUITE, create_proo
 from registry.core.formats import split_proofs
 from registry.db import Credential, open_database
 from registry.db.models import CredentialCopy
-from registry.errors import KeyError_
+from registry.errors import KeyError_, ValidationError
 from registry.ipfs import LocalStore
 from registry.settings import load_settings
 from registry.signing.keys import (
@@ -384,3 +384,16 @@ def test_kill_and_rerun_loses_nothing(chain: Chain, tmp_path: Path, stage: str) 
     (copy_file,) = out_dir.glob(f"{digest}-*.json")
     assert split_proofs(json.loads(copy_file.read_bytes()))[2] == copy["proof"]
     assert len(chain.anchored_events()) == 2  # 6 credentials in batches of 3; the copy adds none
+
+
+def test_intake_signer_makes_the_bytes_create_proof_makes(tmp_path: Path) -> None:
+    from registry.signing.signer import sign
+
+    web = signing_key(SEED, "did:web:uni.example")
+    for key in (KEY, web):
+        for i, created in enumerate(("2026-03-04T05:06:07Z", "2026-03-04T05:06:08Z")):
+            doc = _did_badge(i, key.did)
+            assert sign(doc, key, created) == create_proof(doc, SEED, key.verification_method, created)
+    with pytest.raises(ValidationError) as exc:
+        sign({"id": "urn:x"}, KEY, "2026-03-04T05:06:07Z")
+    assert exc.value.code == "signing_failed"
