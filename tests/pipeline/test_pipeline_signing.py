@@ -397,3 +397,45 @@ def test_intake_signer_makes_the_bytes_create_proof_makes(tmp_path: Path) -> Non
     with pytest.raises(ValidationError) as exc:
         sign({"id": "urn:x"}, KEY, "2026-03-04T05:06:07Z")
     assert exc.value.code == "signing_failed"
+
+
+def test_reorg_withdraws_signed_copies_and_rewrites_them(tmp_path: Path) -> None:
+    from pipeline_kit import make_chain
+
+    base = make_chain(slots_in_an_epoch=1)
+    try:
+        chain = _did_chain(base)
+        s = issuer_settings(chain, tmp_path / "data", f"sqlite:///{tmp_path / 'r.db'}", finality="depth")
+        db = open_database(settings=s)
+        original = _did_badge(3)
+        copy = {
+            **original,
+            "proof": [create_proof(original, SEED, KEY.verification_method, "2026-05-05T00:00:00Z")],
+        }
+        report = Intake(db, open_store_from(s), signer=KEY, issuer_id=KEY.did).run(
+            [_write(tmp_path / "d.jsonl", [original, copy])]
+        )
+        assert report.accepted == 2
+        digest = report.outcomes[0].digest
+        snap = chain.rpc("evm_snapshot")
+        pipe = build_pipeline(s, db)
+        pipe.run_once()
+        out_dir = s.resolved_output_dir
+        (copy_file,) = out_dir.glob(f"{digest}-*.json")
+        chain.rpc("evm_revert", snap)  # the anchor is gone
+        chain.rpc("anvil_mine", "0x3")
+        again = build_pipeline(s, db)
+        assert again.reconcile() == 1
+        assert not copy_file.exists() and not (out_dir / f"{digest}.json").exists()
+        with db.session() as sess:
+            assert [c.written_at for c in sess.exec(select(CredentialCopy))] == [None]
+        again.run_once()
+        assert copy_file.exists()
+        ours = json.loads((out_dir / f"{digest}.json").read_bytes())
+        written = _check_signed(copy_file)
+        assert split_proofs(written)[1] == split_proofs(ours)[1]  # the new anchor, not the withdrawn one
+        assert split_proofs(written)[2] == copy["proof"]
+        verify_proof_file(out_dir / f"{digest}.json", chain)
+        db.close()
+    finally:
+        base.node.stop()
