@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(
         default=64, gt=0, description="requests in progress per worker; over it: 503 (not /healthz)"
     )
+    # issue 12 part D: which documents intake accepts
+    allow_vc1: bool = Field(
+        default=False,
+        description="accept VC 1.1 credentials (first context https://www.w3.org/2018/credentials/v1) "
+        "at `registry issue`; by default they are refused with vc1_not_supported",
+    )
     # issue 12 part B: the issuer's Ed25519 signing key (eddsa-rdfc-2022 at `registry issue`)
     signing_key: SecretStr | None = Field(
         default=None, description="Ed25519 key: Multikey secret (z3u2…) or 64 hex digits; development only"

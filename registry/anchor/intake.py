@@ -181,6 +181,7 @@ def prepare(
     max_depth: int,
     strict: bool,
     issuer_id: str | None = None,
+    allow_vc1: bool = False,
     signer: SigningKey | None = None,
     created: str | None = None,
 ) -> Prepared | Outcome:
@@ -199,6 +200,7 @@ def prepare(
             max_depth=max_depth,
             strict=strict,
             issuer_id=issuer_id,
+            allow_vc1=allow_vc1,
             signer=signer,
             created=created,
         )
@@ -220,6 +222,7 @@ def _prepare(
     max_depth: int,
     strict: bool,
     issuer_id: str | None,
+    allow_vc1: bool = False,
     signer: SigningKey | None = None,
     created: str | None = None,
 ) -> Prepared | Outcome:
@@ -232,7 +235,14 @@ def _prepare(
     try:
         doc = load_document(item.data, max_bytes=max_bytes, max_depth=max_depth)
         source_canonical = canonical_bytes(doc)
-        info = validate_credential(doc, strict=strict)
+        proof = doc.get("proof")
+        others = (
+            []
+            if proof is None
+            else [p for p in (proof if isinstance(proof, list) else [proof]) if not _is_anchor(p)]
+        )
+        # validated as given, signatures included; an unsigned document gets its id below
+        info = validate_credential(doc, strict=strict, allow_vc1=allow_vc1, will_add_id=not others)
         claimed = info.issuer
         if issuer_id is not None and claimed is not None and not issuer_id_matches(claimed, issuer_id):
             return Outcome(
@@ -247,12 +257,6 @@ def _prepare(
         extra: str | None = None
         proofs_digest: bytes | None = None
         note: str | None = None
-        proof = doc.get("proof")
-        others = (
-            []
-            if proof is None
-            else [p for p in (proof if isinstance(proof, list) else [proof]) if not _is_anchor(p)]
-        )
         if others:  # signed by its issuer: every byte of its body is kept, no id added, not re-signed
             extra = json.dumps(others, ensure_ascii=False)
             proofs_digest = sha256(canonical_bytes({"proofs": others}))
@@ -302,13 +306,13 @@ def _one_line(s: str, limit: int = 500) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-WorkerArgs = tuple[list[Item], int, int, bool, "str | None", "SigningKey | None", "str | None", Any]
+WorkerArgs = tuple[list[Item], int, int, bool, "str | None", bool, "SigningKey | None", "str | None", Any]
 
 
 def _prepare_many(args: WorkerArgs) -> list[Prepared | Outcome]:
     """Worker process: prepare (and sign) documents, and pin them too when handed a (picklable)
     store. The signing key travels in ``args`` (its repr hides the seed), never in a global."""
-    items, max_bytes, max_depth, strict, issuer_id, signer, created, store = args
+    items, max_bytes, max_depth, strict, issuer_id, allow_vc1, signer, created, store = args
     out = [
         prepare(
             i,
@@ -316,6 +320,7 @@ def _prepare_many(args: WorkerArgs) -> list[Prepared | Outcome]:
             max_depth=max_depth,
             strict=strict,
             issuer_id=issuer_id,
+            allow_vc1=allow_vc1,
             signer=signer,
             created=created,
         )
@@ -380,12 +385,15 @@ class Intake:
         workers: int = 1,
         pin_threads: int = 16,
         issuer_id: str | None = None,
+        allow_vc1: bool = False,
         signer: SigningKey | None = None,
     ) -> None:
         """``issuer_id``: the issuer id documents must name (None: not checked, for tools and tests
-        that take any document; ``registry issue`` always passes one). ``signer``: the issuer's
+        that take any document; ``registry issue`` always passes one). ``allow_vc1``: accept VC 1.1
+        credentials (else they are rejected with ``vc1_not_supported``). ``signer``: the issuer's
         key; every unsigned document is then signed (None: no signature, as before)."""
         self.db = db
+        self.allow_vc1 = allow_vc1
         self.signer = signer
         self.issuer_id = issuer_id
         self.store = store
@@ -446,6 +454,7 @@ class Intake:
                         max_depth=self.max_depth,
                         strict=self.strict,
                         issuer_id=self.issuer_id,
+                        allow_vc1=self.allow_vc1,
                         signer=self.signer,
                         created=created,
                     )
@@ -462,7 +471,15 @@ class Intake:
 
         def submit(chunk: list[Item | Outcome]) -> Job:
             plain = [i for i in chunk if isinstance(i, Item)]
-            params = (self.max_bytes, self.max_depth, self.strict, self.issuer_id, self.signer, now_created())
+            params = (
+                self.max_bytes,
+                self.max_depth,
+                self.strict,
+                self.issuer_id,
+                self.allow_vc1,
+                self.signer,
+                now_created(),
+            )
             return chunk, [
                 pool.submit(_prepare_many, (plain[k : k + sub], *params, worker_store))
                 for k in range(0, len(plain), sub)

@@ -21,7 +21,8 @@ from registry.verify.verdict import Finding
 LOCAL_CHECKS = ("format", "integrity", "merkle_inclusion", "trusted_registry")
 """The local checks, in the order of every result."""
 
-KINDS = {"vc2": "a W3C Verifiable Credential 2.0", "ob3": "an Open Badges 3.0 credential"}
+KINDS = {"vc2": "a W3C Verifiable Credential 2.0", "ob3": "an Open Badges 3.0 credential",
+         "clr2": "a CLR 2.0 credential", "vc1": "a W3C Verifiable Credential 1.1"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ def format_check(
             else load_document(data, max_bytes=config.max_document_bytes, max_depth=config.max_depth)
         )
         body, anchors, others = split_proofs(doc)
-        info = validate_credential(body, strict=config.strict)
+        # VC 1.1: intake anchors one only when allowed explicitly; what is anchored stays readable
+        info = validate_credential(body, strict=config.strict, allow_vc1=True)
         proof = _anchor_proof(anchors, others)
     except RegistryError as exc:
         why = f"The file is not a credential this verifier can read: {exc.message}"
