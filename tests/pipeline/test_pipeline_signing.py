@@ -83,6 +83,22 @@ def _check_signed(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _independent_verifier_accepts(paths: list[Path]) -> None:
+    """@digitalbazaar/vc (+ eddsa-rdfc-2022-cryptosuite, did-method-key; offline loader) verifies the
+    issuer's signature of every file, as a credential (the issuer must be the key's controller)."""
+    from oracles.oracle import registry_contexts, run_items
+
+    run = run_items(
+        [{"document": json.loads(p.read_bytes()), "checks": ["verify"]} for p in paths],
+        contexts=registry_contexts(),
+    )
+    for path, result in zip(paths, run.results, strict=True):
+        v = result["verify"]
+        assert v["verified"], f"{path.name}: {v['errors']}"
+        checked = [r for r in v["results"] if r["cryptosuite"] == CRYPTOSUITE]
+        assert len(checked) == 1 and checked[0]["verified"], f"{path.name}: {v['results']}"
+
+
 def _no_secret(*texts: str) -> None:
     for text in texts:
         for secret in SECRETS:
@@ -269,6 +285,7 @@ def test_issue_signs_anchor_writes_signature_then_anchor(chain: Chain, db_url: s
     for f in files:
         _check_signed(f)
         verify_proof_file(f, chain)
+    _independent_verifier_accepts(files)
     _no_secret(issued.stdout, issued.stderr, anchored.stdout, anchored.stderr)
     # --no-sign: as before, no signature; --require-signature without a key: refused before any work
     plain = _write(tmp_path / "plain.jsonl", [_did_badge(20)])
@@ -344,6 +361,7 @@ def test_signed_copies_get_their_own_file(chain: Chain, db_url: str, tmp_path: P
         body, anchors, others = split_proofs(doc)
         assert body == original and anchors == [anchor] and others == version["proof"]
         verify_proof_file(out_dir / f"{digest}.json", chain)
+    _independent_verifier_accepts([out_dir / f"{digest}.json", *copies])
     with db.session() as sess:
         assert all(c.written_at is not None for c in sess.exec(select(CredentialCopy)))
     db.close()
