@@ -322,6 +322,9 @@ def _print_status(data: dict[str, Any]) -> None:
         )
         if bj.get("last_error"):
             out.print(f"  batch last error ({bj['last_error_at']}): {bj['last_error']}", markup=False)
+    for copy in data.get("signed_copies", []):
+        state = "written" if copy["written_at"] else "written once the credential is anchored"
+        out.print(f"  signed copy: {copy['file']} ({state})", markup=False)
     if data.get("chain"):
         out.print(f"  chain: {data['chain']}", markup=False)
 

@@ -362,6 +362,11 @@ def test_signed_copies_get_their_own_file(chain: Chain, db_url: str, tmp_path: P
         assert body == original and anchors == [anchor] and others == version["proof"]
         verify_proof_file(out_dir / f"{digest}.json", chain)
     _independent_verifier_accepts([out_dir / f"{digest}.json", *copies])
+    from registry.anchor.manage import credential_status
+
+    listed = credential_status(db, bytes.fromhex(digest[2:]))["signed_copies"]
+    assert sorted(c["file"] for c in listed) == sorted(p.name for p in copies)
+    assert all(c["written_at"] for c in listed)
     with db.session() as sess:
         assert all(c.written_at is not None for c in sess.exec(select(CredentialCopy)))
     db.close()
