@@ -131,6 +131,10 @@ class ErrorCode(StrEnum):
     UNDEFINED_TERM = "undefined_term", *_INPUT
     # part C (issue 12): DID resolution for the verifier (registry.dids)
     DID_UNRESOLVABLE = "did_unresolvable", *_STORE
+    # issue 12 part B: issuer signatures at intake
+    ISSUER_NOT_SIGNING_DID = "issuer_not_signing_did", *_INPUT
+    SIGNING_FAILED = "signing_failed", *_INPUT
+    NO_SIGNING_KEY = "no_signing_key", *_CONFIG
 
 
 class RegistryError(Exception):

@@ -136,6 +136,19 @@ class Settings(BaseSettings):
         description="resolve did:web of localhost / 127.0.0.1 over plain http (local demo only)",
     )
     did_cache_ttl: float = Field(default=300.0, ge=0, description="seconds a resolved DID document is reused")
+    # issue 12 part B: the issuer's Ed25519 signing key (eddsa-rdfc-2022 at `registry issue`)
+    signing_key: SecretStr | None = Field(
+        default=None, description="Ed25519 key: Multikey secret (z3u2…) or 64 hex digits; development only"
+    )
+    signing_keystore: Path | None = Field(default=None, description="encrypted Ed25519 keystore JSON file")
+    signing_keystore_password: SecretStr | None = None
+    signing_keystore_password_file: Path | None = None
+    issuer_did: str | None = Field(
+        default=None, description="the issuer's DID (did:web:…); default: the did:key of the signing key"
+    )
+    signing_key_fragment: str | None = Field(
+        default=None, description="fragment of the key in a did:web DID document (default key-1)"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -41,9 +41,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from registry.anchor.crash import crash_point, pause_point
 from registry.db import Database, utcnow
-from registry.db.models import batches_table, credentials_table
+from registry.db.models import batches_table, copies_table, credentials_table
 from registry.db.states import CredentialState
 from registry.errors import ErrorCode, RegistryError, StoreError
+from registry.signing.keys import SigningKey
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 DOC_SUFFIXES = (".json", *JSONL_SUFFIXES)
@@ -68,6 +69,7 @@ class Outcome:
     cid: str | None = None
     code: str | None = None
     reason: str | None = None
+    note: str | None = None  # what an accepted document should know (a signed input kept as is…)
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict without empty fields."""
@@ -88,6 +90,9 @@ class Prepared:
     name: str | None
     extra_proof: str | None
     pinned: bool = False
+    signed_input: bool = False  # arrived with a proof of its own: kept as is (no id, not re-signed)
+    proofs_digest: bytes | None = None  # sha256 of the JCS of a signed input's proofs (its copy key)
+    note: str | None = None
 
 
 @dataclass
@@ -170,16 +175,35 @@ def iter_items(
 
 
 def prepare(
-    item: Item, *, max_bytes: int, max_depth: int, strict: bool, issuer_id: str | None = None,
+    item: Item,
+    *,
+    max_bytes: int,
+    max_depth: int,
+    strict: bool,
+    issuer_id: str | None = None,
     allow_vc1: bool = False,
+    signer: SigningKey | None = None,
+    created: str | None = None,
 ) -> Prepared | Outcome:
-    """Parse strictly, validate, canonicalize, add an ``id`` when missing and digest one document.
+    """Parse strictly, validate, add an ``id`` when missing, sign, canonicalize and digest one document.
 
-    Never raises for a bad document: every failure is a rejected :class:`Outcome` with a code.
+    With ``signer``, an unsigned document is signed (``eddsa-rdfc-2022``, ``created`` time) after
+    its ``id`` is added; its issuer must be the signer's DID (``issuer_not_signing_did``). A document
+    that arrives with a proof other than an anchor proof (a signed input) is kept as it is: no
+    ``id`` added, not signed again. Never raises for a bad document: every failure is a rejected
+    :class:`Outcome` with a code.
     """
     try:
-        return _prepare(item, max_bytes=max_bytes, max_depth=max_depth, strict=strict, issuer_id=issuer_id,
-                        allow_vc1=allow_vc1)
+        return _prepare(
+            item,
+            max_bytes=max_bytes,
+            max_depth=max_depth,
+            strict=strict,
+            issuer_id=issuer_id,
+            allow_vc1=allow_vc1,
+            signer=signer,
+            created=created,
+        )
     except RegistryError as exc:
         return Outcome(item.source, "rejected", code=exc.code, reason=_one_line(exc.message))
     except (ValueError, TypeError, OverflowError, RecursionError, UnicodeError) as exc:
@@ -192,19 +216,33 @@ def prepare(
 
 
 def _prepare(
-    item: Item, *, max_bytes: int, max_depth: int, strict: bool, issuer_id: str | None,
+    item: Item,
+    *,
+    max_bytes: int,
+    max_depth: int,
+    strict: bool,
+    issuer_id: str | None,
     allow_vc1: bool = False,
+    signer: SigningKey | None = None,
+    created: str | None = None,
 ) -> Prepared | Outcome:
     from registry.core.canonical import canonical_bytes, load_document, sha256
     from registry.core.cid import cid_from_digest
     from registry.core.credential import ensure_id, validate_credential
     from registry.core.formats import issuer_id_matches
+    from registry.signing.signer import check_issuer, now_created, sign
 
     try:
         doc = load_document(item.data, max_bytes=max_bytes, max_depth=max_depth)
         source_canonical = canonical_bytes(doc)
+        proof = doc.get("proof")
+        others = (
+            []
+            if proof is None
+            else [p for p in (proof if isinstance(proof, list) else [proof]) if not _is_anchor(p)]
+        )
         # validated as given, signatures included; an unsigned document gets its id below
-        info = validate_credential(doc, strict=strict, allow_vc1=allow_vc1, will_add_id="proof" not in doc)
+        info = validate_credential(doc, strict=strict, allow_vc1=allow_vc1, will_add_id=not others)
         claimed = info.issuer
         if issuer_id is not None and claimed is not None and not issuer_id_matches(claimed, issuer_id):
             return Outcome(
@@ -217,15 +255,29 @@ def _prepare(
                 ),
             )
         extra: str | None = None
-        proof = doc.get("proof")
-        if proof is not None:
-            others = [p for p in (proof if isinstance(proof, list) else [proof]) if not _is_anchor(p)]
-            if others:
-                extra = json.dumps(others if isinstance(proof, list) else others[0], ensure_ascii=False)
-        with_id, added = ensure_id(doc)
+        proofs_digest: bytes | None = None
+        note: str | None = None
+        if others:  # signed by its issuer: every byte of its body is kept, no id added, not re-signed
+            extra = json.dumps(others, ensure_ascii=False)
+            proofs_digest = sha256(canonical_bytes({"proofs": others}))
+            with_id, added = doc, False
+            if "id" not in doc:
+                note = (
+                    "signed input kept as it is, without an id: a credential without a random id "
+                    "can be confirmed by anyone who guesses its content (hashing it against the "
+                    "public digests); give it an id (urn:uuid:…) before signing"
+                )
+        else:
+            if signer is not None:
+                check_issuer(claimed, signer)
+            with_id, added = ensure_id(doc)
         canon = canonical_bytes(with_id) if added else source_canonical
         source_digest = sha256(source_canonical)
         digest = sha256(canon) if added else source_digest
+        if signer is not None and not others:
+            # what is written out is the canonical JSON: sign exactly that document
+            signed = sign(json.loads(canon), signer, created or now_created())
+            extra = json.dumps([signed], ensure_ascii=False)
         cred_id = with_id.get("id")
         return Prepared(
             source=item.source,
@@ -237,6 +289,9 @@ def _prepare(
             kind=str(getattr(info, "kind", "plain")),
             name=(str(info.name)[:1024] if getattr(info, "name", None) else None),
             extra_proof=extra,
+            signed_input=bool(others),
+            proofs_digest=proofs_digest,
+            note=note,
         )
     except RegistryError as exc:
         return Outcome(item.source, "rejected", code=exc.code, reason=_one_line(exc.message))
@@ -251,14 +306,24 @@ def _one_line(s: str, limit: int = 500) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-def _prepare_many(
-    args: tuple[list[Item], int, int, bool, str | None, bool, Any],
-) -> list[Prepared | Outcome]:
-    """Worker process: prepare documents, and pin them too when handed a (picklable) store."""
-    items, max_bytes, max_depth, strict, issuer_id, allow_vc1, store = args
+WorkerArgs = tuple[list[Item], int, int, bool, "str | None", bool, "SigningKey | None", "str | None", Any]
+
+
+def _prepare_many(args: WorkerArgs) -> list[Prepared | Outcome]:
+    """Worker process: prepare (and sign) documents, and pin them too when handed a (picklable)
+    store. The signing key travels in ``args`` (its repr hides the seed), never in a global."""
+    items, max_bytes, max_depth, strict, issuer_id, allow_vc1, signer, created, store = args
     out = [
-        prepare(i, max_bytes=max_bytes, max_depth=max_depth, strict=strict, issuer_id=issuer_id,
-                allow_vc1=allow_vc1)
+        prepare(
+            i,
+            max_bytes=max_bytes,
+            max_depth=max_depth,
+            strict=strict,
+            issuer_id=issuer_id,
+            allow_vc1=allow_vc1,
+            signer=signer,
+            created=created,
+        )
         for i in items
     ]
     if store is not None:
@@ -321,12 +386,15 @@ class Intake:
         pin_threads: int = 16,
         issuer_id: str | None = None,
         allow_vc1: bool = False,
+        signer: SigningKey | None = None,
     ) -> None:
         """``issuer_id``: the issuer id documents must name (None: not checked, for tools and tests
         that take any document; ``registry issue`` always passes one). ``allow_vc1``: accept VC 1.1
-        credentials (else they are rejected with ``vc1_not_supported``)."""
+        credentials (else they are rejected with ``vc1_not_supported``). ``signer``: the issuer's
+        key; every unsigned document is then signed (None: no signature, as before)."""
         self.db = db
         self.allow_vc1 = allow_vc1
+        self.signer = signer
         self.issuer_id = issuer_id
         self.store = store
         self.max_bytes = max_bytes
@@ -372,9 +440,11 @@ class Intake:
         return report
 
     def _prepared_chunks(self, items: Iterable[Item | Outcome]) -> Iterator[list[Prepared | Outcome]]:
-        params = (self.max_bytes, self.max_depth, self.strict, self.issuer_id, self.allow_vc1)
+        from registry.signing.signer import now_created
+
         if self.workers == 1:
             for chunk in _chunks(items, self.chunk_size):
+                created = now_created()
                 yield [
                     i
                     if isinstance(i, Outcome)
@@ -385,6 +455,8 @@ class Intake:
                         strict=self.strict,
                         issuer_id=self.issuer_id,
                         allow_vc1=self.allow_vc1,
+                        signer=self.signer,
+                        created=created,
                     )
                     for i in chunk
                 ]
@@ -399,6 +471,15 @@ class Intake:
 
         def submit(chunk: list[Item | Outcome]) -> Job:
             plain = [i for i in chunk if isinstance(i, Item)]
+            params = (
+                self.max_bytes,
+                self.max_depth,
+                self.strict,
+                self.issuer_id,
+                self.allow_vc1,
+                self.signer,
+                now_created(),
+            )
             return chunk, [
                 pool.submit(_prepare_many, (plain[k : k + sub], *params, worker_store))
                 for k in range(0, len(plain), sub)
@@ -441,34 +522,57 @@ class Intake:
             if isinstance(p, Prepared) and first.get(p.source_digest) == idx
         }
         final: dict[int, str] = {}  # index of a first occurrence -> the digest it ends up under
+        copies: dict[int, Prepared] = {}  # signed versions of a body already a credential
         if fresh:
-            self._drop_known(fresh, list(first), out, final)
+            self._drop_known(fresh, list(first), out, final, copies)
         if fresh:
-            self._insert(fresh, out, final)
+            self._insert(fresh, out, final, copies)
         for idx, seen in repeats:
             p = chunk[idx]
             assert isinstance(p, Prepared)
+            if p.signed_input and final[seen] == "0x" + p.digest.hex():
+                copies[idx] = p
+                continue
             out[idx] = Outcome(
                 p.source, "duplicate", digest=final[seen], reason="same document earlier in this run"
             )
+        if copies:
+            self._insert_copies(copies, out)
         return [o for o in out if o is not None]
 
     def _drop_known(
-        self, fresh: dict[int, Prepared], keys: list[bytes], out: list[Outcome | None], final: dict[int, str]
+        self,
+        fresh: dict[int, Prepared],
+        keys: list[bytes],
+        out: list[Outcome | None],
+        final: dict[int, str],
+        copies: dict[int, Prepared],
     ) -> None:
-        """Report the documents issued before (in the database) as duplicates; drop them from ``fresh``."""
+        """Report the documents issued before (in the database) as duplicates; drop them from ``fresh``.
+
+        A signed document whose body is a credential already is a copy candidate instead.
+        """
         known = self._known(keys)
         for idx in list(fresh):
             p = fresh[idx]
             prior = known.get(p.source_digest) or known.get(p.digest)
             if prior is not None:
                 final[idx] = "0x" + prior.digest.hex()
-                out[idx] = Outcome(
-                    p.source, "duplicate", digest=final[idx], reason="issued before: " + prior.where()
-                )
                 del fresh[idx]
+                if p.signed_input and prior.digest == p.digest:
+                    copies[idx] = p
+                    continue
+                out[idx] = Outcome(
+                    p.source, "duplicate", digest=final[idx], reason=_duplicate_reason(p, prior)
+                )
 
-    def _insert(self, fresh: dict[int, Prepared], out: list[Outcome | None], final: dict[int, str]) -> None:
+    def _insert(
+        self,
+        fresh: dict[int, Prepared],
+        out: list[Outcome | None],
+        final: dict[int, str],
+        copies: dict[int, Prepared],
+    ) -> None:
         """Pin and insert the new documents in one database transaction; a row another run inserted
         first makes its document a duplicate of that row."""
         t0 = time.perf_counter()
@@ -491,7 +595,7 @@ class Intake:
         for idx, p in fresh.items():
             if p.digest in inserted:
                 final[idx] = "0x" + p.digest.hex()
-                out[idx] = Outcome(p.source, "accepted", digest=final[idx], cid=p.cid)
+                out[idx] = Outcome(p.source, "accepted", digest=final[idx], cid=p.cid, note=p.note)
                 continue
             prior = raced.get(p.source_digest) or raced.get(p.digest)
             if prior is None:  # pragma: no cover - a conflicting row cannot vanish (rows are never deleted)
@@ -499,12 +603,76 @@ class Intake:
                     f"{p.source}: not queued and no conflicting row found", code=ErrorCode.CORRUPT
                 )
             final[idx] = "0x" + prior.digest.hex()
+            if p.signed_input and prior.digest == p.digest:
+                copies[idx] = p
+                continue
             out[idx] = Outcome(
                 p.source,
                 "duplicate",
                 digest=final[idx],
                 reason="queued at the same time by another run: " + prior.where(),
             )
+
+    def _insert_copies(self, copies: dict[int, Prepared], out: list[Outcome | None]) -> None:
+        """Record signed versions of bodies already issued (``credential_copies``): each gets its
+        own output file once its credential is anchored. The same signatures again (as the
+        credential itself, or as a copy) are a duplicate."""
+        from registry.anchor.copies import copy_name, proofs_key
+
+        t = credentials_table
+        digests = list({p.digest for p in copies.values()})
+        own: dict[bytes, bytes | None] = {}
+        with self.db.engine.connect() as conn:
+            for k in range(0, len(digests), 500):
+                rows = conn.execute(
+                    select(t.c.digest, t.c.extra_proof).where(t.c.digest.in_(digests[k : k + 500]))
+                ).all()
+                own.update({bytes(d): proofs_key(extra) for d, extra in rows})
+        now = utcnow()
+        rows_by_key: dict[tuple[bytes, bytes], dict[str, Any]] = {}
+        for _, p in sorted(copies.items()):
+            assert p.proofs_digest is not None and p.extra_proof is not None
+            if own.get(p.digest) == p.proofs_digest:
+                continue
+            rows_by_key.setdefault(
+                (p.digest, p.proofs_digest),
+                {
+                    "digest": p.digest,
+                    "proofs_digest": p.proofs_digest,
+                    "extra_proof": p.extra_proof,
+                    "source": p.source[-4096:],
+                    "queued_at": now,
+                },
+            )
+        inserted: set[tuple[bytes, bytes]] = set()
+        if rows_by_key:
+            with self.db.begin() as conn:
+                stmt = _insert_ignore(self.db, copies_table).returning(
+                    copies_table.c.digest, copies_table.c.proofs_digest
+                )
+                inserted = {(bytes(a), bytes(b)) for a, b in conn.execute(stmt, list(rows_by_key.values()))}
+        for idx, p in sorted(copies.items()):
+            assert p.proofs_digest is not None
+            digest = "0x" + p.digest.hex()
+            key = (p.digest, p.proofs_digest)
+            if key in inserted:
+                inserted.discard(key)  # a second one in this chunk is a duplicate of the first
+                out[idx] = Outcome(
+                    p.source,
+                    "accepted",
+                    digest=digest,
+                    cid=p.cid,
+                    note=(
+                        f"signed version of credential {digest} (same body, other signatures): "
+                        f"written to {copy_name(p.digest, p.proofs_digest)} with its signatures and "
+                        "the anchor proof once that credential is anchored"
+                        + (f"; {p.note}" if p.note else "")
+                    ),
+                )
+            else:
+                out[idx] = Outcome(
+                    p.source, "duplicate", digest=digest, reason="issued before with the same signatures"
+                )
 
     def _time(self, step: str, since: float) -> None:
         self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - since
@@ -592,8 +760,20 @@ def _row(p: Prepared, now: Any) -> dict[str, Any]:
     }
 
 
-def _insert_ignore(db: Database) -> Any:
-    t = credentials_table
+def _duplicate_reason(p: Prepared, prior: Known) -> str:
+    """Why ``p`` is a duplicate of the credential ``prior``."""
+    reason = "issued before: " + prior.where()
+    if p.signed_input and prior.digest != p.digest:
+        reason += (
+            f"; this signed version has no id, the credential issued from the same body has one "
+            f"(0x{prior.digest.hex()}): the signatures are not over the anchored body, sign the issued "
+            "credential instead"
+        )
+    return reason
+
+
+def _insert_ignore(db: Database, table: Any = None) -> Any:
+    t = credentials_table if table is None else table
     if db.dialect == "postgresql":
         return postgresql.insert(t).on_conflict_do_nothing()
     if db.dialect == "sqlite":

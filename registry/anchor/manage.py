@@ -265,6 +265,21 @@ def _batch_json(b: Batch) -> dict[str, Any]:
     }
 
 
+def _copies_json(db: Database, digest: bytes) -> list[dict[str, Any]]:
+    """The signed copies of one credential: their file name and whether it is written."""
+    from registry.anchor.copies import copy_name
+    from registry.db.models import copies_table as c
+
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            select(c.c.proofs_digest, c.c.source, c.c.written_at).where(c.c.digest == digest).order_by(c.c.id)
+        ).all()
+    return [
+        {"file": copy_name(digest, bytes(pd)), "source": src, "written_at": w.isoformat() if w else None}
+        for pd, src, w in rows
+    ]
+
+
 def credential_status(db: Database, digest: bytes, *, pipe: Pipeline | None = None) -> dict[str, Any]:
     """Where one credential stands: locally (queue, batch, proof file) and, when given, on chain."""
     with db.session() as s:
@@ -281,6 +296,7 @@ def credential_status(db: Database, digest: bytes, *, pipe: Pipeline | None = No
         "queued_at": c.queued_at.isoformat() if c.queued_at else None,
         "local_chain_status": c.chain_status,
         "batch": _batch_json(b) if b is not None else None,
+        "signed_copies": _copies_json(db, digest),
     }
     if pipe is not None:
         proof_file = pipe.cfg.output_dir / f"0x{digest.hex()}.json"

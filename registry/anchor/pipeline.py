@@ -467,6 +467,8 @@ class Pipeline:
         t = credentials_table
         with self.db.engine.connect() as conn:
             digests = [bytes(r[0]) for r in conn.execute(select(t.c.digest).where(t.c.batch_id == batch.id))]
+        from registry.anchor import copies
+
         with self.db.begin() as conn:
             conn.execute(
                 t.update()
@@ -478,9 +480,10 @@ class Pipeline:
                 .where(batches_table.c.id == batch.id)
                 .values(status=BatchState.MINED, done_at=None)
             )
-        for d in digests:
+            copy_files = copies.withdraw(conn, int(batch.id))  # type: ignore[arg-type]
+        for name in [f"0x{d.hex()}.json" for d in digests] + copy_files:
             with contextlib.suppress(FileNotFoundError):
-                (self.cfg.output_dir / f"0x{d.hex()}.json").unlink()
+                (self.cfg.output_dir / name).unlink()
         sync_filesystem(self.cfg.output_dir)
         self.say(f"batch {batch.id}: {len(digests)} proof files withdrawn until the batch is final again")
 
@@ -754,6 +757,10 @@ class Pipeline:
             else:
                 if batch.status == "done":  # its last_error stays: the history `registry status` shows
                     self.report.failed_batches.pop(int(batch.id or 0), None)
+        if not self.stop.is_set():
+            from registry.anchor import copies
+
+            copies.write_pending(self)  # signed copies of credentials whose batch is done
         return not pending and all(b.id in self._parked for b in self.open_batches())
 
     def run_once(self) -> AnchorReport:

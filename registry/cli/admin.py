@@ -206,7 +206,7 @@ def deploy_cmd(
 def issuer_add(
     address: str = typer.Argument(..., help="issuer's signing address"),
     name: str = typer.Option(..., "--name", help="institution name"),
-    uri: str = typer.Option("", "--uri", help="institution URI (web page, DID)"),
+    uri: str = typer.Option("", "--uri", "--did", help="the issuer's DID (did:key / did:web), or a web URI"),
     rpc_url: str | None = RPC_OPT,
     contract: str | None = CONTRACT_OPT,
     as_json: bool = JSON_OPT,
@@ -416,3 +416,6 @@ def register(app: typer.Typer) -> None:
     app.command("compile")(compile_cmd)
     app.command("deploy")(deploy_cmd)
     app.add_typer(issuer_app, name="issuer")
+    from registry.cli import signing
+
+    signing.register(app)

@@ -42,11 +42,19 @@ def issue(
     allow_vc1: bool = typer.Option(
         None, "--allow-vc1/--no-allow-vc1", help="accept VC 1.1 credentials (refused by default)"
     ),
+    sign: bool = typer.Option(
+        True, "--sign/--no-sign", help="sign unsigned documents with the issuer's key when one is configured"
+    ),
+    require_signature: bool = typer.Option(
+        False, "--require-signature", help="fail when no signing key is configured"
+    ),
 ) -> None:
-    """Validate, canonicalize, add ids, digest, pin and queue credentials for anchoring.
+    """Validate, canonicalize, add ids, sign, digest, pin and queue credentials for anchoring.
 
     Every document must name this issuer (REGISTRY_ISSUER_ID, else the URI registered on chain
-    for the signing key); others are rejected with ``issuer_mismatch``.
+    for the signing key); others are rejected with ``issuer_mismatch``. With a signing key
+    (REGISTRY_SIGNING_KEYSTORE or REGISTRY_SIGNING_KEY) every unsigned document is signed
+    (eddsa-rdfc-2022) and must name the key's DID; documents that arrive signed are kept as they are.
     """
     from registry.anchor.context import expected_issuer_id, open_store_from
     from registry.anchor.intake import Intake, source_size
@@ -54,6 +62,7 @@ def issue(
 
     s = settings(strict=strict, allow_vc1=allow_vc1)
     issuer_id = expected_issuer_id(s)  # before anything is opened: a config error changes nothing
+    signer = _signer(s, sign, require_signature, issuer_id)
     db = open_database(settings=s)
     store = open_store_from(s)
     intake = Intake(
@@ -65,6 +74,7 @@ def issue(
         workers=workers,
         issuer_id=issuer_id,
         allow_vc1=s.allow_vc1,
+        signer=signer,
     )
     total = source_size(paths)
     if total >= PROGRESS_MIN_BYTES and not as_json:
@@ -90,6 +100,9 @@ def issue(
         out = Console(highlight=False, soft_wrap=True)
         shown = 0
         for o in report.outcomes:
+            if o.status == "accepted" and o.note and shown < 50:
+                shown += 1
+                out.print(f"note       {o.source}: {o.note}", markup=False)
             if o.status == "accepted":
                 continue
             if shown >= 50:
@@ -110,6 +123,35 @@ def issue(
             out.print("queued for anchoring: run `registry anchor`", markup=False)
     if report.rejected:
         sys.exit(ExitCode.INPUT)  # not typer.Exit: run() uses standalone_mode=False, which swallows its code
+
+
+def _signer(s: Any, sign: bool, require: bool, issuer_id: str) -> Any:
+    """The signing key ``registry issue`` uses (None: documents are not signed)."""
+    from registry.errors import ConfigError, ErrorCode
+    from registry.signing.keys import load_signing_key
+
+    if not sign:
+        if require:
+            raise ConfigError("--require-signature and --no-sign contradict each other")
+        return None
+    signer = load_signing_key(s)
+    if signer is None:
+        if require:
+            raise ConfigError(
+                "--require-signature: no signing key configured (REGISTRY_SIGNING_KEYSTORE + password, "
+                "or REGISTRY_SIGNING_KEY; `registry key new-signing` makes one)",
+                code=ErrorCode.NO_SIGNING_KEY,
+            )
+        return None
+    if signer.did != issuer_id:
+        raise ConfigError(
+            f"the signing key's DID is {signer.did!r} but this issuer's id is {issuer_id!r} "
+            "(REGISTRY_ISSUER_ID, or the URI registered on chain): register the DID "
+            f"(`registry issuer add <address> --did {signer.did}`), set REGISTRY_ISSUER_DID to the "
+            "registered did:web, or issue with --no-sign",
+            code=ErrorCode.ISSUER_NOT_SIGNING_DID,
+        )
+    return signer
 
 
 def anchor(
@@ -280,6 +322,9 @@ def _print_status(data: dict[str, Any]) -> None:
         )
         if bj.get("last_error"):
             out.print(f"  batch last error ({bj['last_error_at']}): {bj['last_error']}", markup=False)
+    for copy in data.get("signed_copies", []):
+        state = "written" if copy["written_at"] else "written once the credential is anchored"
+        out.print(f"  signed copy: {copy['file']} ({state})", markup=False)
     if data.get("chain"):
         out.print(f"  chain: {data['chain']}", markup=False)
 

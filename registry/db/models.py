@@ -51,6 +51,26 @@ class Credential(SQLModel, table=True):
     anchored_at: datetime | None = Field(default=None, sa_column=_ts())
 
 
+class CredentialCopy(SQLModel, table=True):
+    """A signed version of a credential whose body was issued before (0004).
+
+    Same body (digest), other signatures: it is anchored by that credential's batch and gets its
+    own output file ``0x<digest>-<first 8 bytes of proofs_digest, hex>.json`` once the batch is
+    done (``written_at`` set after the file is durable).
+    """
+
+    __tablename__ = "credential_copies"
+    __table_args__ = (UniqueConstraint("digest", "proofs_digest"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, index=True))
+    proofs_digest: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))  # sha256 of JCS proofs
+    extra_proof: str = Field(sa_column=Column(Text, nullable=False))  # JSON array of its proofs
+    source: str | None = Field(default=None, max_length=4096)
+    queued_at: datetime = Field(sa_column=_ts(False))
+    written_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
 class Batch(SQLModel, table=True):
     """A sealed set of credentials, one Merkle tree and one anchor transaction."""
 
@@ -136,3 +156,4 @@ class Account(SQLModel, table=True):
 credentials_table = Credential.__table__  # type: ignore[attr-defined]
 batches_table = Batch.__table__  # type: ignore[attr-defined]
 transactions_table = Transaction.__table__  # type: ignore[attr-defined]
+copies_table = CredentialCopy.__table__  # type: ignore[attr-defined]
