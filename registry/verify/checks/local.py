@@ -72,9 +72,10 @@ def _anchor_proof(anchors: list[Any], others: list[Any]) -> AnchorProof | None:
             f"{ANCHOR_PROOF_TYPE}); exactly one is allowed, so which one counts never depends on the tool",
             code="multiple_anchor_proofs",
         )
-    if any("merkleRoot" in o for o in others):
+    if any(_looks_like_anchor(o) for o in others):
         raise InputError(
-            f"the proof is not a {ANCHOR_CRYPTOSUITE} (or {ANCHOR_PROOF_TYPE}) proof (wrong or missing type)",
+            f"the proof is not a {ANCHOR_CRYPTOSUITE} (or {ANCHOR_PROOF_TYPE}) proof "
+            "(wrong or missing type or cryptosuite)",
             code="invalid_anchor_proof",
         )
     if not anchors:
@@ -84,6 +85,13 @@ def _anchor_proof(anchors: list[Any], others: list[Any]) -> AnchorProof | None:
     except InputError as exc:
         why = exc.message.removeprefix("invalid anchor proof: ")
         raise InputError(f"the anchor proof is malformed: {why}", code="invalid_anchor_proof") from None
+
+
+def _looks_like_anchor(p: Mapping[str, Any]) -> bool:
+    """An anchor proof whose type or cryptosuite was changed: refused, never taken for another
+    kind of proof (the document would then be looked up by its digest as if it had no proof)."""
+    suite = p.get("cryptosuite")
+    return "merkleRoot" in p or (isinstance(suite, str) and suite.startswith("registry-anchor"))
 
 
 def _format_tail(proof: AnchorProof | None, others: list[Mapping[str, Any]]) -> str:
