@@ -102,7 +102,7 @@ def _unpack(value: Any) -> dict[str, Any]:
     if not isinstance(value, str) or not value.startswith("u"):
         raise _fail("proofValue must be a multibase base64url string (starting with 'u')")
     if len(value) > MAX_PROOF_VALUE_CHARS:
-        raise _fail(f"proofValue is longer than {MAX_PROOF_VALUE_CHARS} characters")
+        raise _fail(f"proofValue is longer than the cap of {MAX_PROOF_VALUE_CHARS} characters")
     text = value[1:]
     if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise _fail("proofValue is not unpadded base64url (alphabet A-Z a-z 0-9 - _, no '=')")
