@@ -49,7 +49,7 @@ VM_FRAGMENT = "blockchainAccountId"
 
 _MEMBERS = ("type", "cryptosuite", "created", "proofPurpose", "verificationMethod", "proofValue")
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
-MAX_PROOF_VALUE_CHARS = 64 * 1024  # a Merkle path of 2**32 leaves is ~2.2 KiB encoded
+MAX_PROOF_VALUE_CHARS = 64 * 1024  # the proof of a 2**32-leaf batch (32 path hashes) is ~3.7 KB
 
 
 def _fail(what: str) -> InputError:
