@@ -33,6 +33,7 @@ __all__ = [
     "ANCHOR_CRYPTOSUITE",
     "DI_PROOF_TYPE",
     "PROOF_PURPOSE",
+    "VM_FRAGMENT",
     "BatchEncoder",
     "anchor_fields_bytes",
     "decode_anchor_proof",
@@ -74,6 +75,11 @@ def verification_method(registry: str, issuer: str) -> str:
     return f"did:pkh:eip155:{chain_id}:{issuer}#{VM_FRAGMENT}"
 
 
+def _vm_of(proof: AnchorProof) -> str:
+    """The did:pkh of a validated anchor (its registry and issuer are already checked)."""
+    return f"did:pkh:eip155:{proof.registry.split(':')[1]}:{proof.issuer}#{VM_FRAGMENT}"
+
+
 def anchor_fields_bytes(fields: Mapping[str, Any]) -> bytes:
     """The JCS bytes of the anchor fields (an ``AnchorProof`` JSON object without ``type``)."""
     return canonical_bytes({k: v for k, v in fields.items() if k != "type"})
@@ -92,7 +98,7 @@ def encode_anchor_proof(proof: AnchorProof) -> dict[str, Any]:
         "cryptosuite": ANCHOR_CRYPTOSUITE,
         "created": proof.anchoredAt,
         "proofPurpose": PROOF_PURPOSE,
-        "verificationMethod": verification_method(proof.registry, proof.issuer),
+        "verificationMethod": _vm_of(proof),
         "proofValue": encode_proof_value(anchor_fields_bytes(fields)),
     }
 
@@ -140,7 +146,7 @@ def _decode_di(p: Mapping[str, Any]) -> AnchorProof:
     proof = AnchorProof.parse({"type": ANCHOR_PROOF_TYPE, **fields})
     if p["created"] != proof.anchoredAt:
         raise _fail(f"created {str(p['created'])[:40]!r} is not the anchoring time {proof.anchoredAt}")
-    expected = verification_method(proof.registry, proof.issuer)
+    expected = _vm_of(proof)
     if p["verificationMethod"] != expected:
         raise _fail(f"verificationMethod {str(p['verificationMethod'])[:120]!r} is not the anchoring "
                     f"account {expected}")
