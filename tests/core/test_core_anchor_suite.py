@@ -265,3 +265,28 @@ def test_one_encoding_only() -> None:
     good = encode_anchor_proof(_anchor())
     assert encode_anchor_proof(decode_anchor_proof(good)) == good
     assert encode_proof_value(anchor_fields_bytes(_fields())) == good["proofValue"]
+
+
+# -- JSON-LD: every member of the proof is a defined term ----------------------------------------
+
+def _expanded_proof_keys(proof: dict[str, Any]) -> set[str]:
+    from pyld import jsonld
+
+    from registry.core.dataintegrity.contexts import StaticLoader
+
+    doc = {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential"],
+           "issuer": "did:example:1", "credentialSubject": {"id": "did:example:2"}, "proof": [proof]}
+    out = jsonld.expand(doc, {"documentLoader": StaticLoader()})
+    graph = out[0]["https://w3id.org/security#proof"][0]["@graph"][0]
+    return {k for k in graph if k != "@type"} | set(graph.get("@type", []))
+
+
+def test_every_member_expands_under_the_vc2_context() -> None:
+    """What jsonld.js safe mode needs: no member is dropped by expansion (the legacy form loses
+    all ten of its fields; F's node oracle checks the same in safe mode)."""
+    keys = _expanded_proof_keys(encode_anchor_proof(_anchor()))
+    sec = "https://w3id.org/security#"
+    assert keys == {sec + "DataIntegrityProof", sec + "cryptosuite", "http://purl.org/dc/terms/created",
+                    sec + "proofPurpose", sec + "verificationMethod", sec + "proofValue"}
+    legacy = _expanded_proof_keys(_anchor().to_json())
+    assert len(legacy) == 1 and not any(k.startswith(sec) for k in legacy)  # only a relative @type is left
