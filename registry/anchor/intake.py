@@ -48,7 +48,6 @@ from registry.signing.keys import SigningKey
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 DOC_SUFFIXES = (".json", *JSONL_SUFFIXES)
-ANCHOR_PROOF_TYPE = "CredentialRegistryAnchor2026"
 
 
 @dataclass
@@ -298,7 +297,11 @@ def _prepare(
 
 
 def _is_anchor(p: Any) -> bool:
-    return isinstance(p, dict) and p.get("type") == ANCHOR_PROOF_TYPE
+    """An anchor proof of either form (``registry-anchor-2026`` or the legacy type): replaced
+    by the new anchor, never kept as another proof."""
+    from registry.core.anchor_suite import is_anchor_proof
+
+    return is_anchor_proof(p)
 
 
 def _one_line(s: str, limit: int = 500) -> str:
