@@ -8,26 +8,57 @@ conversion would silently skip (an undefined ``type`` value, a relative ``id``) 
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 from cachetools import LRUCache
+from frozendict import frozendict
 from pyld import jsonld
 from pyld.context_resolver import ContextResolver
 
 from registry.core.dataintegrity.contexts import DEFAULT_LOADER, StaticLoader
 from registry.errors import DataIntegrityError, ErrorCode, RegistryError
 
-_RESOLVERS: dict[int, tuple[StaticLoader, ContextResolver]] = {}
+
+class _Resolver(ContextResolver):  # type: ignore[misc]
+    """pyld's context resolver for one loader, with bounded caches and a processed-context memo.
+
+    ``lock`` serializes the pyld runs that share these caches (cachetools caches are not
+    thread-safe; under the GIL a CPU-bound canonicalization gains nothing from threads anyway).
+    """
+
+    def __init__(self, loader: StaticLoader) -> None:
+        super().__init__(LRUCache(maxsize=256), loader)
+        self.per_op_cache = LRUCache(maxsize=1024)  # pyld's is a dict that would grow forever
+        self.processed: LRUCache[tuple[Any, ...], Any] = LRUCache(maxsize=1024)
+        self.outputs: LRUCache[str, str] = LRUCache(maxsize=512)
+        self.lock = threading.Lock()
 
 
-def _resolver(loader: StaticLoader) -> ContextResolver:
+_RESOLVERS: dict[int, tuple[StaticLoader, _Resolver]] = {}
+_RESOLVERS_LOCK = threading.Lock()
+
+
+def _resolver(loader: StaticLoader) -> _Resolver:
     """One context resolver (and resolved-context cache) per loader, never pyld's global one."""
     entry = _RESOLVERS.get(id(loader))
     if entry is None or entry[0] is not loader:
-        entry = (loader, ContextResolver(LRUCache(maxsize=256), loader))
-        _RESOLVERS[id(loader)] = entry
+        with _RESOLVERS_LOCK:
+            entry = _RESOLVERS.get(id(loader))
+            if entry is None or entry[0] is not loader:
+                entry = (loader, _Resolver(loader))
+                _RESOLVERS[id(loader)] = entry
     return entry[1]
+
+
+def _context_key(local_ctx: Any) -> str | None:
+    """The exact JSON of a context or document (key order kept), or None when it has none."""
+    try:
+        return json.dumps(local_ctx, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
 
 
 def _dropped(prop: str | None) -> None:
@@ -41,6 +72,31 @@ class _SafeProcessor(jsonld.JsonLdProcessor):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__(on_property_dropped=_dropped)
+
+    def _process_context(self, active_ctx: Any, local_ctx: Any, options: Any,
+                         override_protected: bool = False, propagate: bool = True,
+                         validate_scoped: bool = True, cycles: Any = None) -> Any:
+        """pyld's context processing, memoized for a frozen active context (see the module doc).
+
+        Calls with ``cycles`` (pyld's pre-validation of scoped contexts against a context still
+        being built) and calls on a mutable active context are never memoized.
+        """
+        resolver = options.get("contextResolver")
+        key = None
+        if cycles is None and isinstance(resolver, _Resolver) and isinstance(active_ctx, frozendict) \
+                and "_uuid" in active_ctx:
+            ctx_key = _context_key(local_ctx)
+            if ctx_key is not None:
+                key = (active_ctx["_uuid"], ctx_key, override_protected, propagate, validate_scoped,
+                       options.get("base"), options.get("processingMode"))
+                hit = resolver.processed.get(key)
+                if hit is not None:
+                    return hit
+        out = super()._process_context(active_ctx, local_ctx, options, override_protected,
+                                       propagate, validate_scoped, cycles)
+        if key is not None and isinstance(out, frozendict) and "_uuid" in out:
+            resolver.processed[key] = out
+        return out
 
     def _graph_to_rdf(self, graph: dict[str, Any], issuer: Any, options: Any) -> Any:
         for id_, node in graph.items():
@@ -78,13 +134,36 @@ def _registry_cause(exc: BaseException) -> RegistryError | None:
     return None
 
 
-def canonize(document: Mapping[str, Any], loader: StaticLoader | None = None) -> str:
-    """The RDFC-1.0 canonical N-Quads of a JSON-LD document, in safe mode, pinned contexts only."""
+def canonize(document: Mapping[str, Any], loader: StaticLoader | None = None, *,
+             memo: bool = False) -> str:
+    """The RDFC-1.0 canonical N-Quads of a JSON-LD document, in safe mode, pinned contexts only.
+
+    ``memo=True`` keeps the output by the document's exact JSON (for small documents that recur,
+    such as a proof configuration shared by every credential signed in the same second).
+    """
     loader = loader or DEFAULT_LOADER
+    resolver = _resolver(loader)
+    if not memo:
+        return _canonize(document, loader, resolver)
+    key = _context_key(dict(document))
+    if key is None:
+        return _canonize(document, loader, resolver)
+    with resolver.lock:
+        hit = resolver.outputs.get(key)
+    if hit is None:
+        hit = _canonize(document, loader, resolver)
+        with resolver.lock:
+            resolver.outputs[key] = hit
+    return hit
+
+
+def _canonize(document: Mapping[str, Any], loader: StaticLoader, resolver: _Resolver) -> str:
+    """pyld's URDNA2015 N-Quads of ``document`` with this loader's resolver, errors mapped."""
     options = {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": loader,
-               "contextResolver": _resolver(loader), "base": None}
+               "contextResolver": resolver, "base": None}
     try:
-        out = _SafeProcessor().normalize(dict(document), options)
+        with resolver.lock:
+            out = _SafeProcessor().normalize(dict(document), options)
     except RegistryError:
         raise
     except Exception as exc:  # pyld wraps loader and syntax errors in JsonLdError
