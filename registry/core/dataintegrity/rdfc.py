@@ -31,7 +31,8 @@ class _Resolver(ContextResolver):  # type: ignore[misc]
 
     def __init__(self, loader: StaticLoader) -> None:
         super().__init__(LRUCache(maxsize=256), loader)
-        self.per_op_cache = LRUCache(maxsize=1024)  # pyld's is a dict that would grow forever
+        # pyld's own per_op_cache is a dict that would grow forever across calls
+        self.per_op_cache: LRUCache[str, Any] = LRUCache(maxsize=1024)
         self.processed: LRUCache[tuple[Any, ...], Any] = LRUCache(maxsize=1024)
         self.outputs: LRUCache[str, str] = LRUCache(maxsize=512)
         self.lock = threading.Lock()
