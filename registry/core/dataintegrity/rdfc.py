@@ -37,6 +37,19 @@ class _Resolver(ContextResolver):  # type: ignore[misc]
         self.outputs: LRUCache[str, str] = LRUCache(maxsize=512)
         self.lock = threading.Lock()
 
+    def resolve(self, active_ctx: Any, context: Any, base: Any, cycles: Any = None) -> Any:
+        """pyld's resolution, except that a context string is never taken for a context object.
+
+        pyld caches a context object under its JSON text and a URL under the URL, in one map: with
+        a resolver kept across documents, the string ``'{"ex":…}'`` would be served the object seen
+        earlier. Such a string goes to the loader, as it would with a fresh resolver.
+        """
+        inner = context.get("@context") if isinstance(context, Mapping) else context
+        for ctx in inner if isinstance(inner, list) else [inner]:
+            if isinstance(ctx, str) and ctx.startswith("{"):
+                self.document_loader(ctx, {})
+        return super().resolve(active_ctx, context, base, cycles)
+
 
 _RESOLVERS: dict[int, tuple[StaticLoader, _Resolver]] = {}
 _RESOLVERS_LOCK = threading.Lock()
