@@ -35,7 +35,25 @@ class _Resolver(ContextResolver):  # type: ignore[misc]
         self.per_op_cache: LRUCache[str, Any] = LRUCache(maxsize=1024)
         self.processed: LRUCache[tuple[Any, ...], Any] = LRUCache(maxsize=1024)
         self.outputs: LRUCache[str, str] = LRUCache(maxsize=512)
+        self.keys: LRUCache[int, tuple[Any, str]] = LRUCache(maxsize=256)
         self.lock = threading.Lock()
+
+    def context_key(self, local_ctx: Any) -> str | None:
+        """:func:`_context_key`, remembered by identity for the context objects that recur.
+
+        Scoped contexts live in the term definitions of cached active contexts and come back as
+        the same objects; pyld only ever hands over its own deep copy of a document, which no one
+        changes. An entry holds its object, so the ``id`` cannot be reused while it is cached.
+        """
+        if isinstance(local_ctx, str):
+            return _context_key(local_ctx)
+        entry = self.keys.get(id(local_ctx))
+        if entry is not None and entry[0] is local_ctx:
+            return entry[1]
+        key = _context_key(local_ctx)
+        if key is not None:
+            self.keys[id(local_ctx)] = (local_ctx, key)
+        return key
 
     def resolve(self, active_ctx: Any, context: Any, base: Any, cycles: Any = None) -> Any:
         """pyld's resolution, except that a context string is never taken for a context object.
@@ -99,7 +117,7 @@ class _SafeProcessor(jsonld.JsonLdProcessor):  # type: ignore[misc]
         key = None
         if cycles is None and isinstance(resolver, _Resolver) and isinstance(active_ctx, frozendict) \
                 and "_uuid" in active_ctx:
-            ctx_key = _context_key(local_ctx)
+            ctx_key = resolver.context_key(local_ctx)
             if ctx_key is not None:
                 key = (active_ctx["_uuid"], ctx_key, override_protected, propagate, validate_scoped,
                        options.get("base"), options.get("processingMode"))
