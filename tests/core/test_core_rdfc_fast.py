@@ -268,6 +268,16 @@ def test_a_context_string_is_not_confused_with_a_context_object() -> None:
     assert _reference_error(as_text, DEFAULT_LOADER) == (exc.value.code, exc.value.message)
 
 
+def test_loaders_with_different_contexts_for_one_url_do_not_share_the_memo() -> None:
+    url = "https://example.com/ctx/v1"
+    one = StaticLoader({url: {"@context": {"term": "https://one.example/term", "T": "https://one.example/T"}}})
+    two = StaticLoader({url: {"@context": {"term": "https://two.example/term", "T": "https://two.example/T"}}})
+    doc = {"@context": url, "@id": "urn:uuid:1", "@type": "T", "term": "v"}
+    first, second = assert_same(doc, one), assert_same(doc, two)
+    assert first and "one.example/term" in first and second and "two.example/term" in second
+    assert canonize(doc, one) == first
+
+
 # -- the memo is hit (the speed-up could regress silently otherwise) --------------------------
 
 def test_warm_canonicalization_defines_no_terms(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -399,8 +409,13 @@ def credentials(draw: Any) -> tuple[dict[str, Any], bool]:
         doc["evidence"] = draw(st.lists(st.fixed_dictionaries(
             {"type": st.just(["Evidence"]), "name": _text, "narrative": _text}), max_size=2))
     if draw(st.booleans()):
-        doc["@context"] = [*doc["@context"], {"ex": "https://example.com/ns#", "exNote": "ex:note"}]
+        doc["@context"] = [*doc["@context"], {
+            "ex": "https://example.com/ns#", "exNote": "ex:note",
+            "exNames": {"@id": "ex:names", "@container": "@language"},
+            "exSteps": {"@id": "ex:steps", "@container": "@list"}}]
         doc["exNote"] = draw(_text)
+        doc["exNames"] = draw(st.dictionaries(_lang, _text, max_size=3))
+        doc["exSteps"] = draw(st.lists(st.one_of(_text, _number, st.booleans()), max_size=4))
     planted = draw(st.sampled_from([None, None, None, "top", "subject", "result", "type"]))
     subject = subjects[0]
     if planted == "top":
