@@ -95,6 +95,7 @@ def assert_same(doc: dict[str, Any], loader: StaticLoader = DEFAULT_LOADER) -> s
     assert ref_err is None, f"fast path accepted what the reference refuses: {ref_err}"
     assert out == _plain(doc, loader)
     assert canonize(doc, loader) == out  # and again, from the warm caches
+    assert rdfc.expand(doc, loader) == jsonld.expand(copy.deepcopy(doc), _options(loader))
     return out
 
 
@@ -254,6 +255,24 @@ def test_safe_mode_still_refuses_after_the_caches_are_warm(name: str, code: str,
         assert exc.value.code == code and term in exc.value.message
         with pytest.raises(DataIntegrityError):
             canonize({k: v for k, v in EDGES[name].items() if k != "id"}, memo=True)  # never memoized
+
+
+class _Dropped(Exception):
+    pass
+
+
+def _refuse(prop: str | None) -> None:
+    raise _Dropped(prop)
+
+
+def test_expand_calls_the_dropped_property_hook_after_the_caches_are_warm() -> None:
+    rdfc.expand(_badge())
+    for doc, term in ((EDGES["undefined top-level term"], "undefinedTerm"),
+                      (EDGES["undefined term under a type-scoped context"], "grade")):
+        with pytest.raises(_Dropped) as exc:
+            rdfc.expand(doc, on_property_dropped=_refuse)
+        assert exc.value.args == (term,)
+        assert term not in json.dumps(rdfc.expand(doc))  # without the hook pyld drops it, as before
 
 
 def test_a_context_string_is_not_confused_with_a_context_object() -> None:

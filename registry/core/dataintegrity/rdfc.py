@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cachetools import LRUCache
@@ -99,11 +99,8 @@ def _dropped(prop: str | None) -> None:
                              code=ErrorCode.JSONLD_ERROR, term=prop)
 
 
-class _SafeProcessor(jsonld.JsonLdProcessor):  # type: ignore[misc]
-    """A pyld processor that refuses what safe mode refuses instead of dropping it."""
-
-    def __init__(self) -> None:
-        super().__init__(on_property_dropped=_dropped)
+class _MemoProcessor(jsonld.JsonLdProcessor):  # type: ignore[misc]
+    """A pyld processor whose context processing is memoized in its loader's :class:`_Resolver`."""
 
     def _process_context(self, active_ctx: Any, local_ctx: Any, options: Any,
                          override_protected: bool = False, propagate: bool = True,
@@ -129,6 +126,13 @@ class _SafeProcessor(jsonld.JsonLdProcessor):  # type: ignore[misc]
         if key is not None and isinstance(out, frozendict) and "_uuid" in out:
             resolver.processed[key] = out
         return out
+
+
+class _SafeProcessor(_MemoProcessor):
+    """A pyld processor that refuses what safe mode refuses instead of dropping it."""
+
+    def __init__(self) -> None:
+        super().__init__(on_property_dropped=_dropped)
 
     def _graph_to_rdf(self, graph: dict[str, Any], issuer: Any, options: Any) -> Any:
         for id_, node in graph.items():
@@ -207,6 +211,23 @@ def _canonize(document: Mapping[str, Any], loader: StaticLoader, resolver: _Reso
     if not isinstance(out, str):
         raise DataIntegrityError("canonicalization produced no N-Quads", code=ErrorCode.JSONLD_ERROR)
     return out
+
+
+def expand(document: Mapping[str, Any], loader: StaticLoader | None = None, *,
+           on_property_dropped: Callable[[str | None], Any] | None = None) -> list[Any]:
+    """pyld's JSON-LD expansion of ``document`` with the memoized context processing, pinned
+    contexts only (for a safe-mode check that needs the expanded form itself).
+
+    ``on_property_dropped`` is pyld's hook (raise from it to refuse undefined terms). pyld's
+    errors are not mapped: the caller sees ``JsonLdError`` as from ``jsonld.expand``.
+    """
+    loader = loader or DEFAULT_LOADER
+    resolver = _resolver(loader)
+    options = {"documentLoader": loader, "contextResolver": resolver, "base": None}
+    with resolver.lock:
+        processor = _MemoProcessor(on_property_dropped=on_property_dropped or jsonld.noop)
+        out = processor.expand(dict(document), options)
+    return list(out)
 
 
 def _pyld_message(exc: BaseException) -> str:
