@@ -1,16 +1,23 @@
-"""The fast canonicalization (memoized context processing) against plain pyld, on a corpus.
+"""The fast canonicalization (memoized context processing) against plain pyld and jsonld.js.
 
-Two references, both without any of ``rdfc``'s caches and with a fresh pyld context resolver per
-call: plain ``jsonld.normalize`` (what pyld computes, no safe mode) for every document the fast
-path accepts, and pyld's own ``_process_context`` under the same safe-mode hooks for the
-documents safe mode refuses (same error code and message). The corpus: the W3C vectors, the
-sample badges, hand-made edge documents and hypothesis-generated OB 3.0-like credentials.
+Three references, the first two without any of ``rdfc``'s caches and with a fresh pyld context
+resolver per call: plain ``jsonld.normalize`` (what pyld computes, no safe mode) for every
+document the fast path accepts whose literals hold no control character pyld writes differently
+from RDFC-1.0 (see ``rdfc.escape_literal``); pyld's own ``_process_context`` under the same
+safe-mode hooks for the documents safe mode refuses (same error code and message); and
+jsonld.js ``canonize`` in safe mode (node, the npm package Data Integrity verifiers run) for
+every document: byte-identical N-Quads, and whatever jsonld.js refuses is refused here too. The
+corpus: the W3C vectors, the sample badges, hand-made edge documents and hypothesis-generated
+OB 3.0-like credentials.
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
+import re
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -26,7 +33,7 @@ from pyld.context_resolver import ContextResolver
 from registry.core.credential import OB3_CONTEXT, VC2_CONTEXT
 from registry.core.dataintegrity import didkey, rdfc
 from registry.core.dataintegrity import eddsa_rdfc_2022 as eddsa
-from registry.core.dataintegrity.contexts import DEFAULT_LOADER, StaticLoader
+from registry.core.dataintegrity.contexts import CONTEXTS_DIR, DEFAULT_LOADER, PINNED_FILES, StaticLoader
 from registry.core.dataintegrity.rdfc import canonize
 from registry.core.samples import sample_badge
 from registry.errors import DataIntegrityError, RegistryError
@@ -36,6 +43,70 @@ EXAMPLES_URL = "https://www.w3.org/ns/credentials/examples/v2"
 LOADER = StaticLoader({EXAMPLES_URL: json.loads((VECTORS / "credentials-examples-v2.json").read_text())})
 DID = "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"
 XSD = "http://www.w3.org/2001/XMLSchema#"
+ROOT = Path(__file__).resolve().parents[2]
+
+# jsonld.js (node_modules/jsonld), one process for the module: a JSON line in, a JSON line out.
+_JSONLD_JS = r"""
+const fs = require("fs");
+const jsonld = require("jsonld");
+const files = JSON.parse(process.argv[1]);
+const docs = {};
+for (const [url, path] of Object.entries(files)) docs[url] = JSON.parse(fs.readFileSync(path, "utf8"));
+const documentLoader = async (url) => {
+  if (!(url in docs)) throw new Error("unknown context " + url);
+  return {contextUrl: null, documentUrl: url, document: docs[url]};
+};
+const rl = require("readline").createInterface({input: process.stdin});
+rl.on("line", async (line) => {
+  let out;
+  try {
+    out = {ok: await jsonld.canonize(JSON.parse(line),
+      {algorithm: "RDFC-1.0", format: "application/n-quads", documentLoader, safe: true})};
+  } catch (e) { out = {err: String((e && e.message) || e)}; }
+  process.stdout.write(JSON.stringify(out) + "\n");
+});
+"""
+_NODE: list[subprocess.Popen[str]] = []
+
+
+def _jsonld_js(doc: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(N-Quads, None) from jsonld.js safe-mode ``canonize``, or (None, its error message)."""
+    if not _NODE or _NODE[0].poll() is not None:
+        files = {url: str(CONTEXTS_DIR / name) for url, name in PINNED_FILES.items()}
+        files[EXAMPLES_URL] = str(VECTORS / "credentials-examples-v2.json")
+        proc = subprocess.Popen(["node", "-e", _JSONLD_JS, json.dumps(files)], cwd=ROOT, text=True,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, encoding="utf-8")
+        _NODE[:] = [proc]
+        atexit.register(lambda: (proc.stdin.close() if proc.stdin else None, proc.wait(timeout=5)))
+    proc = _NODE[0]
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps(doc) + "\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError("the jsonld.js oracle (node) exited")
+    answer = json.loads(line)
+    return answer.get("ok"), answer.get("err")
+
+
+# Characters pyld 3.3 writes raw in a literal and RDFC-1.0 escapes (\b, \f, other C0, DEL).
+_ESCAPED_DIFFERENTLY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _strings(value: Any) -> Any:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _pyld_escapes_alike(doc: dict[str, Any]) -> bool:
+    return not any(_ESCAPED_DIFFERENTLY.search(s) for s in _strings(doc))
 
 
 def _options(loader: StaticLoader) -> dict[str, Any]:
@@ -81,10 +152,12 @@ def _fast(doc: dict[str, Any], loader: StaticLoader) -> tuple[str | None, tuple[
     return out, None
 
 
-def assert_same(doc: dict[str, Any], loader: StaticLoader = DEFAULT_LOADER) -> str | None:
+def assert_same(doc: dict[str, Any], loader: StaticLoader = DEFAULT_LOADER, *,
+                oracle: bool = True) -> str | None:
     """The fast path agrees with the references on ``doc``; its N-Quads, or None if refused."""
     out, err = _fast(doc, loader)
     ref_err = _reference_error(doc, loader)
+    js_out, js_err = _jsonld_js(doc) if oracle else (out, None)
     if err is not None:
         assert ref_err is not None, f"fast path refused what the reference accepts: {err}"
         if ref_err[1] != "JSON-LD processing failed":
@@ -93,7 +166,10 @@ def assert_same(doc: dict[str, Any], loader: StaticLoader = DEFAULT_LOADER) -> s
             assert err[0] == ref_err[0]
         return None
     assert ref_err is None, f"fast path accepted what the reference refuses: {ref_err}"
-    assert out == _plain(doc, loader)
+    assert js_err is None, f"accepted here, refused by jsonld.js: {js_err}"
+    assert out == js_out  # byte for byte what jsonld.js (rdf-canonize) computes
+    if _pyld_escapes_alike(doc):
+        assert out == _plain(doc, loader)
     assert canonize(doc, loader) == out  # and again, from the warm caches
     assert rdfc.expand(doc, loader) == jsonld.expand(copy.deepcopy(doc), _options(loader))
     return out
@@ -161,10 +237,16 @@ EDGES: dict[str, dict[str, Any]] = {
                          {"type": ["Result"], "value": "B"}])),
     "several subjects": _badge(credentialSubject=[_subject(), _subject(id="urn:uuid:2", name="Other"),
                                                   _subject(id=None)]),
-    "language and direction value objects": _badge(
+    "language value objects": _badge(
         name=[{"@value": "Diplôme", "@language": "fr"}, {"@value": "Diploma", "@language": "en"}],
-        description={"@value": "شهادة", "@language": "ar", "@direction": "rtl"}),
+        description={"@value": "شهادة", "@language": "ar"}),
     "escapes and non-ASCII": _badge(description='tab\t "quote" back\\slash\nnewline \u2028 \U0001F393'),
+    "control characters": _badge(description="bs\b ff\f nul\x00 us\x1f del\x7f vt\x0b cr\r",
+                                 name="\x01"),
+    "direction value object": _badge(description={"@value": "شهادة", "@language": "ar",
+                                                  "@direction": "rtl"}),
+    "IRI with a brace": _badge(id="https://example.edu/credentials/{1}"),
+    "IRI with a byte-order mark": _badge(id="https://example.edu/credentials/a\ufeffb"),
     "numbers and booleans": _badge(credentialSubject=_subject(
         creditsEarned=3, identifier=[{"type": "IdentityObject", "hashed": True,
                                       "identityHash": "sha256$abc", "identityType": "emailAddress",
@@ -232,13 +314,34 @@ for _doc in EDGES.values():
 
 REFUSED = {"undefined top-level term", "undefined nested term",
            "undefined term under a type-scoped context", "undefined type", "undefined nested type",
-           "relative id", "unpinned context", "invalid local context"}
+           "relative id", "unpinned context", "invalid local context", "direction value object",
+           "IRI with a brace", "IRI with a byte-order mark"}
 
 
 @pytest.mark.parametrize("name", sorted(EDGES))
 def test_edge_documents_match_the_references(name: str) -> None:
     out = assert_same(EDGES[name])
     assert (out is None) == (name in REFUSED), out
+
+
+def test_control_characters_are_written_as_rdfc_1_0_and_jsonld_js_write_them() -> None:
+    out = canonize(EDGES["control characters"])
+    line = next(x for x in out.splitlines() if "\"bs" in x)
+    assert '"bs\\b ff\\f nul\\u0000 us\\u001F del\\u007F vt\\u000B cr\\r" .' in line
+    assert out == _jsonld_js(EDGES["control characters"])[0]
+    assert out != _plain(EDGES["control characters"], DEFAULT_LOADER)  # pyld 3.3 alone writes them raw
+    assert rdfc.escape_literal('a"b\\c\td\ne') == 'a\\"b\\\\c\\td\\ne'
+
+
+def test_safe_mode_refuses_what_rdf_would_lose_or_no_iri_may_hold() -> None:
+    with pytest.raises(DataIntegrityError) as exc:
+        canonize(EDGES["direction value object"])
+    assert exc.value.code == "jsonld_error" and "@direction" in exc.value.message
+    assert _jsonld_js(EDGES["direction value object"])[1]  # jsonld.js safe mode refuses it too
+    for name in ("IRI with a brace", "IRI with a byte-order mark"):
+        with pytest.raises(DataIntegrityError) as exc:
+            canonize(EDGES[name])
+        assert exc.value.code == "jsonld_error" and "which no IRI may hold" in exc.value.message
 
 
 @pytest.mark.parametrize(("name", "code", "term"), [
@@ -292,7 +395,7 @@ def test_loaders_with_different_contexts_for_one_url_do_not_share_the_memo() -> 
     one = StaticLoader({url: {"@context": {"term": "https://one.example/term", "T": "https://one.example/T"}}})
     two = StaticLoader({url: {"@context": {"term": "https://two.example/term", "T": "https://two.example/T"}}})
     doc = {"@context": url, "@id": "urn:uuid:1", "@type": "T", "term": "v"}
-    first, second = assert_same(doc, one), assert_same(doc, two)
+    first, second = assert_same(doc, one, oracle=False), assert_same(doc, two, oracle=False)
     assert first and "one.example/term" in first and second and "two.example/term" in second
     assert canonize(doc, one) == first
 

@@ -9,13 +9,15 @@ conversion would silently skip (an undefined ``type`` value, a relative ``id``) 
 from __future__ import annotations
 
 import json
+import re
 import threading
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from cachetools import LRUCache
 from frozendict import frozendict
-from pyld import jsonld
+from pyld import canon, jsonld, nquads
 from pyld.context_resolver import ContextResolver
 
 from registry.core.dataintegrity.contexts import DEFAULT_LOADER, StaticLoader
@@ -146,18 +148,78 @@ class _SafeProcessor(_MemoProcessor):
         return super()._graph_to_rdf(graph, issuer, options)
 
     def _object_to_rdf(self, item: Any, issuer: Any, triples: Any, options: Any) -> Any:
+        if isinstance(item, dict) and "@direction" in item and not options.get("rdfDirection"):
+            raise DataIntegrityError(
+                f"JSON-LD safe mode: @direction {item['@direction']!r} would be lost (RDF"
+                " canonicalization keeps no base direction)", code=ErrorCode.JSONLD_ERROR,
+                term="@direction")
         out = super()._object_to_rdf(item, issuer, triples, options)
         if out is None:
             _check_iri(item.get("@id", "") if isinstance(item, dict) else str(item), "object IRI")
+        elif out.get("type") == "IRI":
+            _check_iri(out["value"], "object IRI")
+        elif out.get("type") == "literal":
+            _check_iri(out["datatype"], "datatype")
         return out
 
 
+# Characters no IRI may hold (RFC 3987) and that canonical N-Quads would have to escape, plus the
+# white space of either Python's or JavaScript's ``\s`` (the two disagree on which IRI is absolute).
+_NOT_IN_IRI = re.compile("[\x00-\x20<>\"{}|^`\\\\\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029"
+                         "\u202f\u205f\u3000\ufeff]")
+
+
 def _check_iri(value: str, what: str) -> None:
-    """A blank node or an absolute IRI, else the safe-mode error."""
-    if value.startswith("_:") or jsonld._is_absolute_iri(value):
+    """A blank node or an absolute IRI of allowed characters, else the safe-mode error."""
+    if value.startswith("_:"):
         return
-    raise DataIntegrityError(f"JSON-LD safe mode: {what} {value!r} is a relative IRI (undefined term?)",
-                             code=ErrorCode.JSONLD_ERROR, term=value)
+    if not jsonld._is_absolute_iri(value):
+        raise DataIntegrityError(f"JSON-LD safe mode: {what} {value!r} is a relative IRI (undefined term?)",
+                                 code=ErrorCode.JSONLD_ERROR, term=value)
+    bad = _NOT_IN_IRI.search(value)
+    if bad is not None:
+        raise DataIntegrityError(f"JSON-LD safe mode: {what} {value!r} holds {bad.group()!r}, which no IRI"
+                                 " may hold", code=ErrorCode.JSONLD_ERROR, term=value)
+
+
+# -- RDFC-1.0 canonical N-Quads --------------------------------------------------------------
+# pyld 3.3 escapes only \t \n \r " and \\ in literals. RDFC-1.0 (canonical N-Quads, as
+# rdf-canonize in jsonld.js and oxigraph write it) also escapes \b and \f, and writes the other
+# C0 controls and DEL as upper-case \u00XX; the hashes of the first-degree quads change with it.
+_ECHAR = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r", 0x22: '\\"', 0x5C: "\\\\"}
+_IN_LITERAL = re.compile('[\x00-\x1f\x7f"\\\\]')
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return _ECHAR.get(code) or f"\\u{code:04X}"
+
+
+def escape_literal(value: str) -> str:
+    """A literal's lexical form as canonical N-Quads (RDFC-1.0) write it between the quotes."""
+    return _IN_LITERAL.sub(_escape_char, value) if _IN_LITERAL.search(value) else value
+
+
+def _rebound(func: Any, **names: Any) -> Any:
+    """pyld's ``func`` itself, with some names of its module replaced (no copy of pyld's code)."""
+    for name in names:
+        if name not in func.__globals__:
+            raise RuntimeError(f"pyld changed: {func.__qualname__} no longer uses {name}")
+    out = types.FunctionType(func.__code__, {**func.__globals__, **names}, func.__name__,
+                             func.__defaults__, func.__closure__)
+    out.__kwdefaults__ = func.__kwdefaults__
+    return out
+
+
+_serialize_nquad = _rebound(nquads.serialize_nquad, escape=escape_literal)
+
+
+class _Rdfc10(canon.URDNA2015):  # type: ignore[misc]
+    """pyld's URDNA2015 (the same algorithm as RDFC-1.0) with RDFC-1.0's canonical N-Quads."""
+
+    main = _rebound(canon.URDNA2015.main, serialize_nquad=_serialize_nquad)
+    hash_first_degree_quads = _rebound(canon.URDNA2015.hash_first_degree_quads,
+                                       serialize_nquad=_serialize_nquad)
 
 
 def _registry_cause(exc: BaseException) -> RegistryError | None:
@@ -195,11 +257,12 @@ def canonize(document: Mapping[str, Any], loader: StaticLoader | None = None, *,
 
 def _canonize(document: Mapping[str, Any], loader: StaticLoader, resolver: _Resolver) -> str:
     """pyld's URDNA2015 N-Quads of ``document`` with this loader's resolver, errors mapped."""
-    options = {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": loader,
-               "contextResolver": resolver, "base": None}
+    options = {"documentLoader": loader, "contextResolver": resolver, "base": None,
+               "extractAllScripts": True, "processingMode": "json-ld-1.1", "produceGeneralizedRdf": False}
     try:
-        with resolver.lock:
-            out = _SafeProcessor().normalize(dict(document), options)
+        with resolver.lock:  # pyld's normalize: to RDF, then URDNA2015, here with RDFC-1.0's N-Quads
+            dataset = _SafeProcessor().to_rdf(dict(document), options)
+        out = _Rdfc10().main(dataset, {"format": "application/n-quads"})
     except RegistryError:
         raise
     except Exception as exc:  # pyld wraps loader and syntax errors in JsonLdError
