@@ -60,9 +60,13 @@ const rl = require("readline").createInterface({input: process.stdin});
 rl.on("line", async (line) => {
   let out;
   try {
-    out = {ok: await jsonld.canonize(JSON.parse(line),
-      {algorithm: "RDFC-1.0", format: "application/n-quads", documentLoader, safe: true})};
-  } catch (e) { out = {err: String((e && e.message) || e)}; }
+    // the options of @digitalbazaar/eddsa-rdfc-2022-cryptosuite's canonize
+    out = {ok: await jsonld.canonize(JSON.parse(line), {algorithm: "RDFC-1.0", format: "application/n-quads",
+      documentLoader, safe: true, base: null, rdfDirection: "i18n-datatype"})};
+  } catch (e) {
+    const event = e && e.details && e.details.event;
+    out = {err: String((e && e.message) || e) + (event ? " (" + event.code + ")" : "")};
+  }
   process.stdout.write(JSON.stringify(out) + "\n");
 });
 """
@@ -105,8 +109,12 @@ def _strings(value: Any) -> Any:
             yield from _strings(v)
 
 
-def _pyld_escapes_alike(doc: dict[str, Any]) -> bool:
-    return not any(_ESCAPED_DIFFERENTLY.search(s) for s in _strings(doc))
+def _plain_pyld_agrees(doc: dict[str, Any]) -> bool:
+    """No literal pyld 3.3 escapes differently, and no ``@direction`` (plain pyld drops it)."""
+    return not any(_ESCAPED_DIFFERENTLY.search(s) or s == "@direction" for s in _strings(doc))
+
+
+_GUARD = "Hash N-Degree Quads runs"
 
 
 def _options(loader: StaticLoader) -> dict[str, Any]:
@@ -158,6 +166,9 @@ def assert_same(doc: dict[str, Any], loader: StaticLoader = DEFAULT_LOADER, *,
     out, err = _fast(doc, loader)
     ref_err = _reference_error(doc, loader)
     js_out, js_err = _jsonld_js(doc) if oracle else (out, None)
+    if err is not None and _GUARD in err[1]:  # pyld alone has no guard against poison graphs
+        assert js_err is not None and "Maximum deep iterations" in js_err, js_err
+        return None
     if err is not None:
         assert ref_err is not None, f"fast path refused what the reference accepts: {err}"
         if ref_err[1] != "JSON-LD processing failed":
@@ -168,7 +179,7 @@ def assert_same(doc: dict[str, Any], loader: StaticLoader = DEFAULT_LOADER, *,
     assert ref_err is None, f"fast path accepted what the reference refuses: {ref_err}"
     assert js_err is None, f"accepted here, refused by jsonld.js: {js_err}"
     assert out == js_out  # byte for byte what jsonld.js (rdf-canonize) computes
-    if _pyld_escapes_alike(doc):
+    if _plain_pyld_agrees(doc):
         assert out == _plain(doc, loader)
     assert canonize(doc, loader) == out  # and again, from the warm caches
     assert rdfc.expand(doc, loader) == jsonld.expand(copy.deepcopy(doc), _options(loader))
@@ -246,6 +257,14 @@ EDGES: dict[str, dict[str, Any]] = {
     "direction value object": _badge(description={"@value": "شهادة", "@language": "ar",
                                                   "@direction": "rtl"}),
     "IRI with a brace": _badge(id="https://example.edu/credentials/{1}"),
+    "malformed language tag": _badge(name={"@value": "Diploma", "@language": "en US"}),
+    "tiny double jsonld.js writes as 0": _badge(credentialSubject=_subject(creditsEarned=1e-7)),
+    "tiny double with two digits": _badge(credentialSubject=_subject(creditsEarned=1.5e-7)),
+    "integer past 2**53": _badge(credentialSubject=_subject(creditsEarned=2**53 + 1)),
+    "integer past 2**53 that is a double": _badge(credentialSubject=_subject(creditsEarned=2**60)),
+    "infinite double": _badge(credentialSubject=_subject(creditsEarned=float("inf"))),
+    "interchangeable blank nodes past the guard": _badge(id=None, credentialSubject=[
+        {"type": ["AchievementSubject"], "result": [{"type": ["Result"], "value": "A"}] * 2}] * 2),
     "IRI with a byte-order mark": _badge(id="https://example.edu/credentials/a\ufeffb"),
     "numbers and booleans": _badge(credentialSubject=_subject(
         creditsEarned=3, identifier=[{"type": "IdentityObject", "hashed": True,
@@ -314,8 +333,10 @@ for _doc in EDGES.values():
 
 REFUSED = {"undefined top-level term", "undefined nested term",
            "undefined term under a type-scoped context", "undefined type", "undefined nested type",
-           "relative id", "unpinned context", "invalid local context", "direction value object",
-           "IRI with a brace", "IRI with a byte-order mark"}
+           "relative id", "unpinned context", "invalid local context", "IRI with a brace",
+           "IRI with a byte-order mark", "interchangeable blank nodes past the guard",
+           "malformed language tag", "tiny double jsonld.js writes as 0", "integer past 2**53",
+           "infinite double"}
 
 
 @pytest.mark.parametrize("name", sorted(EDGES))
@@ -333,11 +354,41 @@ def test_control_characters_are_written_as_rdfc_1_0_and_jsonld_js_write_them() -
     assert rdfc.escape_literal('a"b\\c\td\ne') == 'a\\"b\\\\c\\td\\ne'
 
 
-def test_safe_mode_refuses_what_rdf_would_lose_or_no_iri_may_hold() -> None:
+def test_direction_is_kept_as_an_i18n_datatype_as_the_jsonld_js_cryptosuite_keeps_it() -> None:
+    out = canonize(EDGES["direction value object"])
+    assert '"شهادة"^^<https://www.w3.org/ns/i18n#ar_rtl> .' in out
+    assert out == _jsonld_js(EDGES["direction value object"])[0]
+    assert out != _plain(EDGES["direction value object"], DEFAULT_LOADER)  # plain pyld drops it
+
+
+def test_poison_graphs_stop_where_rdf_canonize_stops() -> None:
+    doc = EDGES["interchangeable blank nodes past the guard"]
     with pytest.raises(DataIntegrityError) as exc:
-        canonize(EDGES["direction value object"])
-    assert exc.value.code == "jsonld_error" and "@direction" in exc.value.message
-    assert _jsonld_js(EDGES["direction value object"])[1]  # jsonld.js safe mode refuses it too
+        canonize(doc)
+    assert exc.value.code == "jsonld_error" and "more than 6 Hash N-Degree Quads runs" in exc.value.message
+    assert _jsonld_js(doc)[1] == "Maximum deep iterations exceeded (6)."
+    assert _plain(doc, DEFAULT_LOADER)  # pyld alone has no guard
+    lighter = {**doc, "credentialSubject": doc["credentialSubject"][:1]}
+    assert assert_same(lighter)  # two interchangeable results: within the guard, as for jsonld.js
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("malformed language tag", "is not a language tag"),
+    ("tiny double jsonld.js writes as 0", "would be written as an integer by jsonld.js"),
+    ("integer past 2**53", "JavaScript would round it"),
+    ("infinite double", "is not a finite number"),
+])
+def test_safe_mode_refuses_values_jsonld_js_reads_otherwise(name: str, words: str) -> None:
+    with pytest.raises(DataIntegrityError) as exc:
+        canonize(EDGES[name])
+    assert exc.value.code == "jsonld_error" and words in exc.value.message
+    if name == "tiny double jsonld.js writes as 0":
+        assert '"0"^^<https://www.w3.org/2001/XMLSchema#float>' in (_jsonld_js(EDGES[name])[0] or "")
+    elif name == "malformed language tag":
+        assert "invalid @language value" in (_jsonld_js(EDGES[name])[1] or "")
+
+
+def test_safe_mode_refuses_what_no_iri_may_hold() -> None:
     for name in ("IRI with a brace", "IRI with a byte-order mark"):
         with pytest.raises(DataIntegrityError) as exc:
             canonize(EDGES[name])
@@ -443,11 +494,21 @@ _text = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
 _word = st.text("abcdefghijklmnopqrstuvwxyzABCXYZ", min_size=1, max_size=8)
 _iri = st.one_of(st.builds(lambda w: f"urn:uuid:{w}", st.uuids()),
                  st.builds(lambda w: f"https://example.edu/{w}", _word), st.just(DID))
-_lang = st.sampled_from(["en", "fr", "de-CH", "ar", "zh-Hant"])
+_lang = st.sampled_from(["en", "fr", "de-CH", "ar", "zh-Hant", "EN-gb", "x-private", "i-klingon",
+                         "sr-Latn-RS", "en", "fr", "ar",
+                         "en US", "123", ""])  # the last three are no language tags
 _label = st.one_of(_text, st.builds(lambda v, lang: {"@value": v, "@language": lang}, _text, _lang),
+                   st.builds(lambda v, lang, d: {"@value": v, "@language": lang, "@direction": d},
+                             _text, _lang, st.sampled_from(["ltr", "rtl"])),
                    st.lists(st.builds(lambda v, lang: {"@value": v, "@language": lang}, _text, _lang),
                             min_size=1, max_size=3))
-_number = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False, width=32))
+_number = st.one_of(st.integers(-10**6, 10**6), st.integers(-(2**53 - 1), 2**53 - 1),
+                    st.floats(allow_nan=False, allow_infinity=False, width=32),
+                    st.floats(allow_nan=False, allow_infinity=False))
+_json_value = st.recursive(st.one_of(st.none(), st.booleans(), _number, st.text(max_size=6)),
+                           lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                   st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+                           max_leaves=8)
 _date = st.builds(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ"),
                   st.datetimes(min_value=__import__("datetime").datetime(1990, 1, 1),
                                max_value=__import__("datetime").datetime(2090, 1, 1)))
@@ -527,6 +588,8 @@ def credentials(draw: Any) -> tuple[dict[str, Any], bool]:
         doc["id"] = draw(_iri)
     if draw(st.booleans()):
         doc["description"] = draw(_label)
+    if draw(st.booleans()):
+        doc["credentialSchema"] = [{"id": draw(_iri), "type": "JsonSchema", "jsonSchema": draw(_json_value)}]
     if draw(st.booleans()):
         doc["evidence"] = draw(st.lists(st.fixed_dictionaries(
             {"type": st.just(["Evidence"]), "name": _text, "narrative": _text}), max_size=2))

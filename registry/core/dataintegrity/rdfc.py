@@ -9,6 +9,7 @@ conversion would silently skip (an undefined ``type`` value, a relative ``id``) 
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import types
@@ -148,11 +149,8 @@ class _SafeProcessor(_MemoProcessor):
         return super()._graph_to_rdf(graph, issuer, options)
 
     def _object_to_rdf(self, item: Any, issuer: Any, triples: Any, options: Any) -> Any:
-        if isinstance(item, dict) and "@direction" in item and not options.get("rdfDirection"):
-            raise DataIntegrityError(
-                f"JSON-LD safe mode: @direction {item['@direction']!r} would be lost (RDF"
-                " canonicalization keeps no base direction)", code=ErrorCode.JSONLD_ERROR,
-                term="@direction")
+        if isinstance(item, dict) and "@value" in item:
+            _check_value(item)
         out = super()._object_to_rdf(item, issuer, triples, options)
         if out is None:
             _check_iri(item.get("@id", "") if isinstance(item, dict) else str(item), "object IRI")
@@ -161,6 +159,37 @@ class _SafeProcessor(_MemoProcessor):
         elif out.get("type") == "literal":
             _check_iri(out["datatype"], "datatype")
         return out
+
+
+_BCP47 = re.compile(r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*\Z")  # jsonld.js's test of a language tag
+
+
+def _check_value(item: dict[str, Any]) -> None:
+    """A value object that every JSON-LD processor turns into the same literal, else refused.
+
+    jsonld.js, the processor of Data Integrity verifiers, refuses a malformed language tag in safe
+    mode, reads a number as a JavaScript double, and writes a double whose shortest form has no
+    ``.`` and is below 1e21 (``1e-7``) as the integer ``0``: such values would be signed here
+    and computed differently there.
+    """
+    language = item.get("@language")
+    if isinstance(language, str) and not _BCP47.match(language):
+        raise DataIntegrityError(f"JSON-LD safe mode: @language {language!r} is not a language tag",
+                                 code=ErrorCode.JSONLD_ERROR, term=language)
+    value = item["@value"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        problem = "is not a finite number"
+    elif isinstance(value, int) and abs(value) < 1e21 and float(value) != value:
+        problem = "is not a double (JavaScript would round it)"
+    elif isinstance(value, float) and 0 < abs(value) < 1e-6 and "." not in repr(value):
+        # below 1e-6 both write the shortest digits as d[.ddd]e-N: no "." means one digit
+        problem = "would be written as an integer by jsonld.js"
+    else:
+        return
+    raise DataIntegrityError(f"JSON-LD safe mode: the number {value!r} {problem}",
+                             code=ErrorCode.JSONLD_ERROR, term=repr(value))
 
 
 # Characters no IRI may hold (RFC 3987) and that canonical N-Quads would have to escape, plus the
@@ -215,11 +244,34 @@ _serialize_nquad = _rebound(nquads.serialize_nquad, escape=escape_literal)
 
 
 class _Rdfc10(canon.URDNA2015):  # type: ignore[misc]
-    """pyld's URDNA2015 (the same algorithm as RDFC-1.0) with RDFC-1.0's canonical N-Quads."""
+    """pyld's URDNA2015 (the same algorithm as RDFC-1.0) with RDFC-1.0's canonical N-Quads and
+    rdf-canonize's guard against poison graphs.
+
+    The guard (RDFC-1.0 asks for one; rdf-canonize's default, which every jsonld.js verifier
+    runs): Hash N-Degree Quads may run, recursion included, as many times as there are blank
+    nodes whose first-degree hash is shared, then canonicalization fails. A document past it
+    is one that jsonld.js verifiers refuse, and one that would cost exponential time.
+    """
 
     main = _rebound(canon.URDNA2015.main, serialize_nquad=_serialize_nquad)
     hash_first_degree_quads = _rebound(canon.URDNA2015.hash_first_degree_quads,
                                        serialize_nquad=_serialize_nquad)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deep_limit: int | None = None
+        self.deep_left = 0
+
+    def hash_n_degree_quads(self, id_: str, issuer: Any) -> Any:
+        """pyld's Hash N-Degree Quads, counted against the guard."""
+        if self.deep_limit is None:  # first call: step 5 is done, only shared hashes remain
+            self.deep_limit = self.deep_left = sum(len(ids) for ids in self.hash_to_blank_nodes.values())
+        if self.deep_left <= 0:
+            raise DataIntegrityError(
+                f"RDF canonicalization needs more than {self.deep_limit} Hash N-Degree Quads runs (too"
+                " many interchangeable blank nodes: jsonld.js refuses it too)", code=ErrorCode.JSONLD_ERROR)
+        self.deep_left -= 1
+        return super().hash_n_degree_quads(id_, issuer)
 
 
 def _registry_cause(exc: BaseException) -> RegistryError | None:
@@ -258,7 +310,8 @@ def canonize(document: Mapping[str, Any], loader: StaticLoader | None = None, *,
 def _canonize(document: Mapping[str, Any], loader: StaticLoader, resolver: _Resolver) -> str:
     """pyld's URDNA2015 N-Quads of ``document`` with this loader's resolver, errors mapped."""
     options = {"documentLoader": loader, "contextResolver": resolver, "base": None,
-               "extractAllScripts": True, "processingMode": "json-ld-1.1", "produceGeneralizedRdf": False}
+               "extractAllScripts": True, "processingMode": "json-ld-1.1", "produceGeneralizedRdf": False,
+               "rdfDirection": "i18n-datatype"}  # as the eddsa-rdfc-2022 cryptosuite of jsonld.js
     try:
         with resolver.lock:  # pyld's normalize: to RDF, then URDNA2015, here with RDFC-1.0's N-Quads
             dataset = _SafeProcessor().to_rdf(dict(document), options)
