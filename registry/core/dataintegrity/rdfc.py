@@ -4,6 +4,21 @@ Safe mode: pyld 3.3 has no ``safe`` option, so it is made here from pyld's own h
 expands to nothing (an undefined property, dropped by expansion) and a relative IRI that RDF
 conversion would silently skip (an undefined ``type`` value, a relative ``id``) raise
 ``jsonld_error`` instead of leaving data unsigned. Contexts come only from a :class:`StaticLoader`.
+
+What jsonld.js computes (the processor of Data Integrity verifiers, ``@digitalbazaar/vc``):
+RDFC-1.0's canonical N-Quads (pyld 3.3 left ``\\b``, ``\\f``, other C0 controls and DEL raw),
+``rdfDirection: i18n-datatype`` (as the eddsa-rdfc-2022 cryptosuite converts), rdf-canonize's guard
+against poison graphs, and safe mode also refuses the values jsonld.js reads otherwise (malformed
+language tags, integers JavaScript rounds, doubles it writes as ``0``) and IRIs with characters no
+IRI may hold. tests/core/test_core_rdfc_fast.py runs a corpus through jsonld.js to hold this.
+
+Speed: pyld caches a processed context by the identity of the active context it was applied to,
+but a type-scoped context (``propagate: false``: every OB 3.0 and VC 2.0 type has one) is applied
+to a fresh clone each time, so pyld re-processed dozens of term definitions per document (about
+two thirds of its time). Each loader's resolver here also memoizes context processing itself,
+keyed by the (immutable) active context's id, the local context's exact JSON and the flags; the
+output is pyld's, unchanged. :func:`expand` gives the same memoized processing to a caller that
+needs the expanded form (a safe-mode check).
 """
 
 from __future__ import annotations
