@@ -97,21 +97,27 @@ def _jsonld_js(doc: dict[str, Any]) -> tuple[str | None, str | None]:
 _ESCAPED_DIFFERENTLY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _strings(value: Any) -> Any:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
+def _leaves(value: Any) -> Any:
+    if isinstance(value, dict):
         for k, v in value.items():
             yield k
-            yield from _strings(v)
+            yield from _leaves(v)
     elif isinstance(value, list):
         for v in value:
-            yield from _strings(v)
+            yield from _leaves(v)
+    else:
+        yield value
 
 
 def _plain_pyld_agrees(doc: dict[str, Any]) -> bool:
-    """No literal pyld 3.3 escapes differently, and no ``@direction`` (plain pyld drops it)."""
-    return not any(_ESCAPED_DIFFERENTLY.search(s) or s == "@direction" for s in _strings(doc))
+    """No literal pyld 3.3 escapes differently, no double it rounds differently, no ``@direction``
+    (plain pyld drops it)."""
+    for leaf in _leaves(doc):
+        if isinstance(leaf, str) and (_ESCAPED_DIFFERENTLY.search(leaf) or leaf == "@direction"):
+            return False
+        if isinstance(leaf, float) and rdfc.js_double(leaf) != jsonld._canonicalize_double(leaf):
+            return False
+    return True
 
 
 _GUARD = "Hash N-Degree Quads runs"
@@ -263,6 +269,7 @@ EDGES: dict[str, dict[str, Any]] = {
     "integer past 2**53": _badge(credentialSubject=_subject(creditsEarned=2**53 + 1)),
     "integer past 2**53 that is a double": _badge(credentialSubject=_subject(creditsEarned=2**60)),
     "infinite double": _badge(credentialSubject=_subject(creditsEarned=float("inf"))),
+    "double on a rounding tie": _badge(credentialSubject=_subject(creditsEarned=2.0**-24)),
     "interchangeable blank nodes past the guard": _badge(id=None, credentialSubject=[
         {"type": ["AchievementSubject"], "result": [{"type": ["Result"], "value": "A"}] * 2}] * 2),
     "IRI with a byte-order mark": _badge(id="https://example.edu/credentials/a\ufeffb"),
@@ -386,6 +393,15 @@ def test_safe_mode_refuses_values_jsonld_js_reads_otherwise(name: str, words: st
         assert '"0"^^<https://www.w3.org/2001/XMLSchema#float>' in (_jsonld_js(EDGES[name])[0] or "")
     elif name == "malformed language tag":
         assert "invalid @language value" in (_jsonld_js(EDGES[name])[1] or "")
+
+
+def test_doubles_have_the_digits_of_javascript_to_exponential() -> None:
+    out = canonize(EDGES["double on a rounding tie"])
+    assert '"5.960464477539063E-8"^^<https://www.w3.org/2001/XMLSchema#float>' in out  # pyld: …062E-8
+    assert out == _jsonld_js(EDGES["double on a rounding tie"])[0]
+    assert [rdfc.js_double(v) for v in (1.5, 0.1, 1e21, 2.0**-24, -(2.0**-24), 1e23, 0.0, -0.0, 5e-324)] == [
+        "1.5E0", "1.0E-1", "1.0E21", "5.960464477539063E-8", "-5.960464477539063E-8",
+        "9.999999999999999E22", "0.0E0", "0.0E0", "4.940656458412465E-324"]
 
 
 def test_safe_mode_refuses_what_no_iri_may_hold() -> None:
@@ -621,3 +637,39 @@ def test_generated_credentials_match_the_references(case: tuple[dict[str, Any], 
     out = assert_same(doc)
     if planted:
         assert out is None  # safe mode refused the planted term, as the reference does
+
+
+# -- hypothesis: JSON-LD beyond credentials (containers, graphs, lists, reverse, @json) ------
+
+_WILD_CONTEXT = {
+    "@vocab": "https://vocab.example/", "ex": "https://ex.example/", "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "list": {"@container": "@list"}, "set": {"@container": "@set"}, "lang": {"@container": "@language"},
+    "idx": {"@container": "@index"}, "idmap": {"@container": "@id"}, "typemap": {"@container": "@type"},
+    "rev": {"@reverse": "ex:forward"}, "ref": {"@type": "@id"}, "date": {"@type": "xsd:date"},
+    "dbl": {"@type": "xsd:double"}, "js": {"@type": "@json"}, "nest": "@nest",
+    "g": {"@container": "@graph"}, "vref": {"@type": "@vocab"}}
+_wild_key = st.sampled_from(["a", "b", "ex:c", "list", "set", "lang", "idx", "idmap", "typemap", "rev", "ref",
+                             "date", "dbl", "js", "nest", "g", "vref", "@type", "@id", "@included"])
+_wild_scalar = st.one_of(_text, _number, st.booleans(), st.none(),
+                         st.sampled_from(["_:x", "_:y", "https://ex.example/n1", "urn:x:1", "ex:n2",
+                                          "1.5e3"]))
+
+
+def _wild_node(children: Any) -> Any:
+    value = st.one_of(_wild_scalar, children, st.lists(st.one_of(_wild_scalar, children), max_size=3))
+    return st.dictionaries(_wild_key, value, max_size=4)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.recursive(_wild_node(st.nothing()), _wild_node, max_leaves=12))
+def test_generated_json_ld_documents_canonicalize_as_jsonld_js_does(body: dict[str, Any]) -> None:
+    """Whatever is accepted here is what jsonld.js computes, byte for byte; whatever jsonld.js's
+    safe mode refuses is refused here (this side may refuse more: odd IRIs, pyld's own limits)."""
+    doc = {"@context": _WILD_CONTEXT, **body}
+    out, err = _fast(doc, DEFAULT_LOADER)
+    js_out, js_err = _jsonld_js(doc)
+    if out is not None:
+        assert js_err is None, f"accepted here, refused by jsonld.js: {js_err}"
+        assert out == js_out
+    else:
+        assert err is not None and err[0] == "jsonld_error"

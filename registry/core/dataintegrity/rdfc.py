@@ -23,6 +23,7 @@ needs the expanded form (a safe-mode check).
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import re
@@ -152,6 +153,31 @@ class _SafeProcessor(_MemoProcessor):
     def __init__(self) -> None:
         super().__init__(on_property_dropped=_dropped)
 
+    def _expand(self, active_ctx: Any, active_property: Any, element: Any, options: Any,
+                *args: Any, **kwargs: Any) -> Any:
+        """pyld's expansion; what it drops without a word (a free-floating value or node, an
+        empty object, an object with only ``@id``, ``@value`` or ``@language``) is refused, as
+        jsonld.js's safe mode refuses it: it would be signed by nothing."""
+        out = super()._expand(active_ctx, active_property, element, options, *args, **kwargs)
+        if out is None and element is not None:
+            shown = json.dumps(element, ensure_ascii=False, default=str)
+            raise DataIntegrityError(
+                f"JSON-LD safe mode: {shown[:80]} under {active_property!r} would be dropped (it"
+                " becomes no RDF)", code=ErrorCode.JSONLD_ERROR, term=active_property)
+        return out
+
+    def _create_node_map(self, input_: Any, graph_map: Any, active_graph: Any, issuer: Any,
+                         active_subject: Any = None, active_property: Any = None, list_: Any = None) -> Any:
+        """pyld's node map; a value, a list, an empty object or an object with only ``@id``
+        straight in a ``@graph`` (no RDF; refused by jsonld.js's safe mode) is refused."""
+        if list_ is None and active_subject is None and isinstance(input_, dict) \
+                and ("@value" in input_ or "@list" in input_ or set(input_) <= {"@id"}):
+            shown = json.dumps(input_, ensure_ascii=False, default=str)
+            raise DataIntegrityError(f"JSON-LD safe mode: {shown[:80]} stands alone in a graph and would"
+                                     " be dropped (it becomes no RDF)", code=ErrorCode.JSONLD_ERROR)
+        return super()._create_node_map(input_, graph_map, active_graph, issuer, active_subject,
+                                        active_property, list_)
+
     def _graph_to_rdf(self, graph: dict[str, Any], issuer: Any, options: Any) -> Any:
         for id_, node in graph.items():
             _check_iri(id_, "node id")
@@ -166,7 +192,7 @@ class _SafeProcessor(_MemoProcessor):
     def _object_to_rdf(self, item: Any, issuer: Any, triples: Any, options: Any) -> Any:
         if isinstance(item, dict) and "@value" in item:
             _check_value(item)
-        out = super()._object_to_rdf(item, issuer, triples, options)
+        out = _pyld_object_to_rdf(self, item, issuer, triples, options)
         if out is None:
             _check_iri(item.get("@id", "") if isinstance(item, dict) else str(item), "object IRI")
         elif out.get("type") == "IRI":
@@ -176,6 +202,26 @@ class _SafeProcessor(_MemoProcessor):
         return out
 
 
+def js_double(value: float) -> str:
+    """The canonical ``xsd:double`` form pyld writes (``1.5E0``), with the digits JavaScript's
+    ``toExponential(15)`` gives: a tie rounds away from zero there, to even in Python's format
+    (``2**-24`` is ``5.960464477539063E-8`` in jsonld.js, ``…062E-8`` in pyld)."""
+    exact = decimal.Decimal(float(value))
+    if exact == 0:
+        return "0.0E0"
+    sign, exact = ("-" if exact < 0 else ""), abs(exact)
+    exponent = exact.adjusted()
+    digits = exact.scaleb(-exponent).quantize(_SIXTEEN_DIGITS, rounding=decimal.ROUND_HALF_UP)
+    if digits >= 10:  # 9.9999999999999999… rounded up to 10
+        exponent += 1
+        digits = (digits / 10).quantize(_SIXTEEN_DIGITS, rounding=decimal.ROUND_HALF_UP)
+    mantissa = str(digits).rstrip("0")
+    return f"{sign}{mantissa}{'0' if mantissa.endswith('.') else ''}E{exponent}"
+
+
+_SIXTEEN_DIGITS = decimal.Decimal("1.000000000000000")
+_XSD_DOUBLE = "http://www.w3.org/2001/XMLSchema#double"
+_DECIMAL_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
 _BCP47 = re.compile(r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*\Z")  # jsonld.js's test of a language tag
 
 
@@ -192,6 +238,10 @@ def _check_value(item: dict[str, Any]) -> None:
         raise DataIntegrityError(f"JSON-LD safe mode: @language {language!r} is not a language tag",
                                  code=ErrorCode.JSONLD_ERROR, term=language)
     value = item["@value"]
+    if isinstance(value, str) and item.get("@type") == _XSD_DOUBLE and not _DECIMAL_TEXT.match(value):
+        raise DataIntegrityError(f"JSON-LD safe mode: {value!r} typed xsd:double is not a decimal number"
+                                 " (jsonld.js would parse it otherwise)", code=ErrorCode.JSONLD_ERROR,
+                                 term=value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return
     if isinstance(value, float) and not math.isfinite(value):
@@ -256,6 +306,7 @@ def _rebound(func: Any, **names: Any) -> Any:
 
 
 _serialize_nquad = _rebound(nquads.serialize_nquad, escape=escape_literal)
+_pyld_object_to_rdf = _rebound(jsonld.JsonLdProcessor._object_to_rdf, _canonicalize_double=js_double)
 
 
 class _Rdfc10(canon.URDNA2015):  # type: ignore[misc]
