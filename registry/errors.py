@@ -123,6 +123,14 @@ class ErrorCode(StrEnum):
     ROOT_TAKEN = "root_taken", *_OTHER
     SAMPLE_REJECTED = "sample_rejected", *_OTHER
     STOPPED = "stopped", *_OTHER
+    # status lists (registry.core.status_list)
+    MALFORMED_STATUS_LIST = "malformed_status_list", *_INPUT
+    # issue 12 part D: intake accepts what the standards accept (registry.core.credential)
+    VC1_NOT_SUPPORTED = "vc1_not_supported", *_INPUT
+    SCHEMA_VIOLATION = "schema_violation", *_INPUT
+    UNDEFINED_TERM = "undefined_term", *_INPUT
+    # part C (issue 12): DID resolution for the verifier (registry.dids)
+    DID_UNRESOLVABLE = "did_unresolvable", *_STORE
 
 
 class RegistryError(Exception):

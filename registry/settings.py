@@ -109,6 +109,33 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(
         default=64, gt=0, description="requests in progress per worker; over it: 503 (not /healthz)"
     )
+    # issue 12 part D: which documents intake accepts
+    allow_vc1: bool = Field(
+        default=False,
+        description="accept VC 1.1 credentials (first context https://www.w3.org/2018/credentials/v1) "
+        "at `registry issue`; by default they are refused with vc1_not_supported",
+    )
+    # part C (issue 12): verifier policies and DID resolution (docs/verification.md)
+    verify_require_signature: bool = Field(
+        default=False, description="a credential without a verified issuer signature is invalid"
+    )
+    verify_require_did_web: bool = Field(
+        default=False,
+        description="a did:web issuer whose DID document cannot be fetched is indeterminate (else: reported)",
+    )
+    did_web_timeout: float = Field(default=3.0, gt=0, le=60, description="seconds for one did:web fetch")
+    did_web_max_bytes: int = Field(
+        default=64 * 1024, gt=0, le=4 * 1024 * 1024, description="did.json size cap"
+    )
+    did_web_max_concurrency: int = Field(default=4, gt=0, le=64, description="did:web fetches at a time")
+    did_web_ca_bundle: Path | None = Field(
+        default=None, description="PEM file of the CAs trusted for did:web (default: the system's/certifi)"
+    )
+    did_web_allow_http_loopback: bool = Field(
+        default=False,
+        description="resolve did:web of localhost / 127.0.0.1 over plain http (local demo only)",
+    )
+    did_cache_ttl: float = Field(default=300.0, ge=0, description="seconds a resolved DID document is reused")
 
     @classmethod
     def settings_customise_sources(

@@ -170,14 +170,16 @@ def iter_items(
 
 
 def prepare(
-    item: Item, *, max_bytes: int, max_depth: int, strict: bool, issuer_id: str | None = None
+    item: Item, *, max_bytes: int, max_depth: int, strict: bool, issuer_id: str | None = None,
+    allow_vc1: bool = False,
 ) -> Prepared | Outcome:
     """Parse strictly, validate, canonicalize, add an ``id`` when missing and digest one document.
 
     Never raises for a bad document: every failure is a rejected :class:`Outcome` with a code.
     """
     try:
-        return _prepare(item, max_bytes=max_bytes, max_depth=max_depth, strict=strict, issuer_id=issuer_id)
+        return _prepare(item, max_bytes=max_bytes, max_depth=max_depth, strict=strict, issuer_id=issuer_id,
+                        allow_vc1=allow_vc1)
     except RegistryError as exc:
         return Outcome(item.source, "rejected", code=exc.code, reason=_one_line(exc.message))
     except (ValueError, TypeError, OverflowError, RecursionError, UnicodeError) as exc:
@@ -190,7 +192,8 @@ def prepare(
 
 
 def _prepare(
-    item: Item, *, max_bytes: int, max_depth: int, strict: bool, issuer_id: str | None
+    item: Item, *, max_bytes: int, max_depth: int, strict: bool, issuer_id: str | None,
+    allow_vc1: bool = False,
 ) -> Prepared | Outcome:
     from registry.core.canonical import canonical_bytes, load_document, sha256
     from registry.core.cid import cid_from_digest
@@ -200,7 +203,8 @@ def _prepare(
     try:
         doc = load_document(item.data, max_bytes=max_bytes, max_depth=max_depth)
         source_canonical = canonical_bytes(doc)
-        info = validate_credential(doc, strict=strict)
+        # validated as given, signatures included; an unsigned document gets its id below
+        info = validate_credential(doc, strict=strict, allow_vc1=allow_vc1, will_add_id="proof" not in doc)
         claimed = info.issuer
         if issuer_id is not None and claimed is not None and not issuer_id_matches(claimed, issuer_id):
             return Outcome(
@@ -247,11 +251,14 @@ def _one_line(s: str, limit: int = 500) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-def _prepare_many(args: tuple[list[Item], int, int, bool, str | None, Any]) -> list[Prepared | Outcome]:
+def _prepare_many(
+    args: tuple[list[Item], int, int, bool, str | None, bool, Any],
+) -> list[Prepared | Outcome]:
     """Worker process: prepare documents, and pin them too when handed a (picklable) store."""
-    items, max_bytes, max_depth, strict, issuer_id, store = args
+    items, max_bytes, max_depth, strict, issuer_id, allow_vc1, store = args
     out = [
-        prepare(i, max_bytes=max_bytes, max_depth=max_depth, strict=strict, issuer_id=issuer_id)
+        prepare(i, max_bytes=max_bytes, max_depth=max_depth, strict=strict, issuer_id=issuer_id,
+                allow_vc1=allow_vc1)
         for i in items
     ]
     if store is not None:
@@ -313,10 +320,13 @@ class Intake:
         workers: int = 1,
         pin_threads: int = 16,
         issuer_id: str | None = None,
+        allow_vc1: bool = False,
     ) -> None:
         """``issuer_id``: the issuer id documents must name (None: not checked, for tools and tests
-        that take any document; ``registry issue`` always passes one)."""
+        that take any document; ``registry issue`` always passes one). ``allow_vc1``: accept VC 1.1
+        credentials (else they are rejected with ``vc1_not_supported``)."""
         self.db = db
+        self.allow_vc1 = allow_vc1
         self.issuer_id = issuer_id
         self.store = store
         self.max_bytes = max_bytes
@@ -362,7 +372,7 @@ class Intake:
         return report
 
     def _prepared_chunks(self, items: Iterable[Item | Outcome]) -> Iterator[list[Prepared | Outcome]]:
-        params = (self.max_bytes, self.max_depth, self.strict, self.issuer_id)
+        params = (self.max_bytes, self.max_depth, self.strict, self.issuer_id, self.allow_vc1)
         if self.workers == 1:
             for chunk in _chunks(items, self.chunk_size):
                 yield [
@@ -374,6 +384,7 @@ class Intake:
                         max_depth=self.max_depth,
                         strict=self.strict,
                         issuer_id=self.issuer_id,
+                        allow_vc1=self.allow_vc1,
                     )
                     for i in chunk
                 ]

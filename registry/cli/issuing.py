@@ -35,7 +35,13 @@ def issue(
     paths: list[Path] = typer.Argument(..., help="files, folders or JSON Lines files of credentials"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     workers: int = typer.Option(1, "--workers", min=1, help="processes for parsing/canonicalizing"),
-    strict: bool = typer.Option(None, "--strict/--lenient", help="strict credential validation"),
+    strict: bool = typer.Option(
+        None, "--strict/--lenient",
+        help="strict validation: the official OB 3.0 / VC 2.0 JSON Schemas and JSON-LD safe mode",
+    ),
+    allow_vc1: bool = typer.Option(
+        None, "--allow-vc1/--no-allow-vc1", help="accept VC 1.1 credentials (refused by default)"
+    ),
 ) -> None:
     """Validate, canonicalize, add ids, digest, pin and queue credentials for anchoring.
 
@@ -46,7 +52,7 @@ def issue(
     from registry.anchor.intake import Intake, source_size
     from registry.db import open_database
 
-    s = settings(strict=strict)
+    s = settings(strict=strict, allow_vc1=allow_vc1)
     issuer_id = expected_issuer_id(s)  # before anything is opened: a config error changes nothing
     db = open_database(settings=s)
     store = open_store_from(s)
@@ -58,6 +64,7 @@ def issue(
         strict=s.strict,
         workers=workers,
         issuer_id=issuer_id,
+        allow_vc1=s.allow_vc1,
     )
     total = source_size(paths)
     if total >= PROGRESS_MIN_BYTES and not as_json:

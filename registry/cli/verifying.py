@@ -31,13 +31,26 @@ def _verify(
         None, "--trusted", help="trusted registry eip155:<chainId>:<address> (repeatable)"
     ),
     confirmations: int | None = typer.Option(None, "--confirmations", min=0, help="confirmation depth"),
+    require_signature: bool = typer.Option(
+        False, "--require-signature", help="a credential without a verified issuer signature is invalid"
+    ),
+    require_domain: bool = typer.Option(
+        False,
+        "--require-domain",
+        help="a did:web issuer whose DID document cannot be fetched is indeterminate",
+    ),
 ) -> None:
     """Verify a credential file against the chain; exit 0 only when it is valid."""
     from registry.verify.result import Status
     from registry.verify.session import VerificationSession
 
     s = settings(
-        rpc_url=rpc_url, contract=contract, trusted_registries=trusted or None, confirmations=confirmations
+        rpc_url=rpc_url,
+        contract=contract,
+        trusted_registries=trusted or None,
+        confirmations=confirmations,
+        verify_require_signature=True if require_signature else None,
+        verify_require_did_web=True if require_domain else None,
     )
     try:
         data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
@@ -61,7 +74,7 @@ def _print_result(result: object) -> None:
     from registry.verify.result import CHECK_TITLES, VerificationResult
 
     assert isinstance(result, VerificationResult)
-    con = Console(highlight=False, soft_wrap=True)
+    con = Console(highlight=False, soft_wrap=True, emoji=False)  # emoji=False: did:key: stays text
     colour = {"valid": "green"}.get(
         result.status.value, "red" if result.status.value in ("invalid", "revoked") else "yellow"
     )

@@ -1,20 +1,32 @@
-"""Structure checks for W3C Verifiable Credentials 2.0 and Open Badges 3.0 documents.
+"""Structure checks for W3C VC 2.0, Open Badges 3.0 and CLR 2.0 documents (strict: official schemas).
 
 ``validate_credential`` returns what the rest of the system needs (kind, validity window, issuer,
-name) or raises :class:`~registry.errors.ValidationError` (code ``invalid_credential``) listing
-every problem as ``details["errors"] = [{"path": <JSON pointer>, "message": ...}]``.
+name) or raises :class:`~registry.errors.ValidationError` listing every problem as
+``details["errors"] = [{"path": <JSON pointer>, "message": ...}]``.
 
-A document is checked as a credential when it says it is one (``@context`` or ``type`` names
-VC 2.0 / Open Badges); any other JSON object is a ``plain`` document, accepted unless ``strict``.
+What a document is, from its ``type`` (never from its contexts alone):
 
-Validity window: ``validFrom`` / ``validUntil``; for a VC 1.1 credential (first context
-``https://www.w3.org/2018/credentials/v1``) ``issuanceDate`` / ``expirationDate`` too, which
-must agree with the VC 2.0 fields when both are given. Every date must lie within years
-1-9999 once converted to UTC (code ``invalid_date`` otherwise), so no later comparison or
-formatting can overflow.
+- ``ClrCredential``: a CLR 2.0 credential (kind ``clr2``): a VC 2.0 credential whose
+  ``credentialSubject`` is a ``ClrSubject`` with a ``verifiableCredential`` array, each item checked
+  as an Open Badges 3.0 credential (errors point into it: ``/credentialSubject/verifiableCredential/0/…``);
+- ``OpenBadgeCredential`` / ``AchievementCredential``: Open Badges 3.0 (``ob3``); its contexts must
+  then include the OB 3.0 context, with a clear error when they do not;
+- otherwise a document with ``@context`` or type ``VerifiableCredential``: W3C VC 2.0 (``vc2``);
+- a document whose first context is VC 1.1 (``https://www.w3.org/2018/credentials/v1``) is refused
+  (code ``vc1_not_supported``) unless ``allow_vc1``; then it is kind ``vc1``, checked for the
+  VC 1.1 members (``issuanceDate`` / ``expirationDate``, which must agree with ``validFrom`` /
+  ``validUntil`` when both are given);
+- any other JSON object is a ``plain`` document, accepted unless ``strict``.
 
-Error lists are bounded: at most :data:`MAX_ERRORS` entries (the last one says how many more
-there were), each message at most :data:`MAX_MESSAGE_CHARS` characters.
+``strict`` adds, once the structure is right: the official JSON Schemas vendored in
+:mod:`registry.core.standards` (OB 3.0 AchievementCredential for ``ob3`` and for each credential in a
+CLR, W3C VC 2.0 for every credential; code ``schema_violation``), then JSON-LD expansion in safe
+mode over the pinned contexts (code ``undefined_term``, naming the term).
+
+Every date must lie within years 1-9999 once converted to UTC (code ``invalid_date`` otherwise), so
+no later comparison or formatting can overflow. Error lists are bounded: at most
+:data:`MAX_ERRORS` entries (the last one says how many more there were), each message at most
+:data:`MAX_MESSAGE_CHARS` characters.
 """
 
 from __future__ import annotations
@@ -24,11 +36,15 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from registry.errors import ValidationError
+from registry.errors import ErrorCode, ValidationError
+
+if TYPE_CHECKING:
+    from registry.core.dataintegrity.contexts import StaticLoader
 
 __all__ = [
+    "CLR2_CONTEXT",
     "OB3_CONTEXT",
     "VC1_CONTEXT",
     "VC2_CONTEXT",
@@ -45,6 +61,9 @@ VC1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
 OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 _OB3_CONTEXT_RE = re.compile(r"https://purl\.imsglobal\.org/spec/ob/v3p0/context-3\.0\.(\d+)\.json")
 _OB3_TYPES = {"OpenBadgeCredential", "AchievementCredential"}
+CLR2_CONTEXT = "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json"
+_CLR_TYPES = {"ClrCredential"}
+_TYPED_KINDS = _OB3_TYPES | _CLR_TYPES
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+")
 _TIMESTAMP = re.compile(
@@ -54,7 +73,7 @@ _TIMESTAMP = re.compile(
 MAX_ERRORS = 20  # entries of details["errors"]; the rest are counted in one more entry
 MAX_MESSAGE_CHARS = 300  # per message (and per path)
 
-Kind = Literal["vc2", "ob3", "plain"]
+Kind = Literal["vc2", "ob3", "clr2", "vc1", "plain"]
 
 
 @dataclass(frozen=True)
@@ -119,24 +138,39 @@ def _cut(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
 
 
 class _Errors:
-    """Collected problems; keeps the first :data:`MAX_ERRORS`, counts the rest."""
+    """Collected problems; keeps the first :data:`MAX_ERRORS`, counts the rest.
 
-    def __init__(self) -> None:
-        self.items: list[dict[str, str]] = []
+    ``at(prefix)`` is a view whose paths start with ``prefix`` (a credential nested in a CLR),
+    sharing the one bounded list.
+    """
+
+    __slots__ = ("date_range", "items", "more", "prefix", "root")
+
+    def __init__(self, prefix: str = "", root: _Errors | None = None) -> None:
+        self.prefix = prefix
+        self.root: _Errors = root if root is not None else self
+        self.items: list[dict[str, str]] = [] if root is None else root.items
         self.more = 0
         self.date_range = False
 
+    def at(self, prefix: str) -> _Errors:
+        """A view adding ``prefix`` before every path."""
+        return _Errors(self.prefix + prefix, self.root)
+
     def add(self, path: str, message: str) -> None:
-        if len(self.items) >= MAX_ERRORS:
-            self.more += 1
+        """Record one problem at ``path`` (a JSON pointer below this view's prefix)."""
+        root = self.root
+        if len(root.items) >= MAX_ERRORS:
+            root.more += 1
             return
-        self.items.append({"path": _cut(path), "message": _cut(message)})
+        root.items.append({"path": _cut(self.prefix + path), "message": _cut(message)})
 
     def listed(self) -> list[dict[str, str]]:
         """The entries, with one more saying how many were left out."""
-        if not self.more:
-            return list(self.items)
-        return [*self.items, {"path": "", "message": f"and {self.more} more problem(s) not listed"}]
+        root = self.root
+        if not root.more:
+            return list(root.items)
+        return [*root.items, {"path": "", "message": f"and {root.more} more problem(s) not listed"}]
 
 
 def _esc(key: str) -> str:
@@ -212,7 +246,7 @@ def _check_time(errs: _Errors, doc: Mapping[str, Any], key: str, *, required: bo
     try:
         return parse_timestamp(doc[key])
     except DateRangeError as exc:
-        errs.date_range = True
+        errs.root.date_range = True
         errs.add("/" + key, str(exc))
         return None
     except ValueError as exc:
@@ -252,7 +286,7 @@ def _dates(errs: _Errors, doc: Mapping[str, Any], *, vc1: bool,
     return vf, vu
 
 
-def _check_contexts(errs: _Errors, doc: Mapping[str, Any], ob3: bool) -> None:
+def _check_contexts(errs: _Errors, doc: Mapping[str, Any], kind: Kind) -> None:
     raw = doc.get("@context")
     if raw is None:
         errs.add("/@context", f"is required; its first item must be {VC2_CONTEXT!r}")
@@ -267,26 +301,34 @@ def _check_contexts(errs: _Errors, doc: Mapping[str, Any], ob3: bool) -> None:
     for i, c in enumerate(ctx):
         if not (isinstance(c, str) and _URL.fullmatch(c)) and not isinstance(c, Mapping):
             errs.add(f"/@context/{i}", f"must be a URL or an object, got {_kind(c)}")
-    if ob3:
-        second = ctx[1] if len(ctx) > 1 else None
-        m = _OB3_CONTEXT_RE.fullmatch(second) if isinstance(second, str) else None
-        if m is None or int(m.group(1)) < 3:
-            others = [i for i, c in enumerate(ctx) if isinstance(c, str) and _OB3_CONTEXT_RE.fullmatch(c)]
-            hint = f" (found at position {others[0]})" if others else ""
-            errs.add("/@context/1", f"must be {OB3_CONTEXT!r} for an Open Badges 3.0 credential{hint}")
+    if kind == "ob3":
+        _check_ob3_context(errs, ctx)
+    elif kind == "clr2" and CLR2_CONTEXT not in ctx[1:]:
+        errs.add("/@context", f"must include {CLR2_CONTEXT!r} after {VC2_CONTEXT!r}: a credential"
+                 " typed ClrCredential is a CLR 2.0 credential")
 
 
-def _check_issuer(errs: _Errors, doc: Mapping[str, Any], ob3: bool) -> None:
+def _check_ob3_context(errs: _Errors, ctx: list[Any]) -> None:
+    second = ctx[1] if len(ctx) > 1 else None
+    m = _OB3_CONTEXT_RE.fullmatch(second) if isinstance(second, str) else None
+    if m is None or int(m.group(1)) < 3:
+        others = [i for i, c in enumerate(ctx) if isinstance(c, str) and _OB3_CONTEXT_RE.fullmatch(c)]
+        hint = f" (found at position {others[0]})" if others else " (it is missing)"
+        errs.add("/@context/1", f"must be {OB3_CONTEXT!r}: a credential typed OpenBadgeCredential or"
+                 f" AchievementCredential is an Open Badges 3.0 credential{hint}")
+
+
+def _check_issuer(errs: _Errors, doc: Mapping[str, Any], profile: bool) -> None:
     iss = doc.get("issuer")
     if iss is None:
         errs.add("/issuer", "is required")
     elif isinstance(iss, str):
         _check_url(errs, "/issuer", iss, required=True)
-        if ob3:
-            errs.add("/issuer", "must be a Profile object with id and type in Open Badges 3.0")
+        if profile:
+            errs.add("/issuer", "must be a Profile object with id and type in Open Badges 3.0 and CLR 2.0")
     elif isinstance(iss, Mapping):
         _check_url(errs, "/issuer/id", iss.get("id"), required=True)
-        if ob3:
+        if profile:
             _check_types(errs, "/issuer/type", iss.get("type"), "Profile")
         if "name" in iss:
             _check_string(errs, "/issuer/name", iss.get("name"), required=False)
@@ -317,14 +359,15 @@ def _check_achievement(errs: _Errors, path: str, ach: Any) -> None:
         _check_string(errs, path + "/criteria/narrative", crit.get("narrative"), required=False)
 
 
-def _check_subject(errs: _Errors, doc: Mapping[str, Any], ob3: bool) -> None:
+def _check_subject(errs: _Errors, doc: Mapping[str, Any], kind: Kind) -> None:
     subj = doc.get("credentialSubject")
     if subj is None:
         errs.add("/credentialSubject", "is required")
         return
-    if ob3:
+    if kind in ("ob3", "clr2"):
         if not isinstance(subj, Mapping):
-            errs.add("/credentialSubject", f"must be one AchievementSubject object, got {_kind(subj)}")
+            what = "AchievementSubject" if kind == "ob3" else "ClrSubject"
+            errs.add("/credentialSubject", f"must be one {what} object, got {_kind(subj)}")
             return
         subjects: list[tuple[str, Any]] = [("/credentialSubject", subj)]
     elif isinstance(subj, list):
@@ -341,11 +384,49 @@ def _check_subject(errs: _Errors, doc: Mapping[str, Any], ob3: bool) -> None:
             errs.add(path, "must make at least one claim")
         if "id" in s:
             _check_url(errs, path + "/id", s.get("id"), required=True)
-        if ob3:
+        if kind == "ob3":
             _check_types(errs, path + "/type", s.get("type"), "AchievementSubject")
             if "id" not in s and not s.get("identifier"):
                 errs.add(path, "needs an id or at least one identifier")
             _check_achievement(errs, path + "/achievement", s.get("achievement"))
+        elif kind == "clr2":
+            _check_clr_subject(errs, path, s)
+
+
+def _check_clr_subject(errs: _Errors, path: str, s: Mapping[str, Any]) -> None:
+    """A ``ClrSubject``: its credentials (each an OB 3.0 credential), achievements, associations."""
+    _check_types(errs, path + "/type", s.get("type"), "ClrSubject")
+    creds = s.get("verifiableCredential")
+    if not isinstance(creds, list) or not creds:
+        got = "is required" if creds is None else f"must be a non-empty array, got {_kind(creds)}"
+        errs.add(path + "/verifiableCredential", got + " (the AchievementCredentials of this CLR)")
+    else:
+        for i, cred in enumerate(creds):
+            here = errs.at(f"{path}/verifiableCredential/{i}")
+            if not isinstance(cred, Mapping):
+                here.add("", f"must be an AchievementCredential object, got {_kind(cred)}")
+            else:
+                _check_credential(here, cred, "ob3")
+    for key, check in (("achievement", _check_achievement), ("association", _check_association)):
+        if key not in s:
+            continue
+        items = s[key]
+        if not isinstance(items, list):
+            errs.add(f"{path}/{key}", f"must be an array, got {_kind(items)}")
+            continue
+        for i, item in enumerate(items):
+            check(errs, f"{path}/{key}/{i}", item)
+
+
+def _check_association(errs: _Errors, path: str, assoc: Any) -> None:
+    if not isinstance(assoc, Mapping):
+        errs.add(path, f"must be an Association object, got {_kind(assoc)}")
+        return
+    _check_types(errs, path + "/type", assoc.get("type"), "Association")
+    if not isinstance(assoc.get("associationType"), str):
+        errs.add(path + "/associationType", "is required (a string such as 'isParentOf')")
+    _check_url(errs, path + "/sourceId", assoc.get("sourceId"), required=True)
+    _check_url(errs, path + "/targetId", assoc.get("targetId"), required=True)
 
 
 def _check_status_like(errs: _Errors, doc: Mapping[str, Any], key: str) -> None:
@@ -363,51 +444,120 @@ def _check_status_like(errs: _Errors, doc: Mapping[str, Any], key: str) -> None:
 
 def _claims_to_be_credential(doc: Mapping[str, Any]) -> bool:
     types = set(_types(doc.get("type")))
-    return "@context" in doc or "VerifiableCredential" in types or bool(types & _OB3_TYPES)
+    return "@context" in doc or "VerifiableCredential" in types or bool(types & _TYPED_KINDS)
 
 
-def validate_credential(doc: Mapping[str, Any], *, strict: bool = False) -> CredentialInfo:
-    """Check a W3C VC 2.0 / Open Badges 3.0 document; plain JSON objects pass unless ``strict``."""
+def _kind_of(doc: Mapping[str, Any]) -> Kind:
+    """``clr2`` / ``ob3`` by type (a CLR names OB 3.0 contexts too), else ``vc2``."""
+    types = set(_types(doc.get("type")))
+    if types & _CLR_TYPES:
+        return "clr2"
+    return "ob3" if types & _OB3_TYPES else "vc2"
+
+
+def _check_credential(errs: _Errors, doc: Mapping[str, Any],
+                      kind: Kind) -> tuple[datetime | None, datetime | None]:
+    """Everything VC 2.0 requires, and OB 3.0 / CLR 2.0 for those kinds; the validity window."""
+    named = kind in ("ob3", "clr2")
+    _check_contexts(errs, doc, kind)
+    _check_types(errs, "/type", doc.get("type"), "VerifiableCredential")
+    if kind == "ob3":
+        _check_types(errs, "/type", doc.get("type"), _OB3_TYPES)
+    if "id" in doc:
+        _check_url(errs, "/id", doc.get("id"), required=True)
+    _check_issuer(errs, doc, profile=named)
+    _check_subject(errs, doc, kind)
+    _check_string(errs, "/name", doc.get("name"), required=named)
+    if "description" in doc:
+        _check_string(errs, "/description", doc.get("description"), required=False)
+    vf, vu = _dates(errs, doc, vc1=False, from_required=named)
+    for key in ("credentialStatus", "credentialSchema", "termsOfUse", "evidence", "refreshService"):
+        _check_status_like(errs, doc, key)
+    return vf, vu
+
+
+def _check_vc1(errs: _Errors, doc: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """A VC 1.1 credential (allowed by flag): type, issuer, subject, issuanceDate; the window."""
+    _check_types(errs, "/type", doc.get("type"), "VerifiableCredential")
+    _check_issuer(errs, doc, profile=False)
+    if doc.get("credentialSubject") is None:
+        errs.add("/credentialSubject", "is required")
+    if "issuanceDate" not in doc and "validFrom" not in doc:
+        errs.add("/issuanceDate", "is required in a VC 1.1 credential")
+    return _dates(errs, doc, vc1=True, from_required=False)
+
+
+_WHAT: dict[str, str] = {"vc2": "W3C VC 2.0 credential", "ob3": "Open Badges 3.0 credential",
+                         "clr2": "CLR 2.0 credential", "vc1": "VC 1.1 credential",
+                         "plain": "plain document"}
+
+
+def validate_credential(doc: Mapping[str, Any], *, strict: bool = False, allow_vc1: bool = False,
+                        will_add_id: bool = False, loader: StaticLoader | None = None) -> CredentialInfo:
+    """Check a VC 2.0 / Open Badges 3.0 / CLR 2.0 document; plain JSON objects pass unless ``strict``.
+
+    ``allow_vc1``: accept VC 1.1 credentials (else ``vc1_not_supported``). ``strict``: also the
+    official JSON Schemas and JSON-LD safe-mode expansion (see the module docstring).
+    ``will_add_id``: the caller adds an ``id`` to a document without one (intake does, for unsigned
+    input), so the schemas' required ``id`` is checked as it will be anchored. ``loader``: the
+    :class:`~registry.core.dataintegrity.contexts.StaticLoader` for strict mode (default: the pinned
+    contexts; a context it does not hold is refused with ``unknown_context``).
+    """
     if not isinstance(doc, Mapping):
         raise ValidationError(f"a credential must be a JSON object, got {_kind(doc)}",
                               errors=[{"path": "", "message": "must be an object"}])
     errs = _Errors()
     ctx = _contexts(doc.get("@context"))
-    vc1 = bool(ctx) and ctx[0] == VC1_CONTEXT
-    if not strict and (vc1 or not _claims_to_be_credential(doc)):
-        vf, vu = _dates(errs, doc, vc1=vc1, from_required=False)
-        _raise(errs, "VC 1.1 credential" if vc1 else "plain document")
-        return CredentialInfo("plain", vf, vu, _issuer_id(doc.get("issuer")), _display(doc.get("name")))
-
-    # a credential, or strict mode: everything VC 2.0 (and OB 3.0 when named) requires
-    types = set(_types(doc.get("type")))
-    ob3 = bool(types & _OB3_TYPES) or any(isinstance(c, str) and _OB3_CONTEXT_RE.fullmatch(c) for c in ctx)
-    _check_contexts(errs, doc, ob3)
-    _check_types(errs, "/type", doc.get("type"), "VerifiableCredential")
-    if ob3:
-        _check_types(errs, "/type", doc.get("type"), _OB3_TYPES)
-    if "id" in doc:
-        _check_url(errs, "/id", doc.get("id"), required=True)
-    _check_issuer(errs, doc, ob3)
-    _check_subject(errs, doc, ob3)
-    _check_string(errs, "/name", doc.get("name"), required=ob3)
-    if "description" in doc:
-        _check_string(errs, "/description", doc.get("description"), required=False)
-    vf, vu = _dates(errs, doc, vc1=vc1, from_required=ob3)
-    for key in ("credentialStatus", "credentialSchema", "termsOfUse", "evidence", "refreshService"):
-        _check_status_like(errs, doc, key)
-    kind: Kind = "ob3" if ob3 else "vc2"
-    _raise(errs, "Open Badges 3.0 credential" if ob3 else "W3C VC 2.0 credential")
+    kind: Kind
+    if ctx and ctx[0] == VC1_CONTEXT:
+        if not allow_vc1:
+            _refuse_vc1()
+        kind = "vc1"
+        vf, vu = _check_vc1(errs, doc)
+    elif not strict and not _claims_to_be_credential(doc):
+        kind = "plain"
+        vf, vu = _dates(errs, doc, vc1=False, from_required=False)
+    else:  # a credential, or strict mode: everything its kind requires
+        kind = _kind_of(doc)
+        vf, vu = _check_credential(errs, doc, kind)
+    _raise(errs, _WHAT[kind])
+    if strict and kind in ("vc2", "ob3", "clr2"):
+        _strict(doc, kind, will_add_id=will_add_id, loader=loader)
     return CredentialInfo(kind, vf, vu, _issuer_id(doc.get("issuer")), _display(doc.get("name")))
 
 
-def _raise(errs: _Errors, what: str) -> None:
+def _refuse_vc1() -> None:
+    raise ValidationError(
+        "/@context/0: VC 1.1 credentials (first context https://www.w3.org/2018/credentials/v1) are not"
+        f" supported: upgrade the document to VC 2.0 (first context {VC2_CONTEXT}, validFrom /"
+        " validUntil instead of issuanceDate / expirationDate), or accept VC 1.1 explicitly"
+        " (registry issue --allow-vc1, REGISTRY_ALLOW_VC1=true)",
+        code=ErrorCode.VC1_NOT_SUPPORTED,
+        errors=[{"path": "/@context/0", "message": f"must be {VC2_CONTEXT!r} (VC 1.1 is refused"
+                 " unless allowed explicitly)"}])
+
+
+def _strict(doc: Mapping[str, Any], kind: Kind, *, will_add_id: bool, loader: StaticLoader | None) -> None:
+    """The official schemas, then JSON-LD safe mode; raises the first failing stage's problems."""
+    from registry.core.standards import strict_problems
+
+    stage, problems = strict_problems(doc, kind, will_add_id=will_add_id, loader=loader)
+    errs = _Errors()
+    for path, message in problems:
+        errs.add(path, message)
+    if stage == "schema":
+        _raise(errs, f"{_WHAT[kind]} under the official JSON Schemas", code=ErrorCode.SCHEMA_VIOLATION)
+    _raise(errs, f"{_WHAT[kind]} in JSON-LD safe mode", code=ErrorCode.UNDEFINED_TERM)
+
+
+def _raise(errs: _Errors, what: str, code: str | None = None) -> None:
     """Raise the collected problems (code ``invalid_date`` when a date is out of range in UTC)."""
     if not errs.items:
         return
     listed = errs.listed()
     lines = "; ".join(f"{e['path'] or '(document)'}: {e['message']}" for e in listed)
-    code = "invalid_date" if errs.date_range else None
+    if code is None and errs.date_range:
+        code = ErrorCode.INVALID_DATE
     raise ValidationError(f"not a valid {what}: {lines}", code=code, errors=listed)
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from registry.core.credential import OB3_CONTEXT, VC2_CONTEXT
+from registry.core.credential import CLR2_CONTEXT, OB3_CONTEXT, VC2_CONTEXT
 
-__all__ = ["COURSES", "sample_badge"]
+__all__ = ["COURSES", "sample_badge", "sample_clr"]
 
 # (title, field, hours, skills, criteria narrative)
 COURSES: list[tuple[str, str, int, list[str], str]] = [
@@ -112,4 +113,42 @@ def sample_badge(i: int, *, issuer_id: str, issuer_name: str, seed: int = 0) -> 
                 "creator": {"id": issuer_id, "type": ["Profile"], "name": issuer_name},
             },
         },
+    }
+
+
+def sample_clr(i: int, *, issuer_id: str, issuer_name: str, seed: int = 0, count: int = 2) -> dict[str, Any]:
+    """The ``i``-th sample CLR 2.0 ``ClrCredential``: ``count`` sample badges of one learner, each
+    an Open Badges 3.0 credential inside the ``ClrSubject``, with their achievements and a
+    ``precedes`` association between the first two. Deterministic in (i, seed).
+    """
+    rnd = random.Random(f"clr:{seed}:{i}")
+    learner = f"urn:uuid:{uuid.UUID(int=rnd.getrandbits(128), version=4)}"
+    badges = [sample_badge(i * 1000 + k, issuer_id=issuer_id, issuer_name=issuer_name, seed=seed)
+              for k in range(count)]
+    for b in badges:
+        b["credentialSubject"]["id"] = learner
+    issued = max(b["validFrom"] for b in badges)
+    achievements = [copy.deepcopy(b["credentialSubject"]["achievement"]) for b in badges]
+    subject: dict[str, Any] = {
+        "id": learner,
+        "type": ["ClrSubject"],
+        "verifiableCredential": badges,
+        "achievement": achievements,
+    }
+    if count > 1:
+        subject["association"] = [{
+            "type": "Association",
+            "associationType": "precedes",
+            "sourceId": achievements[0]["id"],
+            "targetId": achievements[1]["id"],
+        }]
+    return {
+        "@context": [VC2_CONTEXT, CLR2_CONTEXT, OB3_CONTEXT],
+        "id": f"urn:uuid:{uuid.UUID(int=rnd.getrandbits(128), version=4)}",
+        "type": ["VerifiableCredential", "ClrCredential"],
+        "issuer": {"id": issuer_id, "type": ["Profile"], "name": issuer_name},
+        "name": f"Learner record of {badges[0]['credentialSubject']['name']}",
+        "description": f"{count} achievement(s) from {issuer_name}.",
+        "validFrom": issued,
+        "credentialSubject": subject,
     }

@@ -504,6 +504,7 @@ class Devnet:
                 max_depth=s.max_depth,
                 strict=s.strict,
                 issuer_id=s.issuer_id,
+                allow_vc1=s.allow_vc1,
             )
             report = intake.run_items([Item(src, data) for src, data in documents(run.demo, count)])
             run.accepted, run.duplicate, run.rejected = report.accepted, report.duplicate, report.rejected

@@ -1,4 +1,5 @@
-"""What the verification core needs from the settings: the trusted registries and the limits."""
+"""What the verification core needs from the settings: the trusted registries, the limits and the
+verifier's policies (require an issuer signature, require the did:web domain check)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ class VerifyConfig:
     max_document_bytes: int = 1024 * 1024
     max_depth: int = 64
     strict: bool = False
+    require_signature: bool = False  # no verified issuer signature -> invalid
+    require_domain: bool = False  # a did:web DID document that cannot be fetched -> indeterminate
 
     @classmethod
     def from_settings(cls, settings: Settings, *, chain_id: int | None = None) -> VerifyConfig:
@@ -33,6 +36,8 @@ class VerifyConfig:
             max_document_bytes=settings.max_document_bytes,
             max_depth=settings.max_depth,
             strict=settings.strict,
+            require_signature=settings.verify_require_signature,
+            require_domain=settings.verify_require_did_web,
         )
 
     def contracts_on(self, chain_id: int) -> list[str]:

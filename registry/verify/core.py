@@ -10,7 +10,9 @@ The work is split so that a server can run the pure part on its event loop and o
 thread for a chain read: :func:`prepare_document` / :func:`prepare_digest` (no I/O),
 ``ChainReader.cached`` / ``ChainReader.fetch``, then :func:`finish` (no I/O), itself made of
 :func:`local_findings`, :func:`chain_part`, ``validity_window`` and :func:`assemble`, the parts
-a memo may keep (see :mod:`registry.verify.verifier`).
+a memo may keep (see :mod:`registry.verify.verifier`). The ``signature`` check of a did:web issuer
+needs its DID document: :func:`resolve_issuer` (I/O through a :class:`~registry.dids.DidSource`)
+runs between the chain read and :func:`finish`, only for the DID the chain shows registered.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from typing import Any, Protocol
 
 from registry.chain.finality import is_final
 from registry.chain.schema import IssuerStatus
-from registry.core.formats import format_timestamp, parse_registry
+from registry.core.formats import format_timestamp, issuer_id_matches, parse_registry
+from registry.dids.document import did_of, is_did
+from registry.dids.resolver import DidResult, DidSource
 from registry.errors import ChainError
 from registry.settings import Settings
 from registry.verify.checks.chain import CHAIN_CHECK_NAMES, chain_findings, finality_of
@@ -35,6 +39,7 @@ from registry.verify.checks.local import (
     trusted_registry_check,
 )
 from registry.verify.checks.lookup import merkle_inclusion_by_index, no_index
+from registry.verify.checks.signature import signature_check, signed_proofs
 from registry.verify.checks.validity import validity_window
 from registry.verify.checks.words import error, skipped, ts
 from registry.verify.config import VerifyConfig
@@ -42,7 +47,7 @@ from registry.verify.display import summarize
 from registry.verify.index import DigestIndex, Resolution
 from registry.verify.prepared import Prepared
 from registry.verify.reader import ChainView
-from registry.verify.result import SUMMARIES, AnchorInfo, IssuerInfo, Status, VerificationResult
+from registry.verify.result import CHECK_NAMES, SUMMARIES, AnchorInfo, IssuerInfo, Status, VerificationResult
 from registry.verify.verdict import Finding, Outcome, verdict
 
 __all__ = [
@@ -54,11 +59,14 @@ __all__ = [
     "VerifyConfig",
     "assemble",
     "chain_part",
+    "did_to_fetch",
     "finish",
     "local_findings",
     "prepare_digest",
     "prepare_document",
+    "resolve_issuer",
     "run_chain",
+    "signature_part",
     "verify_credential",
     "verify_digest",
 ]
@@ -91,6 +99,7 @@ def prepare_document(
     proof = parsed.proof
     if digest is None:
         return Prepared(findings=(fmt, integrity), proof=proof, **claims)
+    claims["signatures"] = signed_proofs(parsed.body, parsed.others, digest, parsed.info.issuer)
     if proof is None:
         return place_by_index(Prepared(findings=(fmt, integrity), digest=digest, **claims), config, index)
     chain_id, contract = parse_registry(proof.registry)
@@ -241,11 +250,23 @@ BARE_VALID = (
 )
 
 
+_ORDER = {name: i for i, name in enumerate(CHECK_NAMES)}
+
+
 def assemble(
-    prep: Prepared, local: Sequence[Finding], chain: ChainPart, validity: Finding, now: datetime
+    prep: Prepared,
+    local: Sequence[Finding],
+    chain: ChainPart,
+    validity: Finding,
+    now: datetime,
+    signature: Finding | None = None,
 ) -> VerificationResult:
-    """The result: every check in order and the verdict folded from their outcomes."""
+    """The result: every check in order (:data:`~registry.verify.result.CHECK_NAMES`) and the
+    verdict folded from their outcomes."""
     findings = [*local, *chain.findings, validity]
+    if signature is not None:
+        findings.append(signature)
+    findings.sort(key=lambda f: _ORDER.get(f.check.name, len(_ORDER)))
     status = verdict(findings)
     return VerificationResult(
         verified=status is Status.valid,
@@ -260,12 +281,63 @@ def assemble(
     )
 
 
+def issuer_did(prep: Prepared) -> str | None:
+    """The DID the document names as its issuer, if it names one."""
+    return did_of(prep.claimed_issuer) if prep.has_document and is_did(prep.claimed_issuer) else None
+
+
+def did_to_fetch(prep: Prepared, view: ChainView | None) -> tuple[str | None, str | None]:
+    """``(the did:web to fetch, None)`` once the chain shows that the document's issuer DID is the
+    one its anchoring issuer registered, else ``(None, why not)``: the verifier fetches only DIDs
+    the registry's administrator admitted, never one a document alone names."""
+    did = issuer_did(prep)
+    if did is None or not did.startswith("did:web:") or prep.local_failed or prep.local_error:
+        return None, None
+    if view is None:
+        return None, "not fetched: the chain could not be read"
+    rec = view.issuer
+    if rec is None or not view.lookup.batch_exists:
+        return None, "not fetched: the chain does not show a registered issuer for this batch"
+    if not issuer_id_matches(did, rec.uri):
+        return None, "not fetched: it is not the DID the anchoring issuer registered"
+    return did, None
+
+
+def resolve_issuer(prep: Prepared, view: ChainView | None, resolver: DidSource | None) -> DidResult | None:
+    """The issuer's did:web resolution for the ``signature`` check (None when none is due)."""
+    did, why = did_to_fetch(prep, view)
+    if did is None:
+        return None
+    if resolver is None:
+        return DidResult(did, error="not fetched: no DID resolver is configured")
+    return resolver.resolve(did)
+
+
+def signature_part(
+    prep: Prepared, view: ChainView | None, config: VerifyConfig, did: DidResult | None
+) -> Finding:
+    """The ``signature`` check with the issuer's did:web resolution (or why there is none)."""
+    _, why = did_to_fetch(prep, view)
+    return signature_check(prep, config, did, why)
+
+
 def finish(
-    prep: Prepared, view: ChainView | None, error: ChainError | None, config: VerifyConfig, now: datetime
+    prep: Prepared,
+    view: ChainView | None,
+    error: ChainError | None,
+    config: VerifyConfig,
+    now: datetime,
+    did: DidResult | None = None,
 ) -> VerificationResult:
-    """Combine the local checks with the chain view (or the chain error) into the result."""
+    """Combine the local checks with the chain view (or the chain error) and the issuer's
+    did:web resolution (``did``, from :func:`resolve_issuer`) into the result."""
     return assemble(
-        prep, local_findings(prep), chain_part(prep, view, error, config), validity_window(prep, now), now
+        prep,
+        local_findings(prep),
+        chain_part(prep, view, error, config),
+        validity_window(prep, now),
+        now,
+        signature_part(prep, view, config, did),
     )
 
 
@@ -295,12 +367,15 @@ def verify_credential(
     settings: Settings | VerifyConfig,
     now: datetime | None = None,
     index: DigestIndex | None = None,
+    resolver: DidSource | None = None,
 ) -> VerificationResult:
-    """Verify a credential document (with or without its proof) at time ``now``."""
+    """Verify a credential document (with or without its proof) at time ``now``; ``resolver``
+    fetches a did:web issuer's DID document (did:key needs none)."""
     config = _config(settings)
     prep = prepare_document(data, config, index)
     view, error = run_chain(prep, reader)
-    return finish(prep, view, error, config, now or datetime.now(UTC))
+    did = resolve_issuer(prep, view, resolver)
+    return finish(prep, view, error, config, now or datetime.now(UTC), did)
 
 
 def verify_digest(

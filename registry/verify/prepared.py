@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from registry.core.credential import CredentialInfo
 from registry.core.formats import AnchorProof
+from registry.verify.checks.signature import SignedProof
 from registry.verify.index import IndexHit
 from registry.verify.result import Check, CredentialSummary
 from registry.verify.verdict import Finding, Outcome
@@ -33,6 +34,7 @@ class Prepared:
     hit: IndexHit | None = None
     has_document: bool = True
     credential: CredentialSummary | None = None  # what the document claims, for people
+    signatures: tuple[SignedProof, ...] = ()  # the proofs other than the anchor, ready to check
 
     @property
     def checks(self) -> list[Check]:

@@ -1,6 +1,6 @@
 """One verification session built from the settings, used by ``registry verify``, ``registry serve``
 and ``registry dev``: the trusted registries, the chain reader (with its finality rule), the
-digest index and the content store it reads manifests from.
+digest index and the content store it reads manifests from, and the DID resolver (did:web).
 
 The same settings give the same answer and the same error everywhere. Without a trusted registry
 nothing is verified (every credential would look forged): the session refuses to open with a
@@ -17,10 +17,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from registry.dids.resolver import DidResolver
 from registry.errors import ChainError, ConfigError, RegistryError
 from registry.settings import Settings
 from registry.verify.config import VerifyConfig
-from registry.verify.core import Prepared, finish, prepare_document, run_chain
+from registry.verify.core import Prepared, finish, prepare_document, resolve_issuer, run_chain
 from registry.verify.index import DigestIndex
 from registry.verify.reader import ChainReader
 from registry.verify.result import VerificationResult
@@ -86,6 +87,7 @@ class VerificationSession:
         self.reader.contracts = sorted({str(a) for _, a in self.config.trusted})
         self._store = store
         self._index: DigestIndex | None = None
+        self.resolver = DidResolver.from_settings(settings)
 
     @property
     def index(self) -> DigestIndex:
@@ -110,11 +112,13 @@ class VerificationSession:
         """Verify one document now (or at ``now``)."""
         prep = self.prepare(data)
         view, error = run_chain(prep, self.reader)
-        return finish(prep, view, error, self.config, now or datetime.now(UTC))
+        did = resolve_issuer(prep, view, self.resolver)
+        return finish(prep, view, error, self.config, now or datetime.now(UTC), did)
 
     def close(self) -> None:
-        """Stop following the chain and close its connections."""
+        """Stop following the chain and close its connections (and the DID resolver's)."""
         self.reader.close()
+        self.resolver.close()
 
     def __enter__(self) -> VerificationSession:
         return self

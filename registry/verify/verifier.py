@@ -19,9 +19,19 @@ from typing import Any
 
 import anyio
 
+from registry.dids.resolver import DidResult
 from registry.errors import ChainError
 from registry.verify.checks.validity import validity_regime, validity_window
-from registry.verify.core import ChainPart, Prepared, assemble, chain_part, local_findings, prepare_document
+from registry.verify.core import (
+    ChainPart,
+    Prepared,
+    assemble,
+    chain_part,
+    did_to_fetch,
+    local_findings,
+    prepare_document,
+    signature_part,
+)
 from registry.verify.metrics import Metrics
 from registry.verify.reader import ChainView
 from registry.verify.result import VerificationResult
@@ -33,6 +43,9 @@ log = logging.getLogger("registry.verify.service")
 #: documents up to this size are prepared on the event loop (a few hundred microseconds); larger
 #: ones in the bounded thread pool, so that parsing a 2 MB document never stalls other requests
 INLINE_PREPARE_BYTES = 16 * 1024
+#: a document carrying an issuer signature is prepared in the thread pool whatever its size: its
+#: RDF canonicalization takes milliseconds
+SIGNED_MARK = b"eddsa-rdfc-2022"
 MEMO_ENTRY_OVERHEAD = 2048  # bytes accounted per memo entry besides its document
 
 
@@ -79,6 +92,7 @@ class _Parts:
     local: list[Finding] | None = None
     chain: tuple[tuple[Any, ...], ChainPart] | None = None  # (the view's records, the part)
     validity: dict[str, Finding] = field(default_factory=dict)  # by validity regime
+    signature: tuple[tuple[Any, ...], Finding] | None = None  # (registered DID, resolution), finding
 
 
 def _view_key(view: ChainView) -> tuple[Any, ...]:
@@ -99,6 +113,8 @@ class Verifier:
         self.memo = Memo(memo_size, self.settings.verify_memo_bytes)
         self._parts: weakref.WeakKeyDictionary[Prepared, _Parts] = weakref.WeakKeyDictionary()
         self._cpu = anyio.CapacityLimiter(self.settings.prepare_threads)
+        self.resolver = session.resolver
+        self._dids = anyio.CapacityLimiter(self.settings.did_web_max_concurrency)
 
     def _memoisable(self, prep: Prepared) -> bool:
         """Only local successes with a proof are kept: failures are cheap to redo and an attacker
@@ -112,7 +128,7 @@ class Verifier:
         prep = self.memo.get(key)
         if prep is not None:
             return prep
-        if len(body) <= INLINE_PREPARE_BYTES:
+        if len(body) <= INLINE_PREPARE_BYTES and SIGNED_MARK not in body:
             prep = prepare_document(body, self.config, self.index)
         else:
             prep = await anyio.to_thread.run_sync(
@@ -151,8 +167,24 @@ class Verifier:
             self.metrics.chain_errors.inc()
             return None, ChainError(f"unexpected answer from the chain node ({type(exc).__name__})")
 
+    async def did(self, prep: Prepared, view: ChainView | None) -> DidResult | None:
+        """The issuer's did:web resolution when one is due: cache on the event loop, otherwise one
+        bounded fetch in a thread (at most ``did_web_max_concurrency`` at a time)."""
+        did, _ = did_to_fetch(prep, view)
+        if did is None:
+            return None
+        hit = self.resolver.cached(did)
+        if hit is not None:
+            return hit
+        return await anyio.to_thread.run_sync(self.resolver.resolve, did, limiter=self._dids)
+
     def finish(
-        self, prep: Prepared, view: ChainView | None, error: ChainError | None, now: datetime
+        self,
+        prep: Prepared,
+        view: ChainView | None,
+        error: ChainError | None,
+        now: datetime,
+        did: DidResult | None = None,
     ) -> VerificationResult:
         """:func:`registry.verify.core.finish`, reusing the parts this document already had."""
         parts = self._parts.get(prep)
@@ -171,13 +203,24 @@ class Verifier:
         validity = parts.validity.get(regime)
         if validity is None:
             validity = parts.validity[regime] = validity_window(prep, now)
-        return assemble(prep, parts.local, chain, validity, now)
+        return assemble(prep, parts.local, chain, validity, now, self._signature(prep, parts, view, did))
+
+    def _signature(
+        self, prep: Prepared, parts: _Parts, view: ChainView | None, did: DidResult | None
+    ) -> Finding:
+        """The ``signature`` check, kept while the registered DID and its resolution are the same."""
+        rec = view.issuer if view is not None else None
+        key = (view is None, rec.uri if rec else None, view.lookup.batch_exists if view else None, did)
+        if parts.signature is None or parts.signature[0] != key:
+            parts.signature = (key, signature_part(prep, view, self.config, did))
+        return parts.signature[1]
 
     async def verify(self, prep: Prepared) -> VerificationResult:
         """Chain read + verdict, with metrics."""
         t0 = time.perf_counter()
         view, error = await self.chain(prep)
-        result = self.finish(prep, view, error, datetime.now(UTC))
+        did = await self.did(prep, view)
+        result = self.finish(prep, view, error, datetime.now(UTC), did)
         self.metrics.latency.observe(time.perf_counter() - t0)
         self.metrics.verifications.labels(result.status.value).inc()
         return result

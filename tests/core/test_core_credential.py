@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +21,15 @@ from registry.core.credential import (
     parse_timestamp,
     validate_credential,
 )
+from registry.core.dataintegrity.contexts import StaticLoader
 from registry.core.samples import COURSES, sample_badge
 from registry.errors import ValidationError
 
 ISSUER = "https://learn.example.edu/issuers/1"
+EXAMPLES_URL = "https://www.w3.org/ns/credentials/examples/v2"
+VECTORS = Path(__file__).parent / "vectors" / "vc-di-eddsa"
+# the W3C examples context (an @vocab catch-all) for the VC 2.0 spec examples in strict mode
+EXAMPLES = StaticLoader({EXAMPLES_URL: json.loads((VECTORS / "credentials-examples-v2.json").read_text())})
 
 
 def badge(i: int = 0) -> dict[str, Any]:
@@ -41,9 +48,9 @@ def vc2() -> dict[str, Any]:
     }
 
 
-def errors_of(doc: Any, *, strict: bool = False) -> dict[str, str]:
+def errors_of(doc: Any, *, strict: bool = False, allow_vc1: bool = False) -> dict[str, str]:
     with pytest.raises(ValidationError) as info:
-        validate_credential(doc, strict=strict)
+        validate_credential(doc, strict=strict, allow_vc1=allow_vc1)
     err = info.value
     assert err.code == "invalid_credential"
     out = {e["path"]: e["message"] for e in err.details["errors"]}
@@ -67,7 +74,7 @@ def test_sample_badges_are_valid_ob3() -> None:
 
 
 def test_vc2_example() -> None:
-    info = validate_credential(vc2(), strict=True)
+    info = validate_credential(vc2(), strict=True, loader=EXAMPLES)
     assert info.kind == "vc2"
     assert info.issuer == "https://university.example/issuers/565049"
     assert info.valid_from == datetime(2010, 1, 1, tzinfo=UTC)
@@ -81,7 +88,7 @@ def test_vc2_variants_accepted() -> None:
     doc["name"] = [{"@value": "Diplôme", "@language": "fr"}, {"@value": "Diploma", "@language": "en"}]
     doc["validUntil"] = "2010-01-01T02:00:00+02:00"  # same instant as validFrom: allowed
     doc["credentialStatus"] = {"id": "https://example.com/status/1#5", "type": "BitstringStatusListEntry"}
-    info = validate_credential(doc, strict=True)
+    info = validate_credential(doc, strict=True, loader=EXAMPLES)
     assert info.issuer == "did:example:76e12ec712ebc6f1c221ebfeb1f"
     assert info.name == "Diplôme"
     assert info.valid_until == info.valid_from
@@ -105,13 +112,18 @@ def test_plain_document_with_bad_window_is_rejected() -> None:
     assert "/validFrom" in errors_of({"validFrom": "yesterday"})
 
 
-def test_vc11_is_plain_unless_strict() -> None:
+def test_vc11_is_refused_unless_allowed() -> None:
+    # before issue 12 a VC 1.1 document silently passed as "plain"; now: refused, or kind vc1 by flag
     doc = vc2()
     doc["@context"] = [VC1_CONTEXT]
     doc["issuanceDate"] = doc.pop("validFrom")
-    assert validate_credential(doc).kind == "plain"
-    errs = errors_of(doc, strict=True)
-    assert VC1_CONTEXT in errs["/@context/0"]
+    for strict in (False, True):
+        with pytest.raises(ValidationError) as info:
+            validate_credential(doc, strict=strict)
+        assert info.value.code == "vc1_not_supported"
+        assert "--allow-vc1" in info.value.message and VC2_CONTEXT in info.value.message
+    assert validate_credential(doc, allow_vc1=True).kind == "vc1"
+    assert validate_credential(doc, allow_vc1=True, strict=True).kind == "vc1"
 
 
 # -- rejected credentials ---------------------------------------------------------------------
@@ -152,8 +164,8 @@ def test_types() -> None:
     doc["type"] = "VerifiableCredential"
     assert validate_credential(doc).kind == "vc2"
     ob = badge()
-    ob["type"] = ["VerifiableCredential"]  # OB3 context but no OB3 type
-    assert "OpenBadgeCredential" in errors_of(ob)["/type"]
+    ob["type"] = ["VerifiableCredential"]  # OB3 context but no OB3 type: a VC 2.0 credential
+    assert validate_credential(ob).kind == "vc2"  # issue 12: the kind comes from the type
     ob["type"] = ["VerifiableCredential", "AchievementCredential"]
     assert validate_credential(ob).kind == "ob3"
 
@@ -339,7 +351,7 @@ def vc11(**dates: str) -> dict[str, Any]:
 def test_vc11_expired_in_2020_is_expired() -> None:
     # before: issuanceDate / expirationDate were ignored ("no expiry date"): the window was empty
     doc = vc11(issuanceDate="2018-01-01T00:00:00Z", expirationDate="2020-06-30T00:00:00Z")
-    info = validate_credential(doc)
+    info = validate_credential(doc, allow_vc1=True)
     assert info.valid_from == datetime(2018, 1, 1, tzinfo=UTC)
     assert info.valid_until == datetime(2020, 6, 30, tzinfo=UTC)
     assert datetime.now(UTC) >= info.valid_until  # expired
@@ -347,15 +359,18 @@ def test_vc11_expired_in_2020_is_expired() -> None:
 
 def test_vc11_dates_agree_with_vc2_dates_or_are_rejected() -> None:
     doc = vc11(issuanceDate="2018-01-01T00:00:00Z", validFrom="2018-01-01T01:00:00+01:00")
-    same = validate_credential(doc)
+    same = validate_credential(doc, allow_vc1=True)
     assert same.valid_from == datetime(2018, 1, 1, tzinfo=UTC)
-    errs = errors_of(vc11(expirationDate="2020-01-01T00:00:00Z", validUntil="2099-01-01T00:00:00Z"))
+    errs = errors_of(vc11(expirationDate="2020-01-01T00:00:00Z", validUntil="2099-01-01T00:00:00Z"),
+                     allow_vc1=True)
     assert "disagrees with validUntil" in errs["/expirationDate"]
-    errs = errors_of(vc11(issuanceDate="2018-01-01T00:00:00Z", validFrom="2019-01-01T00:00:00Z"))
+    errs = errors_of(vc11(issuanceDate="2018-01-01T00:00:00Z", validFrom="2019-01-01T00:00:00Z"),
+                     allow_vc1=True)
     assert "disagrees with validFrom" in errs["/issuanceDate"]
-    errs = errors_of(vc11(issuanceDate="2021-01-01T00:00:00Z", expirationDate="2020-01-01T00:00:00Z"))
+    errs = errors_of(vc11(issuanceDate="2021-01-01T00:00:00Z", expirationDate="2020-01-01T00:00:00Z"),
+                     allow_vc1=True)
     assert "is before issuanceDate" in errs["/expirationDate"]
-    errs = errors_of(vc11(expirationDate="next year"))
+    errs = errors_of(vc11(expirationDate="next year"), allow_vc1=True)
     assert "RFC 3339" in errs["/expirationDate"]
 
 

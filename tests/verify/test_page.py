@@ -104,8 +104,10 @@ def test_page_shows_each_verdict(page: Page, env: Env, batch: Batch, tmp_path: P
     assert valid["issuer"] == "Example University"
     assert valid["tx"] == batch.tx_hash
     assert "UTC" in valid["anchored"]
-    assert len(valid["checks"]) == 10
+    assert len(valid["checks"]) == 12
+    assert valid["checks"].pop("signature")["status"] == "skipped"  # unsigned
     assert all(c["status"] == "passed" for c in valid["checks"].values())
+    assert "Issuer bound to its identifier" in valid["checks"]["issuer_binding"]["text"]
     assert "Anchored on chain" in valid["checks"]["anchored"]["text"]
     assert "confirmations" in valid["checks"]["anchored"]["text"]
     page.screenshot(path=str(tmp_path / "valid.png"), full_page=True)
@@ -194,8 +196,8 @@ def test_page_shows_what_the_document_claims_beside_the_registered_issuer(
     assert seen["status"] == "invalid" and seen["issuer"] == "Bar University"
     assert page.inner_text("#issuer-claimed") == "Massachusetts Institute of Technology (https://mit.edu)"
     assert (
-        seen["checks"]["issuer"]["status"] == "failed"
-        and "https://mit.edu" in seen["checks"]["issuer"]["text"]
+        seen["checks"]["issuer_binding"]["status"] == "failed"
+        and "https://mit.edu" in seen["checks"]["issuer_binding"]["text"]
     )
 
 

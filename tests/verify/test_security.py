@@ -67,15 +67,18 @@ def forged(env: Env) -> Batch:
 def test_impersonation_is_invalid_in_core(forged: Batch, reader: ChainReader, config: VerifyConfig) -> None:
     res = verify_credential(forged.credentials[0], reader, config)
     assert res.status is Status.invalid
-    check = res.check("issuer")
+    check = res.check("issuer_binding")
     assert check.status is CheckStatus.failed
     assert "https://mit.edu" in check.message and "Massachusetts Institute of Technology" in check.message
     assert "Bar University" in check.message and "https://bar.example" in check.message
     assert res.issuer is not None
     assert (res.issuer.name, res.issuer.uri) == ("Bar University", "https://bar.example")
     assert (res.issuer.claimed_id, res.issuer.claimed_name) == (MIT["id"], MIT["name"])
-    # every other check passed: only the issuer binding fails
-    assert [c.name for c in res.checks if c.status is not CheckStatus.passed] == ["issuer"]
+    # every other check passed (unsigned: no signature to check): only the issuer binding fails
+    assert res.check("issuer").status is CheckStatus.passed
+    not_passed = [c.name for c in res.checks if c.status is not CheckStatus.passed]
+    assert not_passed == ["issuer_binding", "signature"]
+    assert res.check("signature").status is CheckStatus.skipped
 
 
 def test_impersonation_is_invalid_over_the_api_and_the_cli(
@@ -87,10 +90,11 @@ def test_impersonation_is_invalid_over_the_api_and_the_cli(
         body = r.json()
         assert r.status_code == 200 and body["status"] == "invalid" and body["verified"] is False
         assert body["issuer"]["name"] == "Bar University" and body["issuer"]["claimed_id"] == MIT["id"]
-        assert next(c for c in body["checks"] if c["name"] == "issuer")["status"] == "failed"
+        assert next(c for c in body["checks"] if c["name"] == "issuer_binding")["status"] == "failed"
     res = _run_cli(write_json(tmp_path / "forged.json", forged.credentials[0]), anvil.url, env)
     assert res.returncode == 1, res.stdout + res.stderr
-    assert "INVALID" in res.stdout and "https://mit.edu" in res.stdout and "[issuer: failed]" in res.stdout
+    assert "INVALID" in res.stdout and "https://mit.edu" in res.stdout
+    assert "[issuer_binding: failed]" in res.stdout
 
 
 def test_the_documents_own_issuer_still_verifies(
@@ -239,22 +243,40 @@ def test_two_anchor_proofs_are_invalid_whatever_their_order(
     assert info.value.code == "multiple_anchor_proofs"
 
 
-def test_a_forged_data_integrity_proof_is_reported_not_ignored(
+def test_a_forged_data_integrity_proof_makes_the_credential_invalid(
     batch: Batch, reader: ChainReader, config: VerifyConfig
 ) -> None:
+    # issue 12: an eddsa-rdfc-2022 proof is verified, not just listed; this one is by a key that is
+    # not the issuer's (the document's issuer is not even a DID) and its signature is garbage
     forged = {
         "type": "DataIntegrityProof",
         "cryptosuite": "eddsa-rdfc-2022",
         "verificationMethod": "did:web:mit.edu#key-1",
+        "proofPurpose": "assertionMethod",
         "proofValue": "z" + "1" * 80,
     }
     for proofs in ((forged, batch.credentials[0]["proof"]), (batch.credentials[0]["proof"], forged)):
         res = verify_credential(_proofs(batch.credentials[0], *proofs), reader, config)
-        assert res.status is Status.valid  # the anchor holds; the other proof is not vouched for
+        assert res.status is Status.invalid
         fmt = res.check("format")
-        assert "DataIntegrityProof" in fmt.message and "did not verify" in fmt.message
-        assert "does not cover" in fmt.message
-        assert fmt.details["unverified_proofs"] == ["DataIntegrityProof"]
+        assert "DataIntegrityProof" in fmt.message and "does not cover" in fmt.message
+        assert fmt.details["other_proofs"] == ["DataIntegrityProof"]
+        sig = res.check("signature")
+        assert sig.status is CheckStatus.failed and "did:web:mit.edu#key-1" in sig.message
+
+
+def test_an_unknown_proof_is_reported_not_ignored(
+    batch: Batch, reader: ChainReader, config: VerifyConfig
+) -> None:
+    other = {"type": "DataIntegrityProof", "cryptosuite": "ecdsa-rdfc-2019", "proofValue": "z1"}
+    anchor = batch.credentials[0]["proof"]
+    anchor = anchor[-1] if isinstance(anchor, list) else anchor  # one object, or the array's last
+    doc = _proofs(batch.credentials[0], other, anchor)
+    res = verify_credential(doc, reader, config)
+    assert res.status is Status.valid  # the anchor holds; the other proof is not vouched for
+    sig = res.check("signature")
+    assert sig.status is CheckStatus.skipped and "did not verify" in sig.message
+    assert sig.details["unverified_proofs"] == ["DataIntegrityProof/ecdsa-rdfc-2019"]
 
 
 @pytest.mark.parametrize(

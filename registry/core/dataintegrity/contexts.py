@@ -21,12 +21,14 @@ VC2_CONTEXT_URL = "https://www.w3.org/ns/credentials/v2"
 DATA_INTEGRITY_V2_URL = "https://w3id.org/security/data-integrity/v2"
 MULTIKEY_V1_URL = "https://w3id.org/security/multikey/v1"
 OB3_CONTEXT_URL = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+CLR2_CONTEXT_URL = "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json"
 
 PINNED_FILES: dict[str, str] = {
     VC2_CONTEXT_URL: "credentials-v2.json",
     DATA_INTEGRITY_V2_URL: "data-integrity-v2.json",
     MULTIKEY_V1_URL: "multikey-v1.json",
     OB3_CONTEXT_URL: "ob-v3p0-context-3.0.3.json",
+    CLR2_CONTEXT_URL: "clr-v2p0-context-2.0.1.json",
 }
 
 

@@ -5,8 +5,11 @@ Where each concern lives:
 * :mod:`.local` - ``format``, ``integrity``, ``merkle_inclusion`` (the proof's path) and
   ``trusted_registry``: the document alone, no I/O;
 * :mod:`.lookup` - ``merkle_inclusion`` for a document or digest without a proof (the digest index);
-* :mod:`.chain` - ``anchored``, ``issuer``, ``batch_not_revoked``, ``credential_not_revoked``,
-  ``credential_not_suspended``: the chain's records (a :class:`~registry.verify.reader.ChainView`);
+* :mod:`.chain` - ``anchored``, ``issuer``, ``issuer_binding``, ``batch_not_revoked``,
+  ``credential_not_revoked``, ``credential_not_suspended``: the chain's records (a
+  :class:`~registry.verify.reader.ChainView`);
+* :mod:`.signature` - ``signature``: the issuer's Data Integrity proofs against its DID document
+  (did:key derived, did:web fetched by the caller through :mod:`registry.dids`);
 * :mod:`.validity` - ``validity_window``: the credential's own period at the time of the verdict;
 * :mod:`.words` - how checks and times are written.
 

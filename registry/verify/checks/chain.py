@@ -1,5 +1,6 @@
-"""The chain checks: ``anchored``, ``issuer``, ``batch_not_revoked``, ``credential_not_revoked``,
-``credential_not_suspended``. Each reads one :class:`~registry.verify.reader.ChainView` (no I/O)."""
+"""The chain checks: ``anchored``, ``issuer``, ``issuer_binding``, ``batch_not_revoked``,
+``credential_not_revoked``, ``credential_not_suspended``. Each reads one
+:class:`~registry.verify.reader.ChainView` (no I/O)."""
 
 from __future__ import annotations
 
@@ -141,8 +142,8 @@ def _not_final_words(block: int, conf: int, fin: FinalityView) -> str:
 
 
 def issuer_check(prep: Prepared, view: ChainView, fin: FinalityView) -> Finding:
-    """``issuer``: a registered issuer anchored it, the one the proof and the document name, and
-    not after the cut-off of a key it reported compromised."""
+    """``issuer``: a registered issuer anchored it, the one the proof names, and not after the
+    cut-off of a key it reported compromised (the document's issuer: ``issuer_binding``)."""
     lk, rec = view.lookup, view.issuer
     who = f"{rec.name} ({lk.issuer})" if rec and rec.name else lk.issuer
     if prep.proof is not None and prep.proof.issuer != lk.issuer:
@@ -151,9 +152,6 @@ def issuer_check(prep: Prepared, view: ChainView, fin: FinalityView) -> Finding:
         )
     if lk.issuer_status == IssuerStatus.none or rec is None:
         return failed("issuer", f"{who} is not a registered issuer.")
-    claimed = prep.claimed_issuer
-    if prep.has_document and claimed is not None and not issuer_id_matches(claimed, rec.uri):
-        return _impersonation(prep, claimed, rec, who)
     if lk.key_revoked_since and lk.anchored_at >= lk.key_revoked_since:
         return failed(
             "issuer",
@@ -172,12 +170,40 @@ def issuer_check(prep: Prepared, view: ChainView, fin: FinalityView) -> Finding:
     return passed("issuer", f"Issued by {who}, a registered issuer{tail}.")
 
 
+def _who(view: ChainView) -> str:
+    rec = view.issuer
+    return f"{rec.name} ({view.lookup.issuer})" if rec and rec.name else view.lookup.issuer
+
+
+def issuer_binding(prep: Prepared, view: ChainView, fin: FinalityView) -> Finding:
+    """``issuer_binding``: the issuer the document names (``issuer`` or ``issuer.id``) is the DID or
+    URI the anchoring issuer registered (:func:`~registry.core.formats.issuer_id_matches`: a DID
+    must be equal; an http(s) URI also covers the URLs below it)."""
+    rec, who = view.issuer, _who(view)
+    if not prep.has_document:
+        return skipped("issuer_binding", "Only a digest was presented: no document names an issuer.")
+    if rec is None or view.lookup.issuer_status == IssuerStatus.none:
+        return skipped("issuer_binding", f"Not checked: {who} is not a registered issuer.")
+    claimed = prep.claimed_issuer
+    if claimed is None:
+        return skipped("issuer_binding", "The document names no issuer, so there is nothing to bind.")
+    if not issuer_id_matches(claimed, rec.uri):
+        return _impersonation(prep, claimed, rec, who)
+    how = "the identifier" if claimed == rec.uri else "covered by the URI"
+    return passed(
+        "issuer_binding",
+        f"The document names its issuer {claimed[:200]!r}, which is {how} {who} registered ({rec.uri!r}).",
+        claimed_id=claimed[:200],
+        registered_uri=rec.uri,
+    )
+
+
 def _impersonation(prep: Prepared, claimed: str, rec: IssuerRecord, who: str) -> Finding:
     claim = repr(claimed[:200])
     if prep.claimed_issuer_name:
         claim += f" ({prep.claimed_issuer_name})"
     return failed(
-        "issuer",
+        "issuer_binding",
         f"The document claims to be issued by {claim}, but the batch was anchored by {who}, "
         f"whose registered identifier is {rec.uri!r}: the document's issuer is not "
         "the issuer that anchored it.",
@@ -217,6 +243,7 @@ def credential_not_suspended(prep: Prepared, view: ChainView, fin: FinalityView)
 CHAIN_CHECKS: tuple[tuple[str, ChainCheck], ...] = (
     ("anchored", anchored),
     ("issuer", issuer_check),
+    ("issuer_binding", issuer_binding),
     ("batch_not_revoked", batch_not_revoked),
     ("credential_not_revoked", credential_not_revoked),
     ("credential_not_suspended", credential_not_suspended),

@@ -21,7 +21,8 @@ from registry.verify.verdict import Finding
 LOCAL_CHECKS = ("format", "integrity", "merkle_inclusion", "trusted_registry")
 """The local checks, in the order of every result."""
 
-KINDS = {"vc2": "a W3C Verifiable Credential 2.0", "ob3": "an Open Badges 3.0 credential"}
+KINDS = {"vc2": "a W3C Verifiable Credential 2.0", "ob3": "an Open Badges 3.0 credential",
+         "clr2": "a CLR 2.0 credential", "vc1": "a W3C Verifiable Credential 1.1"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ def format_check(
             else load_document(data, max_bytes=config.max_document_bytes, max_depth=config.max_depth)
         )
         body, anchors, others = split_proofs(doc)
-        info = validate_credential(body, strict=config.strict)
+        # VC 1.1: intake anchors one only when allowed explicitly; what is anchored stays readable
+        info = validate_credential(body, strict=config.strict, allow_vc1=True)
         proof = _anchor_proof(anchors, others)
     except RegistryError as exc:
         why = f"The file is not a credential this verifier can read: {exc.message}"
@@ -58,7 +60,7 @@ def format_check(
         return failed("format", "The document is nested too deeply."), None, info
     details: dict[str, Any] = {"kind": info.kind}
     if others:
-        details["unverified_proofs"] = [proof_type(o) for o in others]
+        details["other_proofs"] = [proof_type(o) for o in others]
     message = f"The file is {KINDS.get(info.kind, 'a JSON document')} {_format_tail(proof, others)}."
     return passed("format", message, **details), Parsed(body, info, proof, others), info
 
@@ -93,7 +95,7 @@ def _format_tail(proof: AnchorProof | None, others: list[Mapping[str, Any]]) -> 
         n = len(others)
         tail += (
             f". It also carries {n} other proof{'s' if n > 1 else ''} "
-            f"({', '.join(proof_type(o) for o in others)}) that this verifier did not verify; the anchor "
+            f"({', '.join(proof_type(o) for o in others)}), checked by the signature check; the anchor "
             f"does not cover {'them' if n > 1 else 'it'} (its fingerprint is of the document without proofs)"
         )
     return tail
