@@ -3,7 +3,7 @@
 Three references, the first two without any of ``rdfc``'s caches and with a fresh pyld context
 resolver per call: plain ``jsonld.normalize`` (what pyld computes, no safe mode) for every
 document the fast path accepts whose literals hold no control character pyld writes differently
-from RDFC-1.0 (see ``rdfc.escape_literal``); pyld's own ``_process_context`` under the same
+from RDFC-1.0 (see ``rdfc_form.escape_literal``); pyld's own ``_process_context`` under the same
 safe-mode hooks for the documents safe mode refuses (same error code and message); and
 jsonld.js ``canonize`` in safe mode (node, the npm package Data Integrity verifiers run) for
 every document: byte-identical N-Quads, and whatever jsonld.js refuses is refused here too. The
@@ -31,7 +31,7 @@ from pyld import jsonld
 from pyld.context_resolver import ContextResolver
 
 from registry.core.credential import OB3_CONTEXT, VC2_CONTEXT
-from registry.core.dataintegrity import didkey, rdfc
+from registry.core.dataintegrity import didkey, rdfc, rdfc_form
 from registry.core.dataintegrity import eddsa_rdfc_2022 as eddsa
 from registry.core.dataintegrity.contexts import CONTEXTS_DIR, DEFAULT_LOADER, PINNED_FILES, StaticLoader
 from registry.core.dataintegrity.rdfc import canonize
@@ -115,7 +115,7 @@ def _plain_pyld_agrees(doc: dict[str, Any]) -> bool:
     for leaf in _leaves(doc):
         if isinstance(leaf, str) and (_ESCAPED_DIFFERENTLY.search(leaf) or leaf == "@direction"):
             return False
-        if isinstance(leaf, float) and rdfc.js_double(leaf) != jsonld._canonicalize_double(leaf):
+        if isinstance(leaf, float) and rdfc_form.js_double(leaf) != jsonld._canonicalize_double(leaf):
             return False
     return True
 
@@ -358,7 +358,7 @@ def test_control_characters_are_written_as_rdfc_1_0_and_jsonld_js_write_them() -
     assert '"bs\\b ff\\f nul\\u0000 us\\u001F del\\u007F vt\\u000B cr\\r" .' in line
     assert out == _jsonld_js(EDGES["control characters"])[0]
     assert out != _plain(EDGES["control characters"], DEFAULT_LOADER)  # pyld 3.3 alone writes them raw
-    assert rdfc.escape_literal('a"b\\c\td\ne') == 'a\\"b\\\\c\\td\\ne'
+    assert rdfc_form.escape_literal('a"b\\c\td\ne') == 'a\\"b\\\\c\\td\\ne'
 
 
 def test_direction_is_kept_as_an_i18n_datatype_as_the_jsonld_js_cryptosuite_keeps_it() -> None:
@@ -399,7 +399,8 @@ def test_doubles_have_the_digits_of_javascript_to_exponential() -> None:
     out = canonize(EDGES["double on a rounding tie"])
     assert '"5.960464477539063E-8"^^<https://www.w3.org/2001/XMLSchema#float>' in out  # pyld: …062E-8
     assert out == _jsonld_js(EDGES["double on a rounding tie"])[0]
-    assert [rdfc.js_double(v) for v in (1.5, 0.1, 1e21, 2.0**-24, -(2.0**-24), 1e23, 0.0, -0.0, 5e-324)] == [
+    values = (1.5, 0.1, 1e21, 2.0**-24, -(2.0**-24), 1e23, 0.0, -0.0, 5e-324)
+    assert [rdfc_form.js_double(v) for v in values] == [
         "1.5E0", "1.0E-1", "1.0E21", "5.960464477539063E-8", "-5.960464477539063E-8",
         "9.999999999999999E22", "0.0E0", "0.0E0", "4.940656458412465E-324"]
 
