@@ -43,10 +43,16 @@ class Allocation:
     def entries(self, base_url: str, issuer_address: str) -> list[Entry]:
         """The credential's two ``BitstringStatusListEntry``s (revocation, suspension)."""
         return [
-            Entry(list_url(base_url, issuer_address, self.list_number, Purpose.revocation),
-                  self.revocation_index, Purpose.revocation),
-            Entry(list_url(base_url, issuer_address, self.list_number, Purpose.suspension),
-                  self.suspension_index, Purpose.suspension),
+            Entry(
+                list_url(base_url, issuer_address, self.list_number, Purpose.revocation),
+                self.revocation_index,
+                Purpose.revocation,
+            ),
+            Entry(
+                list_url(base_url, issuer_address, self.list_number, Purpose.suspension),
+                self.suspension_index,
+                Purpose.suspension,
+            ),
         ]
 
     def credential_status(self, base_url: str, issuer_address: str) -> list[dict[str, object]]:
@@ -74,8 +80,9 @@ def list_url(base_url: str, issuer_address: str, list_number: int, purpose: Purp
     return f"{base_url.rstrip('/')}/status/{issuer_address}/{list_number}/{purpose}"
 
 
-def allocate(db: Database, n: int, rng: random.Random | None = None, *,
-             size: int = LIST_SIZE) -> list[Allocation]:
+def allocate(
+    db: Database, n: int, rng: random.Random | None = None, *, size: int = LIST_SIZE
+) -> list[Allocation]:
     """Reserve places for ``n`` credentials, committed before this returns (see the module notes).
 
     ``rng`` picks the indexes (default: ``random.SystemRandom``); ``size`` is the list size (the
@@ -99,8 +106,10 @@ def _allocate_some(db: Database, want: int, rng: random.Random, size: int) -> li
         rev = _pick(rng, size, used_rev, take)
         sus = _pick(rng, size, used_sus, take)
         now = utcnow()
-        rows = [{"list_number": number, "revocation_index": r, "suspension_index": s, "allocated_at": now}
-                for r, s in zip(rev, sus, strict=True)]
+        rows = [
+            {"list_number": number, "revocation_index": r, "suspension_index": s, "allocated_at": now}
+            for r, s in zip(rev, sus, strict=True)
+        ]
         try:
             with db.begin() as conn:
                 t = status_allocations_table
@@ -153,14 +162,17 @@ def bind(db: Database, allocations: Sequence[Allocation], digests: Sequence[byte
         return
     t = status_allocations_table
     want = {a.id: bytes(d) for a, d in zip(allocations, digests, strict=True)}
-    q = (t.update().where(t.c.id == bindparam("aid"), t.c.digest.is_(None))
-         .values(digest=bindparam("d"), bound_at=utcnow()))
+    q = (
+        t.update()
+        .where(t.c.id == bindparam("aid"), t.c.digest.is_(None))
+        .values(digest=bindparam("d"), bound_at=utcnow())
+    )
     try:
         with db.begin() as conn:
             conn.execute(q, [{"aid": i, "d": d} for i, d in want.items()])
             ids = list(want)
             for k in range(0, len(ids), 1000):
-                part = ids[k:k + 1000]
+                part = ids[k : k + 1000]
                 for i, held in conn.execute(select(t.c.id, t.c.digest).where(t.c.id.in_(part))):
                     if held is None or bytes(held) != want[int(i)]:
                         raise _taken(int(i))
@@ -181,7 +193,8 @@ def lookup(db: Database, digest: bytes) -> Allocation | None:
     with db.engine.connect() as conn:
         row = conn.execute(
             select(t.c.id, t.c.list_number, t.c.revocation_index, t.c.suspension_index).where(
-                t.c.digest == bytes(digest))
+                t.c.digest == bytes(digest)
+            )
         ).first()
     return None if row is None else Allocation(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
@@ -209,4 +222,3 @@ def bindings(db: Database, list_number: int | None = None) -> list[Binding]:
             Binding(bytes(d), int(n), int(r), int(s), bytes(root) if root is not None else None)
             for d, n, r, s, root in conn.execute(q)
         ]
-

@@ -25,8 +25,11 @@ from registry.chain.schema import Event
 from registry.core.status_list import LIST_SIZE, Purpose, bits_for
 from registry.status.allocate import Binding
 
-STATUS_OF_EVENT = {"CredentialRevoked": "revoked", "CredentialSuspended": "suspended",
-                   "CredentialReinstated": "none"}
+STATUS_OF_EVENT = {
+    "CredentialRevoked": "revoked",
+    "CredentialSuspended": "suspended",
+    "CredentialReinstated": "none",
+}
 LIST_EVENTS = ("IssuerKeyRevoked", "BatchAnchored", "BatchRevoked", *STATUS_OF_EVENT)
 """The events a list's bits depend on (all of one issuer)."""
 
@@ -107,8 +110,9 @@ class IssuerStatus:
         return self.credential_status(digest)
 
 
-def replay(events: Iterable[Event], issuer: str, block: int,
-           timestamp_of: Callable[[int], int]) -> IssuerStatus:
+def replay(
+    events: Iterable[Event], issuer: str, block: int, timestamp_of: Callable[[int], int]
+) -> IssuerStatus:
     """The statuses of ``issuer`` after every event of it at or before ``block``.
 
     ``timestamp_of(block)`` gives a block's timestamp; it is called only when the issuer's key
@@ -132,8 +136,9 @@ def _issuer_of(ev: Event) -> str:
     return str(ev.args.get("issuer", "")).lower()
 
 
-def list_bits(state: IssuerStatus, bound: Iterable[Binding], purpose: Purpose,
-              size: int = LIST_SIZE) -> bytearray:
+def list_bits(
+    state: IssuerStatus, bound: Iterable[Binding], purpose: Purpose, size: int = LIST_SIZE
+) -> bytearray:
     """The bits of one list (the bindings of that list) for ``purpose`` at the state's block."""
     statuses = (
         (b.index(purpose), state.list_status("0x" + b.digest.hex(), "0x" + b.root.hex() if b.root else None))
@@ -146,8 +151,9 @@ def _bit(status: str, purpose: Purpose) -> bool:
     return status == ("revoked" if purpose is Purpose.revocation else "suspended")
 
 
-def change_blocks(events: Iterable[Event], issuer: str, bound: Iterable[Binding],
-                  timestamp_of: Callable[[int], int]) -> dict[tuple[int, Purpose], list[int]]:
+def change_blocks(
+    events: Iterable[Event], issuer: str, bound: Iterable[Binding], timestamp_of: Callable[[int], int]
+) -> dict[tuple[int, Purpose], list[int]]:
     """For each (list number, purpose): the blocks at which at least one of its bits changed.
 
     Incremental: the events of one block are applied, then only the credentials they touch

@@ -43,4 +43,3 @@ class ChainEvents:
     def timestamp_of(self) -> Callable[[int], int]:
         """:meth:`timestamp` as a plain function (what :mod:`.derive` takes)."""
         return self.timestamp
-

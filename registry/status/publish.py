@@ -47,8 +47,9 @@ class ListSigner:
         return f"ListSigner({self.verification_method!r}, issuer={self.issuer!r})"
 
 
-def signer_from_seed(seed: bytes, issuer: str | None = None,
-                     verification_method: str | None = None) -> ListSigner:
+def signer_from_seed(
+    seed: bytes, issuer: str | None = None, verification_method: str | None = None
+) -> ListSigner:
     """A signer from a 32-byte seed; default issuer and method: the key's ``did:key``."""
     key = Ed25519PrivateKey.from_private_bytes(seed)
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -71,8 +72,10 @@ def signer_from_settings(settings: Any) -> ListSigner:
     except ValueError:
         seed = b""
     if len(seed) != 32:
-        raise ConfigError("REGISTRY_STATUS_SIGNING_KEY must be 64 hex digits (a 32-byte Ed25519 seed)",
-                          code=ErrorCode.STATUS_SIGNING_KEY_MISSING)
+        raise ConfigError(
+            "REGISTRY_STATUS_SIGNING_KEY must be 64 hex digits (a 32-byte Ed25519 seed)",
+            code=ErrorCode.STATUS_SIGNING_KEY_MISSING,
+        )
     return signer_from_seed(seed, settings.issuer_id, settings.status_verification_method)
 
 
@@ -92,8 +95,12 @@ class PublishReport:
 
     def to_json(self) -> dict[str, Any]:
         """JSON summary."""
-        return {"block": self.block, "published": self.published, "unchanged": self.unchanged,
-                "restored_files": self.restored}
+        return {
+            "block": self.block,
+            "published": self.published,
+            "unchanged": self.unchanged,
+            "restored_files": self.restored,
+        }
 
 
 @dataclass(frozen=True)
@@ -106,9 +113,20 @@ class _Last:
 class Publisher:
     """Publishes one issuer's lists (see the module notes)."""
 
-    def __init__(self, db: Database, store: Any, chain: ChainEvents, signer: ListSigner, *,
-                 base_url: str, out_dir: Path, ttl: float = 86_400.0, confirmations: int = 1,
-                 clock: Callable[[], datetime] = utcnow, size: int = LIST_SIZE) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: Any,
+        chain: ChainEvents,
+        signer: ListSigner,
+        *,
+        base_url: str,
+        out_dir: Path,
+        ttl: float = 86_400.0,
+        confirmations: int = 1,
+        clock: Callable[[], datetime] = utcnow,
+        size: int = LIST_SIZE,
+    ) -> None:
         self.db = db
         self.store = store
         self.chain = chain
@@ -142,8 +160,9 @@ class Publisher:
                         report.published.append(done)
             return report
 
-    def _publish_one(self, state: IssuerStatus, number: int, purpose: Purpose,
-                     bound: list[Binding], force: bool) -> dict[str, Any] | None:
+    def _publish_one(
+        self, state: IssuerStatus, number: int, purpose: Purpose, bound: list[Binding], force: bool
+    ) -> dict[str, Any] | None:
         bits = list_bits(state, bound, purpose, self.size)
         sha = hashlib.sha256(bytes(bits)).digest()
         now = self.clock()
@@ -158,29 +177,49 @@ class Publisher:
         crash_point("status-after-pin")
         record = pub.VersionRecord(version, state.block, cid, rfc3339(now), rfc3339(until))
         with self.db.begin() as conn:
-            conn.execute(status_list_versions_table.insert().values(
-                issuer=self.issuer, list_number=number, purpose=str(purpose), version=version,
-                block_number=state.block, cid=cid, bits_sha256=sha, valid_from=now, valid_until=until,
-                published_at=utcnow()))
+            conn.execute(
+                status_list_versions_table.insert().values(
+                    issuer=self.issuer,
+                    list_number=number,
+                    purpose=str(purpose),
+                    version=version,
+                    block_number=state.block,
+                    cid=cid,
+                    bits_sha256=sha,
+                    valid_from=now,
+                    valid_until=until,
+                    published_at=utcnow(),
+                )
+            )
         crash_point("status-after-record")
         folder = pub.list_dir(self.out_dir, self.issuer, number, purpose)
         pub.write_version(folder, record, data)
         pub.write_index(folder, self._records(number, purpose))
         return {"list": number, "purpose": str(purpose), **record.to_json()}
 
-    def _signed(self, number: int, purpose: Purpose, bits: bytearray, now: datetime, until: datetime,
-                block: int) -> bytes:
-        cred = list_credential(list_url=list_url(self.base_url, self.issuer, number, purpose),
-                               issuer=self.signer.issuer, purpose=purpose, bits=bits,
-                               valid_from=rfc3339(now), valid_until=rfc3339(until), block=block)
+    def _signed(
+        self, number: int, purpose: Purpose, bits: bytearray, now: datetime, until: datetime, block: int
+    ) -> bytes:
+        cred = list_credential(
+            list_url=list_url(self.base_url, self.issuer, number, purpose),
+            issuer=self.signer.issuer,
+            purpose=purpose,
+            bits=bits,
+            valid_from=rfc3339(now),
+            valid_until=rfc3339(until),
+            block=block,
+        )
         cred["proof"] = create_proof(cred, self.signer.key, self.signer.verification_method, now)
         return json.dumps(cred, separators=(",", ":")).encode()
 
     def _last(self, number: int, purpose: Purpose) -> _Last | None:
         t = status_list_versions_table
-        q = (select(t.c.version, t.c.bits_sha256, t.c.valid_until)
-             .where(t.c.issuer == self.issuer, t.c.list_number == number, t.c.purpose == str(purpose))
-             .order_by(t.c.version.desc()).limit(1))
+        q = (
+            select(t.c.version, t.c.bits_sha256, t.c.valid_until)
+            .where(t.c.issuer == self.issuer, t.c.list_number == number, t.c.purpose == str(purpose))
+            .order_by(t.c.version.desc())
+            .limit(1)
+        )
         with self.db.engine.connect() as conn:
             row = conn.execute(q).first()
         if row is None:
@@ -192,8 +231,15 @@ class Publisher:
         return [r for n, p, r in recorded_versions(self.db, self.issuer) if n == number and p == str(purpose)]
 
     def _write_entries(self, number: int, bound: list[Binding]) -> None:
-        rows = [["0x" + b.digest.hex(), b.revocation_index, b.suspension_index,
-                 "0x" + b.root.hex() if b.root else None] for b in bound]
+        rows = [
+            [
+                "0x" + b.digest.hex(),
+                b.revocation_index,
+                b.suspension_index,
+                "0x" + b.root.hex() if b.root else None,
+            ]
+            for b in bound
+        ]
         if rows != pub.read_entries(self.out_dir, self.issuer, number):
             pub.write_entries(self.out_dir, self.issuer, number, rows)
 
@@ -217,13 +263,25 @@ class Publisher:
 def recorded_versions(db: Database, issuer: str) -> list[tuple[int, str, pub.VersionRecord]]:
     """Every version the issuer database records, as (list number, purpose, record), in order."""
     t = status_list_versions_table
-    q = (select(t.c.list_number, t.c.purpose, t.c.version, t.c.block_number, t.c.cid, t.c.valid_from,
-                t.c.valid_until).where(t.c.issuer == issuer)
-         .order_by(t.c.list_number, t.c.purpose, t.c.version))
+    q = (
+        select(
+            t.c.list_number,
+            t.c.purpose,
+            t.c.version,
+            t.c.block_number,
+            t.c.cid,
+            t.c.valid_from,
+            t.c.valid_until,
+        )
+        .where(t.c.issuer == issuer)
+        .order_by(t.c.list_number, t.c.purpose, t.c.version)
+    )
     with db.engine.connect() as conn:
         rows = conn.execute(q).all()
-    return [(int(n), str(p), pub.VersionRecord(int(v), int(b), str(c), rfc3339(_utc(f)), rfc3339(_utc(u))))
-            for n, p, v, b, c, f, u in rows]
+    return [
+        (int(n), str(p), pub.VersionRecord(int(v), int(b), str(c), rfc3339(_utc(f)), rfc3339(_utc(u))))
+        for n, p, v, b, c, f, u in rows
+    ]
 
 
 def _utc(d: datetime) -> datetime:

@@ -119,8 +119,10 @@ def current(root: Path, issuer: str, list_number: int, purpose: str) -> tuple[Ve
 
 
 def _not_found(issuer: str, list_number: int, purpose: str) -> NotFoundError:
-    return NotFoundError(f"no status list {list_number}/{purpose[:20]} of issuer {issuer[:42]}",
-                         code=ErrorCode.STATUS_LIST_NOT_FOUND)
+    return NotFoundError(
+        f"no status list {list_number}/{purpose[:20]} of issuer {issuer[:42]}",
+        code=ErrorCode.STATUS_LIST_NOT_FOUND,
+    )
 
 
 def published_lists(root: Path) -> list[tuple[str, int, str]]:
@@ -129,8 +131,9 @@ def published_lists(root: Path) -> list[tuple[str, int, str]]:
     if not root.is_dir():
         return out
     for issuer in sorted(p for p in root.iterdir() if p.is_dir() and ADDRESS_RE.match(p.name)):
-        for number in sorted((p for p in issuer.iterdir() if p.is_dir() and p.name.isdigit()),
-                             key=lambda p: int(p.name)):
+        for number in sorted(
+            (p for p in issuer.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)
+        ):
             for purpose in Purpose:
                 if (number / str(purpose)).is_dir():
                     out.append((issuer.name, int(number.name), str(purpose)))
