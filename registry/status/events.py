@@ -32,6 +32,13 @@ class ChainEvents:
         events = list(reader.read(self.start_block, to_block, names=LIST_EVENTS))
         return issuer_events(events, self.issuer)
 
+    def read_range(self, from_block: int, to_block: int) -> list[Event]:
+        """The issuer's list events in ``[from_block, to_block]`` (empty when the range is)."""
+        if to_block < from_block:
+            return []
+        reader = EventReader(self.w3, self.contract.contract)
+        return issuer_events(reader.read(from_block, to_block, names=LIST_EVENTS), self.issuer)
+
     def timestamp(self, block: int) -> int:
         """The timestamp of ``block``."""
         if block not in self._times:

@@ -138,6 +138,7 @@ class Publisher:
         self.confirmations = confirmations
         self.clock = clock
         self.size = size
+        self._seen: int | None = None  # the block the last run of publish_if_due reflected
 
     def target_block(self) -> int:
         """The block a run reflects: the head, less the confirmation depth beyond one."""
@@ -159,6 +160,32 @@ class Publisher:
                     else:
                         report.published.append(done)
             return report
+
+    def publish_if_due(self) -> PublishReport | None:
+        """Publish when the issuer's list events moved since the last call, a list has no version
+        yet, or a version nears its ``validUntil``; else read only the new blocks' events."""
+        head = self.target_block()
+        seen = self._seen
+        if (
+            seen is not None
+            and not self._stale()
+            and (head <= seen or not self.chain.read_range(seen + 1, head))
+        ):
+            self._seen = max(seen, head)
+            return None
+        report = self.publish(head)
+        self._seen = head
+        return report
+
+    def _stale(self) -> bool:
+        """A list without a version, or a last version past half its validity."""
+        now = self.clock()
+        for number in list_numbers(self.db):
+            for purpose in Purpose:
+                last = self._last(number, purpose)
+                if last is None or (last.valid_until - now).total_seconds() <= self.ttl / 2:
+                    return True
+        return False
 
     def _publish_one(
         self, state: IssuerStatus, number: int, purpose: Purpose, bound: list[Binding], force: bool
