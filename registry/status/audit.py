@@ -228,16 +228,22 @@ class StatusListAudit:
         ).get((number, purpose), [])
         head_time = timestamp_of(to_block)
         by_block = sorted(records, key=lambda r: (r.block, r.version))
-        for block in changes:
+        for k, block in enumerate(changes):
             deadline = timestamp_of(block) + self.bound
-            first = next((r for r in by_block if r.block >= block), None)
+            after = changes[k + 1] if k + 1 < len(changes) else None
+            if after is not None and timestamp_of(after) <= deadline:
+                continue  # superseded within the bound by the list's next change
+            first = next(
+                (r for r in by_block if r.block >= block and (after is None or r.block < after)), None
+            )
             where = f"status list {issuer}/{number}/{purpose}: the change at block {block}"
             if first is None:
-                if head_time > deadline:
+                if after is not None or head_time > deadline:
+                    late = (timestamp_of(after) if after is not None else head_time) - deadline
                     self._anomaly(
                         report,
                         m.STATUS_CHANGE_NOT_PUBLISHED,
-                        f"{where} is in no published version, {head_time - deadline:.0f} s past"
+                        f"{where} is in no published version, {late:.0f} s past"
                         f" the {self.bound:g} s publication bound",
                         block,
                         issuer,
