@@ -48,6 +48,15 @@ def chunk_size(pipe: Pipeline, action: str, digests: Sequence[bytes], reason: st
     return max(1, int((limit * BLOCK_SHARE - single) // per) + 1)
 
 
+def _safe_chunk_size(pipe: Pipeline, action: str, digests: Sequence[bytes], reason: str | None) -> int:
+    """:func:`chunk_size`, or :data:`MAX_PER_TX` when the sample cannot be estimated (a digest the
+    contract refuses: the first chunk's own estimate then names the error)."""
+    try:
+        return chunk_size(pipe, action, digests, reason)
+    except Exception:  # noqa: BLE001 - any estimation failure: let change_status report it
+        return MAX_PER_TX
+
+
 def change_many(
     pipe: Pipeline,
     action: str,
@@ -60,7 +69,9 @@ def change_many(
     digests = parse_digests(values) if values else []
     if not digests:
         raise InputError("give at least one credential digest (0x…)", code=ErrorCode.NO_DIGESTS)
-    size = chunk_size(pipe, action, digests, reason) if len(digests) > 1 else 1
+    if action == "revoke" and not (reason and reason.strip()):
+        raise InputError("a revocation needs a reason (--reason)", code=ErrorCode.REASON_REQUIRED)
+    size = _safe_chunk_size(pipe, action, digests, reason) if len(digests) > 1 else 1
     results: list[dict[str, Any]] = []
     for start in range(0, len(digests), size):
         part = digests[start : start + size]
