@@ -196,3 +196,37 @@ def test_a_crash_between_the_transaction_and_the_publication_catches_up(
     versions = json.loads((issuer.lists_dir / issuer.address / "0/revocation/versions.json").read_text())
     assert [v["version"] for v in versions] == [1, 2]  # a version lost before its record is retaken
     assert _audit(issuer)[0] == 0
+
+
+def test_audit_catches_a_credential_moved_to_another_index(chain: Chain, tmp_path: Path) -> None:
+    issuer = make_issuer(chain, tmp_path, f"sqlite:///{tmp_path / 'r.db'}")
+    d0, d1 = list(issuer.allocations)[:2]
+    issuer.cli("revoke", d0, "--reason", "x")
+    entries_file = issuer.lists_dir / issuer.address / "0" / "entries.json"
+    entries = json.loads(entries_file.read_text())
+    rows = {row[0]: row for row in entries["entries"]}
+    # the issuer claims d0 sits where d1 does, and the reverse: its published bit moves to d1's index
+    rows[d0][1], rows[d1][1] = rows[d1][1], rows[d0][1]
+    entries_file.write_text(json.dumps(entries))
+    code, report, _ = _audit(issuer)
+    assert code == 1
+    moved = [a for a in report["anomalies"] if a["kind"] == "status_list_entry_mismatch"]
+    assert len(moved) == 2 and any(d0 in a["message"] for a in moved)
+    assert "status_list_bits_differ" in {a["kind"] for a in report["anomalies"]}
+
+
+def test_cache_headers_follow_the_validity_left() -> None:
+    from registry.status.published import VersionRecord
+    from registry.verify.endpoints import status_list_headers
+
+    rec = VersionRecord(3, 42, "bafkreiexample", "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z")
+    start = 1767225600  # 2026-01-01T00:00:00Z
+    assert status_list_headers(rec, 300, start)["Cache-Control"] == "public, max-age=300"
+    assert status_list_headers(rec, 300, start + 3500)["Cache-Control"] == "public, max-age=100"
+    late = status_list_headers(rec, 300, start + 3600)
+    assert late["Cache-Control"] == "no-cache"
+    assert (late["ETag"], late["X-Status-List-Block"], late["X-Status-List-Version"]) == (
+        '"bafkreiexample"',
+        "42",
+        "3",
+    )
