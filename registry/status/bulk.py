@@ -83,6 +83,9 @@ def change_many(
     return {
         "action": action,
         "credentials": len(digests),
+        "digests": [d for r in results for d in r["digests"]],
+        "reason": reason,
+        "transaction": results[-1]["transaction"],  # the last one (one change: the only one)
         "transactions": [r["transaction"] for r in results],
         "per_transaction": size,
         "gas_used": gas,

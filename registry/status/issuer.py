@@ -41,7 +41,7 @@ def publish_after_change(settings: Settings, pipe: Pipeline, say: Callable[[str]
         return {"configured": False}
     try:
         report = publisher_for(settings, pipe).publish()
-    except RegistryError as exc:
+    except (RegistryError, OSError) as exc:
         say(f"status lists NOT published ({exc}); run `registry status-lists publish` to catch up")
         return {"configured": True, "error": str(exc)}
     for p in report.published:

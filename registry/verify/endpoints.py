@@ -343,6 +343,7 @@ async def status_list(
         current, settings.resolved_status_lists_dir, to_checksum_address(issuer), number, purpose
     )
     headers = status_list_headers(record, settings.status_list_max_age, time.time())
-    if request.headers.get("if-none-match") in (headers["ETag"], "*"):
+    asked = {t.strip() for t in request.headers.get("if-none-match", "").split(",")}
+    if headers["ETag"] in asked or "*" in asked:
         return Response(status_code=304, headers=headers)
     return Response(data, media_type=STATUS_LIST_MEDIA_TYPE, headers=headers)
