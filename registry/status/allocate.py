@@ -19,8 +19,10 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from registry.core.status_list import LIST_SIZE, Entry, Purpose
@@ -151,35 +153,49 @@ def _pick(rng: random.Random, size: int, used: set[int], k: int) -> list[int]:
 
 
 def bind(db: Database, allocations: Sequence[Allocation], digests: Sequence[bytes]) -> None:
-    """Record that ``digests[i]`` holds ``allocations[i]`` (idempotent for the same pair).
+    """Record that ``digests[i]`` holds ``allocations[i]``, in a transaction of its own.
 
-    A digest bound to another allocation, or an allocation bound to another digest, is refused
-    (``status_index_taken``) and nothing of the call is recorded.
+    See :func:`bind_in` (the same inside a transaction the caller holds).
     """
     if len(allocations) != len(digests):
         raise InputError("bind needs one digest per allocation")
     if not allocations:
         return
+    try:
+        with db.begin() as conn:
+            bind_in(conn, allocations, digests)
+    except IntegrityError:  # the digest already holds another allocation
+        raise _taken(None) from None
+
+
+def bind_in(conn: Connection, allocations: Sequence[Allocation], digests: Sequence[bytes]) -> None:
+    """Record the bindings on ``conn``: intake calls it in the transaction that inserts the
+    credentials, so that a credential is never queued without its binding.
+
+    Idempotent for the same pair; a digest bound to another allocation, or an allocation bound
+    to another digest, is refused (``status_index_taken``, or ``IntegrityError`` from the
+    database for the digest case) and the caller's transaction must be rolled back.
+    """
+    if len(allocations) != len(digests):
+        raise InputError("bind needs one digest per allocation")
     t = status_allocations_table
     want = {a.id: bytes(d) for a, d in zip(allocations, digests, strict=True)}
+    if not want:
+        return
     q = (
         t.update()
         .where(t.c.id == bindparam("aid"), t.c.digest.is_(None))
         .values(digest=bindparam("d"), bound_at=utcnow())
     )
-    try:
-        with db.begin() as conn:
-            conn.execute(q, [{"aid": i, "d": d} for i, d in want.items()])
-            ids = list(want)
-            for k in range(0, len(ids), 1000):
-                part = ids[k : k + 1000]
-                for i, held in conn.execute(select(t.c.id, t.c.digest).where(t.c.id.in_(part))):
-                    if held is None or bytes(held) != want[int(i)]:
-                        raise _taken(int(i))
-                if len(part) != conn.execute(select(func.count()).where(t.c.id.in_(part))).scalar():
-                    raise InputError("bind was given an allocation that does not exist")
-    except IntegrityError:  # the digest already holds another allocation
-        raise _taken(None) from None
+    conn.execute(q, [{"aid": i, "d": d} for i, d in want.items()])
+    ids = list(want)
+    for k in range(0, len(ids), 1000):
+        part = ids[k : k + 1000]
+        for i, held in conn.execute(select(t.c.id, t.c.digest).where(t.c.id.in_(part))):
+            if held is None or bytes(held) != want[int(i)]:
+                raise _taken(int(i))
+        if len(part) != conn.execute(select(func.count()).where(t.c.id.in_(part))).scalar():
+            raise InputError("bind was given an allocation that does not exist")
 
 
 def _taken(allocation_id: int | None) -> InputError:
@@ -222,3 +238,14 @@ def bindings(db: Database, list_number: int | None = None) -> list[Binding]:
             Binding(bytes(d), int(n), int(r), int(s), bytes(root) if root is not None else None)
             for d, n, r, s, root in conn.execute(q)
         ]
+
+
+def with_status(
+    document: dict[str, Any], allocation: Allocation, base_url: str, issuer_address: str
+) -> tuple[dict[str, Any], bool]:
+    """``document`` with the allocation's two entries as ``credentialStatus``, and whether they
+    were added: a document that already has ``credentialStatus``, or a ``proof`` (its signature
+    covers what it holds), is returned unchanged (its allocation then stays a hole)."""
+    if "credentialStatus" in document or "proof" in document:
+        return document, False
+    return {**document, "credentialStatus": allocation.credential_status(base_url, issuer_address)}, True

@@ -134,3 +134,27 @@ def test_bind_and_lookup(db_url: str) -> None:
     )
     assert entries[0]["statusListCredential"] == f"https://reg.example/status/0x{'ab' * 20}/0/revocation"
     assert entries[1]["statusListIndex"] == str(allocs[0].suspension_index)
+
+
+def test_bind_in_the_callers_transaction_rolls_back_with_it(tmp_path: Path) -> None:
+    from registry.status.allocate import bind_in
+
+    db = open_database(f"sqlite:///{tmp_path / 'r.db'}")
+    a = allocate(db, 1, random.Random(4))
+    with pytest.raises(RuntimeError), db.begin() as conn:
+        bind_in(conn, a, [b"\x07" * 32])
+        raise RuntimeError("the intake transaction fails")
+    assert lookup(db, b"\x07" * 32) is None  # nothing recorded: the allocation stays a hole
+    with db.begin() as conn:
+        bind_in(conn, a, [b"\x07" * 32])
+    assert lookup(db, b"\x07" * 32) == a[0]
+
+
+def test_with_status_adds_entries_only_to_documents_it_may_change() -> None:
+    from registry.status.allocate import Allocation, with_status
+
+    a = Allocation(1, 0, 5, 9)
+    doc, added = with_status({"type": ["VerifiableCredential"]}, a, "https://r.example", "0x" + "cd" * 20)
+    assert added and [e["statusListIndex"] for e in doc["credentialStatus"]] == ["5", "9"]
+    for kept in ({"credentialStatus": {"type": "Other"}}, {"proof": {"type": "DataIntegrityProof"}}):
+        assert with_status(kept, a, "https://r.example", "0x" + "cd" * 20) == (kept, False)
