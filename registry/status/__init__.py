@@ -6,5 +6,6 @@
 - :mod:`.published`: the published directory (written by the issuer, read by the service and audit);
 - :mod:`.publish`: building, signing, pinning, recording and writing list versions;
 - :mod:`.bulk`: status changes of thousands of credentials in as few transactions as fit;
+- :mod:`.issuer`: a publisher from the settings, run by the issuer commands and ``anchor --watch``;
 - :mod:`.audit`: rebuilding every published version from the chain.
 """
