@@ -37,6 +37,9 @@ STATUS_LIST_VERSION_MISSING = "status_list_version_missing"
 STATUS_CHANGE_NOT_PUBLISHED = "status_change_not_published"
 STATUS_LIST_UNREADABLE = "status_list_unreadable"
 STATUS_LIST_ENTRY_MISMATCH = "status_list_entry_mismatch"
+# a version reflecting an earlier block than the version before it (an older state served as the
+# newest), or claiming a validFrom before its block was mined (a back-dated publication)
+STATUS_LIST_BACKDATED = "status_list_backdated"
 
 ANOMALY_KINDS = (
     MANIFEST_MISSING,
@@ -56,6 +59,7 @@ ANOMALY_KINDS = (
     STATUS_CHANGE_NOT_PUBLISHED,
     STATUS_LIST_UNREADABLE,
     STATUS_LIST_ENTRY_MISMATCH,
+    STATUS_LIST_BACKDATED,
 )
 
 @dataclass(frozen=True)

@@ -5,8 +5,12 @@ when given, the content store:
 
 - the version numbers are 1..N without a gap, and every version's bytes are in the folder or the
   store and match its CID (else ``status_list_version_missing`` / ``status_list_unreadable``);
+- each version says what the index records (purpose, validity, block) and, for a ``did:key``
+  method, its signature verifies (else ``status_list_unreadable``);
 - each version's bits equal the bits :mod:`registry.status.derive` rebuilds from the issuer's
   events up to the version's block (``status_list_bits_differ``, naming the indexes);
+- versions never go back to an earlier block, and none claims a ``validFrom`` before its block
+  was mined (``status_list_backdated``);
 - every block at which the chain changed a bit of the list is reflected by a version with
   ``validFrom`` within the publication bound of that block's time, or, when no version reflects
   it yet, the bound has not passed at the audited head (``status_change_not_published``);
@@ -29,6 +33,7 @@ from registry.audit import model as m
 from registry.chain.contract import RegistryContract
 from registry.chain.schema import Event
 from registry.core.cid import cid_for_bytes, cid_from_digest, same_cid
+from registry.core.dataintegrity.eddsa_rdfc_2022 import verify_proof
 from registry.core.status_list import Purpose, decode_list, get_bit, status_entries
 from registry.errors import InputError, RegistryError
 from registry.status import published as pub
@@ -37,6 +42,8 @@ from registry.status.derive import IssuerStatus, change_blocks, issuer_events, l
 from registry.status.events import ChainEvents
 
 MAX_SHOWN = 10
+CLOCK_SKEW = 60
+"""Seconds a version's validFrom may precede its block's timestamp (clocks differ a little)."""
 
 
 class StatusListAudit:
@@ -74,6 +81,7 @@ class StatusListAudit:
             folder = pub.list_dir(self.root, issuer, number, purpose)
             records = pub.read_index(folder)
             self._check_numbers(report, issuer, number, purpose, records)
+            self._check_order(report, issuer, number, purpose, records, to_block, chain.timestamp_of)
             self._check_bits(report, issuer, number, Purpose(purpose), records, events, bound, to_block)
             self._check_bound(
                 report, issuer, number, Purpose(purpose), records, events, bound, to_block, chain.timestamp_of
@@ -117,6 +125,43 @@ class StatusListAudit:
                 issuer,
             )
 
+    def _check_order(
+        self,
+        report: m.AuditReport,
+        issuer: str,
+        number: int,
+        purpose: str,
+        records: list[pub.VersionRecord],
+        to_block: int,
+        timestamp_of: Callable[[int], int],
+    ) -> None:
+        """Blocks never go back from a version to the next; no validFrom before its block's time."""
+        where = f"status list {issuer}/{number}/{purpose}"
+        ordered = sorted(records, key=lambda r: r.version)
+        for before, after in zip(ordered, ordered[1:], strict=False):
+            if after.block < before.block:
+                self._anomaly(
+                    report,
+                    m.STATUS_LIST_BACKDATED,
+                    f"{where}: version {after.version} reflects block {after.block}, before block"
+                    f" {before.block} of version {before.version} (an older state served as the newest)",
+                    after.block,
+                    issuer,
+                )
+        for r in ordered:
+            if r.block > to_block:
+                continue
+            mined = timestamp_of(r.block)
+            if _epoch(r.validFrom) + CLOCK_SKEW < mined:
+                self._anomaly(
+                    report,
+                    m.STATUS_LIST_BACKDATED,
+                    f"{where}: version {r.version} claims validFrom {r.validFrom}, before its block"
+                    f" {r.block} was mined ({mined})",
+                    r.block,
+                    issuer,
+                )
+
     def _version_bits(
         self,
         report: m.AuditReport,
@@ -155,15 +200,13 @@ class StatusListAudit:
             return None
         try:
             cred = json.loads(data)
-            subject = cred["credentialSubject"]
-            if subject.get("statusPurpose") != str(purpose):
-                raise InputError(f"statusPurpose is {str(subject.get('statusPurpose'))[:20]!r}")
-            return decode_list(subject.get("encodedList"))
+            _check_version_credential(cred, record, purpose)
+            return decode_list(cred["credentialSubject"].get("encodedList"))
         except (ValueError, KeyError, TypeError, AttributeError, InputError) as exc:
             self._anomaly(
                 report,
                 m.STATUS_LIST_UNREADABLE,
-                f"{where}: not a status list credential: {exc}",
+                f"{where}: not the status list version recorded: {exc}",
                 record.block,
                 issuer,
             )
@@ -287,6 +330,33 @@ class StatusListAudit:
                     0,
                     issuer,
                 )
+
+
+def _check_version_credential(cred: Any, record: pub.VersionRecord, purpose: Purpose) -> None:
+    """The signed credential says what the index records: purpose, validity, block, signature.
+
+    The signature is checked for ``did:key`` methods (resolved offline); ``InputError`` otherwise.
+    """
+    subject = cred["credentialSubject"]
+    if subject.get("statusPurpose") != str(purpose):
+        raise InputError(f"statusPurpose is {str(subject.get('statusPurpose'))[:20]!r}")
+    if (cred.get("validFrom"), cred.get("validUntil")) != (record.validFrom, record.validUntil):
+        raise InputError(
+            f"it is valid from {str(cred.get('validFrom'))[:40]} until {str(cred.get('validUntil'))[:40]},"
+            f" the index says {record.validFrom} until {record.validUntil}"
+        )
+    if not str(cred.get("description", "")).endswith(f" at block {record.block}"):
+        raise InputError(f"its description does not name block {record.block}")
+    proofs = cred.get("proof")
+    methods = [
+        p.get("verificationMethod", "")
+        for p in (proofs if isinstance(proofs, list) else [proofs])
+        if isinstance(p, dict)
+    ]
+    if methods and all(str(vm).startswith("did:key:") for vm in methods):
+        result = verify_proof(cred)
+        if not result.verified:
+            raise InputError(f"its proof does not verify ({result.reason})")
 
 
 def _binding(number: int, row: list[Any]) -> Binding:

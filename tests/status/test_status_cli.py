@@ -105,28 +105,51 @@ def test_status_changes_through_the_cli_reach_the_served_list(
     assert d2  # untouched credential: its bits stayed 0 (checked by the audit's rebuild)
 
 
-def _plant(issuer: Issuer, purpose: Purpose, version: int, flip: int) -> None:
-    """The issuer publishes ``version`` again with bit ``flip`` inverted, properly signed and pinned."""
+def _plant(
+    issuer: Issuer,
+    purpose: Purpose,
+    version: int,
+    flip: int | None = None,
+    *,
+    valid_from: str | None = None,
+    as_version: int | None = None,
+    sign: bool = True,
+) -> None:
+    """The issuer publishes ``version`` again (or as a new version ``as_version``), pinned and
+    recorded: with bit ``flip`` inverted, another ``valid_from``, or, ``sign=False``, its bits
+    changed under the old proof."""
     folder = issuer.lists_dir / issuer.address / "0" / str(purpose)
     cred = json.loads((folder / f"v{version}.json").read_text())
+    index = json.loads((folder / "versions.json").read_text())
+    record = dict(index[version - 1])
     bits = bytearray(decode_list(cred["credentialSubject"]["encodedList"]))
-    set_bit(bits, flip, not get_bit(bits, flip))
-    signer = signer_from_seed(SEED)
+    if flip is not None:
+        set_bit(bits, flip, not get_bit(bits, flip))
+    start = valid_from or cred["validFrom"]
     forged = list_credential(
         list_url=cred["id"],
         issuer=cred["issuer"],
         purpose=purpose,
         bits=bits,
-        valid_from=cred["validFrom"],
+        valid_from=start,
         valid_until=cred["validUntil"],
+        block=record["block"],
     )
-    forged["proof"] = create_proof(forged, signer.key, signer.verification_method, cred["validFrom"])
+    if sign:
+        signer = signer_from_seed(SEED)
+        forged["proof"] = create_proof(forged, signer.key, signer.verification_method, start)
+    else:
+        forged["proof"] = cred["proof"]
     data = json.dumps(forged).encode()
     cid = LocalStore(issuer.data_dir / "store").put(data)
     assert cid == cid_for_bytes(data)
-    (folder / f"v{version}.json").write_bytes(data)
-    index = json.loads((folder / "versions.json").read_text())
-    index[version - 1]["cid"] = cid
+    number = as_version or version
+    (folder / f"v{number}.json").write_bytes(data)
+    record.update(version=number, cid=cid, validFrom=start)
+    if as_version is None:
+        index[version - 1] = record
+    else:
+        index.append(record)
     (folder / "versions.json").write_text(json.dumps(index))
 
 
@@ -230,3 +253,25 @@ def test_cache_headers_follow_the_validity_left() -> None:
         "42",
         "3",
     )
+
+
+def test_audit_catches_backdating_and_a_broken_signature(chain: Chain, tmp_path: Path) -> None:
+    issuer = make_issuer(chain, tmp_path, f"sqlite:///{tmp_path / 'r.db'}")
+    d0 = list(issuer.allocations)[0]
+    issuer.cli("status-lists", "publish")
+    issuer.cli("revoke", d0, "--reason", "x")
+    assert _audit(issuer)[0] == 0
+    # version 1 (nothing revoked) served again as version 3: an older state as the newest
+    _plant(issuer, Purpose.revocation, 1, as_version=3)
+    code, report, _ = _audit(issuer)
+    assert code == 1 and [a["kind"] for a in report["anomalies"]] == ["status_list_backdated"], report
+    assert "version 3 reflects block" in report["anomalies"][0]["message"]
+    # the suspension list's version 1 claims to be valid from before its block was mined
+    _plant(issuer, Purpose.suspension, 1, valid_from="2020-01-01T00:00:00Z")
+    kinds = sorted(a["kind"] for a in _audit(issuer)[1]["anomalies"])
+    assert kinds == ["status_list_backdated", "status_list_backdated"]
+    # bits changed under the old proof (bytes and CID consistent): the signature no longer verifies
+    _plant(issuer, Purpose.revocation, 2, issuer.allocations[d0].revocation_index, sign=False)
+    report = _audit(issuer)[1]
+    broken = [a for a in report["anomalies"] if a["kind"] == "status_list_unreadable"]
+    assert len(broken) == 1 and "proof does not verify" in broken[0]["message"], report["anomalies"]
