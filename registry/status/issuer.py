@@ -13,8 +13,12 @@ from registry.status.publish import Publisher, signer_from_settings
 
 
 def configured(settings: Settings) -> bool:
-    """True when status lists are set up (``REGISTRY_STATUS_SIGNING_KEY``)."""
-    return settings.status_signing_key is not None
+    """True when status lists are set up: ``REGISTRY_PUBLIC_URL`` (where their entries point) and
+    a key to sign them (``REGISTRY_STATUS_SIGNING_KEY``, or the issuer's signing key)."""
+    has_key = settings.status_signing_key is not None or (
+        settings.signing_key is not None or settings.signing_keystore is not None
+    )
+    return bool(settings.public_url) and has_key
 
 
 def publisher_for(settings: Settings, pipe: Pipeline) -> Publisher:

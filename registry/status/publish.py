@@ -59,13 +59,21 @@ def signer_from_seed(
 
 
 def signer_from_settings(settings: Any) -> ListSigner:
-    """The signer ``REGISTRY_STATUS_SIGNING_KEY`` (and ``REGISTRY_ISSUER_ID``) configure."""
+    """Who signs the lists: ``REGISTRY_STATUS_SIGNING_KEY`` when set (issuer ``REGISTRY_ISSUER_ID``,
+    default its ``did:key``), else the issuer's own signing key (``registry.signing``: its DID and
+    verification method, the ones intake signs credentials with)."""
     secret = settings.status_signing_key
     if secret is None:
-        raise ConfigError(
-            "no key to sign status lists: set REGISTRY_STATUS_SIGNING_KEY (64 hex, an Ed25519 seed)",
-            code=ErrorCode.STATUS_SIGNING_KEY_MISSING,
-        )
+        from registry.signing.keys import load_signing_key
+
+        key = load_signing_key(settings)
+        if key is None:
+            raise ConfigError(
+                "no key to sign status lists: configure the issuer's signing key (REGISTRY_SIGNING_KEY"
+                " or REGISTRY_SIGNING_KEYSTORE) or REGISTRY_STATUS_SIGNING_KEY (64 hex)",
+                code=ErrorCode.STATUS_SIGNING_KEY_MISSING,
+            )
+        return ListSigner(Ed25519PrivateKey.from_private_bytes(key.seed), key.verification_method, key.did)
     text = secret.get_secret_value().strip().removeprefix("0x")
     try:
         seed = bytes.fromhex(text)

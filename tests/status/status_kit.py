@@ -63,10 +63,19 @@ class Issuer:
         return self.chain.registry.credential_status(self.address, bytes.fromhex(digest[2:]))
 
 
-def make_issuer(chain: Chain, tmp: Path, db_url: str, n: int = 6, **extra: Any) -> Issuer:
-    """Issue and anchor ``n`` credentials with status entries, lists configured."""
+def make_issuer(
+    chain: Chain, tmp: Path, db_url: str, n: int = 6, *, issuer_did: str | None = None, **extra: Any
+) -> Issuer:
+    """Issue and anchor ``n`` credentials with status entries, lists configured.
+
+    By default the lists are signed with ``REGISTRY_STATUS_SIGNING_KEY`` and the credentials name
+    the badges' issuer; with ``issuer_did`` (the chain's issuer registered with that DID, and
+    ``signing_key`` in ``extra``) intake signs the credentials, which name the DID, and the lists
+    are signed with the same key.
+    """
     data_dir = tmp / "issuer"
-    values = {"status_signing_key": SEED.hex(), "public_url": PUBLIC_URL, **extra}
+    key = {} if issuer_did else {"status_signing_key": SEED.hex()}
+    values = {**key, "public_url": PUBLIC_URL, **extra}
     env = issuer_env(chain.url, chain.registry.address, chain.issuer.key.hex(), data_dir, db_url, **values)
     settings = load_settings(database_url=db_url, data_dir=data_dir)
     db = open_database(settings=settings)
@@ -74,6 +83,8 @@ def make_issuer(chain: Chain, tmp: Path, db_url: str, n: int = 6, **extra: Any) 
     docs_file = tmp / "docs.jsonl"
     docs = write_docs(docs_file, n, seed=tmp.name)
     for doc, a in zip(docs, allocs, strict=True):
+        if issuer_did:
+            doc["issuer"] = {**doc["issuer"], "id": issuer_did}
         doc["credentialStatus"] = a.credential_status(PUBLIC_URL, chain.issuer.address)
     docs_file.write_text("".join(json.dumps(d) + "\n" for d in docs))
     issuer = Issuer(chain, env, data_dir, db_url, {})
