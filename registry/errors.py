@@ -139,6 +139,8 @@ class ErrorCode(StrEnum):
     STATUS_INDEX_TAKEN = "status_index_taken", *_OTHER
     STATUS_SIGNING_KEY_MISSING = "status_signing_key_missing", *_CONFIG
     STATUS_LIST_NOT_FOUND = "status_list_not_found", ExitCode.FAILED, 404
+    # issue 13 part I (verify-status): the verifier reads credentialStatus (registry.net)
+    FETCH_FAILED = "fetch_failed", *_STORE
 
 
 class RegistryError(Exception):

@@ -18,8 +18,9 @@ from cachetools import TTLCache
 
 from registry.core.dataintegrity.didkey import resolve_did_key
 from registry.dids.document import did_of
-from registry.dids.web import WebLimits, fetch_did_web, ssl_context
+from registry.dids.web import WebLimits, fetch_did_web
 from registry.errors import DataIntegrityError, RegistryError
+from registry.net.fetch import https_client
 
 FAILURE_TTL = 30.0  # seconds a failed resolution is remembered (at most the TTL)
 
@@ -93,14 +94,7 @@ class DidResolver:
     def _http(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
-                t = self.limits.timeout
-                self._client = httpx.Client(
-                    timeout=httpx.Timeout(t, connect=t, read=t, write=t, pool=t),
-                    verify=ssl_context(self.limits),
-                    follow_redirects=False,
-                    trust_env=False,
-                    limits=httpx.Limits(max_connections=8, max_keepalive_connections=4),
-                )
+                self._client = https_client(self.limits)
             return self._client
 
     def cached(self, did: str) -> DidResult | None:
