@@ -173,6 +173,24 @@ class Settings(BaseSettings):
     status_verification_method: str | None = Field(
         default=None, description="verification method id of that key (default: its did:key)"
     )
+    # issue 13 part I (verify-status): the verifier reads credentialStatus (docs/verification.md);
+    # TLS trust and the http-for-loopback switch are the did:web ones (did_web_ca_bundle, ...)
+    status_fetch_timeout: float = Field(
+        default=3.0, gt=0, le=60, description="seconds for one status list fetch"
+    )
+    status_fetch_max_bytes: int = Field(
+        default=1024 * 1024, gt=0, le=16 * 1024 * 1024, description="status list credential size cap"
+    )
+    status_fetch_max_concurrency: int = Field(default=4, gt=0, le=64, description="list fetches at a time")
+    status_cache_ttl: float = Field(
+        default=300.0,
+        ge=0,
+        description="most seconds a fetched list is reused (less if its Cache-Control or validUntil say so)",
+    )
+    verify_status_local: bool = Field(
+        default=False,
+        description="read lists under REGISTRY_PUBLIC_URL/status/ from status_lists_dir, not over HTTP",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -40,6 +40,7 @@ from registry.verify.checks.local import (
 )
 from registry.verify.checks.lookup import merkle_inclusion_by_index, no_index
 from registry.verify.checks.signature import signature_check, signed_proofs
+from registry.verify.checks.status import StatusList, credential_status_check, entries_of, lists_to_fetch
 from registry.verify.checks.validity import validity_window
 from registry.verify.checks.words import error, skipped, ts
 from registry.verify.config import VerifyConfig
@@ -67,9 +68,19 @@ __all__ = [
     "resolve_issuer",
     "run_chain",
     "signature_part",
+    "status_lists",
+    "status_part",
     "verify_credential",
     "verify_digest",
 ]
+
+
+class ListSource(Protocol):
+    """What the core reads status lists through (a :class:`~registry.verify.statuslists.StatusListReader`)."""
+
+    def get(self, url: str) -> StatusList:
+        """The list at ``url``, verified, or why it cannot be used; never raises."""
+        ...
 
 
 class ChainSource(Protocol):
@@ -100,6 +111,7 @@ def prepare_document(
     if digest is None:
         return Prepared(findings=(fmt, integrity), proof=proof, **claims)
     claims["signatures"] = signed_proofs(parsed.body, parsed.others, digest, parsed.info.issuer)
+    claims["status_entries"], claims["status_problem"] = entries_of(parsed.body)
     if proof is None:
         return place_by_index(Prepared(findings=(fmt, integrity), digest=digest, **claims), config, index)
     chain_id, contract = parse_registry(proof.registry)
@@ -260,18 +272,18 @@ def assemble(
     validity: Finding,
     now: datetime,
     signature: Finding | None = None,
+    status: Finding | None = None,
 ) -> VerificationResult:
     """The result: every check in order (:data:`~registry.verify.result.CHECK_NAMES`) and the
     verdict folded from their outcomes."""
     findings = [*local, *chain.findings, validity]
-    if signature is not None:
-        findings.append(signature)
+    findings += [f for f in (signature, status) if f is not None]
     findings.sort(key=lambda f: _ORDER.get(f.check.name, len(_ORDER)))
-    status = verdict(findings)
+    overall = verdict(findings)
     return VerificationResult(
-        verified=status is Status.valid,
-        status=status,
-        summary=BARE_VALID if status is Status.valid and not prep.has_document else SUMMARIES[status],
+        verified=overall is Status.valid,
+        status=overall,
+        summary=BARE_VALID if overall is Status.valid and not prep.has_document else SUMMARIES[overall],
         digest="0x" + prep.digest.hex() if prep.digest else None,
         issuer=chain.issuer,
         anchor=chain.anchor,
@@ -321,6 +333,22 @@ def signature_part(
     return signature_check(prep, config, did, why)
 
 
+def status_lists(prep: Prepared, view: ChainView | None, source: ListSource | None) -> dict[str, StatusList]:
+    """The status lists the ``credential_status`` check reads (only once the chain shows the
+    document anchored by the registered issuer it names: see :func:`lists_to_fetch`)."""
+    urls, _ = lists_to_fetch(prep, view)
+    if source is None:
+        return {}
+    return {url: source.get(url) for url in urls}
+
+
+def status_part(
+    prep: Prepared, view: ChainView | None, lists: Mapping[str, StatusList] | None, now: datetime
+) -> Finding:
+    """The ``credential_status`` check with the lists read (absent: this verifier reads none)."""
+    return credential_status_check(prep, view, lists or {}, now)
+
+
 def finish(
     prep: Prepared,
     view: ChainView | None,
@@ -328,9 +356,11 @@ def finish(
     config: VerifyConfig,
     now: datetime,
     did: DidResult | None = None,
+    lists: Mapping[str, StatusList] | None = None,
 ) -> VerificationResult:
-    """Combine the local checks with the chain view (or the chain error) and the issuer's
-    did:web resolution (``did``, from :func:`resolve_issuer`) into the result."""
+    """Combine the local checks with the chain view (or the chain error), the issuer's did:web
+    resolution (``did``, from :func:`resolve_issuer`) and the status lists (``lists``, from
+    :func:`status_lists`) into the result."""
     return assemble(
         prep,
         local_findings(prep),
@@ -338,6 +368,7 @@ def finish(
         validity_window(prep, now),
         now,
         signature_part(prep, view, config, did),
+        status_part(prep, view, lists, now),
     )
 
 
@@ -368,14 +399,17 @@ def verify_credential(
     now: datetime | None = None,
     index: DigestIndex | None = None,
     resolver: DidSource | None = None,
+    lists: ListSource | None = None,
 ) -> VerificationResult:
     """Verify a credential document (with or without its proof) at time ``now``; ``resolver``
-    fetches a did:web issuer's DID document (did:key needs none)."""
+    fetches a did:web issuer's DID document (did:key needs none), ``lists`` the status lists its
+    ``credentialStatus`` names."""
     config = _config(settings)
     prep = prepare_document(data, config, index)
     view, error = run_chain(prep, reader)
     did = resolve_issuer(prep, view, resolver)
-    return finish(prep, view, error, config, now or datetime.now(UTC), did)
+    read = status_lists(prep, view, lists)
+    return finish(prep, view, error, config, now or datetime.now(UTC), did, read)
 
 
 def verify_digest(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from registry.core.credential import CredentialInfo
 from registry.core.formats import AnchorProof
+from registry.core.status_list import Entry
 from registry.verify.checks.signature import SignedProof
 from registry.verify.index import IndexHit
 from registry.verify.result import Check, CredentialSummary
@@ -35,6 +36,8 @@ class Prepared:
     has_document: bool = True
     credential: CredentialSummary | None = None  # what the document claims, for people
     signatures: tuple[SignedProof, ...] = ()  # the proofs other than the anchor, ready to check
+    status_entries: tuple[Entry, ...] = ()  # the document's BitstringStatusListEntry items
+    status_problem: str | None = None  # why its credentialStatus cannot be read
 
     @property
     def checks(self) -> list[Check]:

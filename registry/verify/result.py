@@ -45,6 +45,7 @@ CHECK_NAMES: tuple[str, ...] = (
     "batch_not_revoked",
     "credential_not_revoked",
     "credential_not_suspended",
+    "credential_status",
     "validity_window",
 )
 
@@ -60,6 +61,7 @@ CHECK_TITLES: dict[str, str] = {
     "batch_not_revoked": "Batch not revoked",
     "credential_not_revoked": "Credential not revoked",
     "credential_not_suspended": "Credential not suspended",
+    "credential_status": "Status lists",
     "validity_window": "Validity period",
 }
 

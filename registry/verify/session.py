@@ -1,6 +1,7 @@
 """One verification session built from the settings, used by ``registry verify``, ``registry serve``
 and ``registry dev``: the trusted registries, the chain reader (with its finality rule), the
-digest index and the content store it reads manifests from, and the DID resolver (did:web).
+digest index and the content store it reads manifests from, the DID resolver (did:web) and the
+status list reader.
 
 The same settings give the same answer and the same error everywhere. Without a trusted registry
 nothing is verified (every credential would look forged): the session refuses to open with a
@@ -21,10 +22,11 @@ from registry.dids.resolver import DidResolver
 from registry.errors import ChainError, ConfigError, RegistryError
 from registry.settings import Settings
 from registry.verify.config import VerifyConfig
-from registry.verify.core import Prepared, finish, prepare_document, resolve_issuer, run_chain
+from registry.verify.core import Prepared, finish, prepare_document, resolve_issuer, run_chain, status_lists
 from registry.verify.index import DigestIndex
 from registry.verify.reader import ChainReader
 from registry.verify.result import VerificationResult
+from registry.verify.statuslists import StatusListReader
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ class VerificationSession:
         self._store = store
         self._index: DigestIndex | None = None
         self.resolver = DidResolver.from_settings(settings)
+        self.lists = StatusListReader.from_settings(settings, self.resolver)
 
     @property
     def index(self) -> DigestIndex:
@@ -113,12 +116,14 @@ class VerificationSession:
         prep = self.prepare(data)
         view, error = run_chain(prep, self.reader)
         did = resolve_issuer(prep, view, self.resolver)
-        return finish(prep, view, error, self.config, now or datetime.now(UTC), did)
+        lists = status_lists(prep, view, self.lists)
+        return finish(prep, view, error, self.config, now or datetime.now(UTC), did, lists)
 
     def close(self) -> None:
         """Stop following the chain and close its connections (and the DID resolver's)."""
         self.reader.close()
         self.resolver.close()
+        self.lists.close()
 
     def __enter__(self) -> VerificationSession:
         return self

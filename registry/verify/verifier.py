@@ -21,6 +21,7 @@ import anyio
 
 from registry.dids.resolver import DidResult
 from registry.errors import ChainError
+from registry.verify.checks.status import StatusList, lists_to_fetch
 from registry.verify.checks.validity import validity_regime, validity_window
 from registry.verify.core import (
     ChainPart,
@@ -31,6 +32,7 @@ from registry.verify.core import (
     local_findings,
     prepare_document,
     signature_part,
+    status_part,
 )
 from registry.verify.metrics import Metrics
 from registry.verify.reader import ChainView
@@ -93,6 +95,7 @@ class _Parts:
     chain: tuple[tuple[Any, ...], ChainPart] | None = None  # (the view's records, the part)
     validity: dict[str, Finding] = field(default_factory=dict)  # by validity regime
     signature: tuple[tuple[Any, ...], Finding] | None = None  # (registered DID, resolution), finding
+    status: tuple[tuple[Any, ...], Finding] | None = None  # (view, lists read, their windows), finding
 
 
 def _view_key(view: ChainView) -> tuple[Any, ...]:
@@ -115,6 +118,8 @@ class Verifier:
         self._cpu = anyio.CapacityLimiter(self.settings.prepare_threads)
         self.resolver = session.resolver
         self._dids = anyio.CapacityLimiter(self.settings.did_web_max_concurrency)
+        self.lists = session.lists
+        self._lists = anyio.CapacityLimiter(self.settings.status_fetch_max_concurrency)
 
     def _memoisable(self, prep: Prepared) -> bool:
         """Only local successes with a proof are kept: failures are cheap to redo and an attacker
@@ -178,6 +183,18 @@ class Verifier:
             return hit
         return await anyio.to_thread.run_sync(self.resolver.resolve, did, limiter=self._dids)
 
+    async def status_lists(self, prep: Prepared, view: ChainView | None) -> dict[str, StatusList]:
+        """The status lists the document names, once due: kept ones on the event loop, otherwise
+        bounded fetches in threads (at most ``status_fetch_max_concurrency`` at a time)."""
+        urls, _ = lists_to_fetch(prep, view)
+        out: dict[str, StatusList] = {}
+        for url in urls:
+            hit = self.lists.cached(url)
+            out[url] = hit if hit is not None else await anyio.to_thread.run_sync(
+                self.lists.get, url, limiter=self._lists
+            )
+        return out
+
     def finish(
         self,
         prep: Prepared,
@@ -185,6 +202,7 @@ class Verifier:
         error: ChainError | None,
         now: datetime,
         did: DidResult | None = None,
+        lists: dict[str, StatusList] | None = None,
     ) -> VerificationResult:
         """:func:`registry.verify.core.finish`, reusing the parts this document already had."""
         parts = self._parts.get(prep)
@@ -203,7 +221,25 @@ class Verifier:
         validity = parts.validity.get(regime)
         if validity is None:
             validity = parts.validity[regime] = validity_window(prep, now)
-        return assemble(prep, parts.local, chain, validity, now, self._signature(prep, parts, view, did))
+        signature = self._signature(prep, parts, view, did)
+        status = self._status(prep, parts, view, lists, now)
+        return assemble(prep, parts.local, chain, validity, now, signature, status)
+
+    def _status(
+        self, prep: Prepared, parts: _Parts, view: ChainView | None, lists: dict[str, StatusList] | None,
+        now: datetime,
+    ) -> Finding:
+        """The ``credential_status`` check, kept while the view, the lists read and where ``now``
+        falls in each list's validity period are the same."""
+        read = lists or {}
+        windows = tuple(
+            (v, bool(v.valid_from and now < v.valid_from), bool(v.valid_until and now >= v.valid_until))
+            for v in read.values()
+        )
+        key = (_view_key(view) if view is not None else None, windows)
+        if parts.status is None or parts.status[0] != key:
+            parts.status = (key, status_part(prep, view, read, now))
+        return parts.status[1]
 
     def _signature(
         self, prep: Prepared, parts: _Parts, view: ChainView | None, did: DidResult | None
@@ -220,7 +256,8 @@ class Verifier:
         t0 = time.perf_counter()
         view, error = await self.chain(prep)
         did = await self.did(prep, view)
-        result = self.finish(prep, view, error, datetime.now(UTC), did)
+        lists = await self.status_lists(prep, view)
+        result = self.finish(prep, view, error, datetime.now(UTC), did, lists)
         self.metrics.latency.observe(time.perf_counter() - t0)
         self.metrics.verifications.labels(result.status.value).inc()
         return result

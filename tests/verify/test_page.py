@@ -104,8 +104,10 @@ def test_page_shows_each_verdict(page: Page, env: Env, batch: Batch, tmp_path: P
     assert valid["issuer"] == "Example University"
     assert valid["tx"] == batch.tx_hash
     assert "UTC" in valid["anchored"]
-    assert len(valid["checks"]) == 12
+    assert len(valid["checks"]) == 13
     assert valid["checks"].pop("signature")["status"] == "skipped"  # unsigned
+    status = valid["checks"].pop("credential_status")  # no credentialStatus
+    assert status["status"] == "skipped" and "Status lists" in status["text"]
     assert all(c["status"] == "passed" for c in valid["checks"].values())
     assert "Issuer bound to its identifier" in valid["checks"]["issuer_binding"]["text"]
     assert "Anchored on chain" in valid["checks"]["anchored"]["text"]

@@ -39,7 +39,8 @@ from registry.verify.reader import AnchorEvent, IssuerRecord
 from registry.verify.result import CHECK_NAMES, Status, VerificationResult
 
 P, F, E, S = "passed", "failed", "error", "skipped"
-DEFAULT = {"signature": S}  # the other checks pass unless a case says otherwise; unsigned: skipped
+DEFAULT = {"signature": S, "credential_status": S}  # the others pass unless a case says otherwise;
+# unsigned: no signature; no credentialStatus: no status list
 
 
 @dataclass
@@ -67,6 +68,7 @@ def _skips(after: str, status: str = S) -> dict[str, str]:
     names = CHECK_NAMES[CHECK_NAMES.index(after) + 1 : -1]
     out = dict.fromkeys(names, status)
     out["signature"] = S  # an unsigned document: nothing to check, whatever the chain says
+    out["credential_status"] = S  # no credentialStatus: no list to read, whatever the chain says
     return out
 
 
