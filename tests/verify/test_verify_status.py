@@ -24,6 +24,7 @@ import pytest
 from did_helpers import CREATED, DidWebServer, IssuerKey, anchor_signed, did_web_server, key_of, sign, vc
 from eth_account.signers.local import LocalAccount
 from helpers import DEV_ACCOUNTS, newcomer_env
+from oracles.oracle import run_items
 from verify_helpers import Batch, Env, serve_app, write_json
 
 from registry.chain.anvil import Anvil
@@ -203,9 +204,13 @@ UNUSABLE: dict[str, tuple[Any, str]] = {
                        f"it is issued by {BOB.did}, not by the credential's issuer"),
     "expired": (lambda u: signed_list(u, Purpose.revocation, set(), valid_until="2026-01-02T00:00:00Z"),
                 "it expired on 2026-01-02"),
-    "not_yet_valid": (lambda u: signed_list(u, Purpose.revocation, set(), valid_from="2098-01-01T00:00:00Z"),
-                      "it is valid only from 2098"),
-    "wrong_purpose": (lambda u: signed_list(u, Purpose.suspension, set()), "its statusPurpose is 'suspension'"),
+    "not_yet_valid": (
+        lambda u: signed_list(u, Purpose.revocation, set(), valid_from="2098-01-01T00:00:00Z"),
+        "it is valid only from 2098",
+    ),
+    "wrong_purpose": (
+        lambda u: signed_list(u, Purpose.suspension, set()), "its statusPurpose is 'suspension'"
+    ),
     "unsigned": (_unsigned, "it is unsigned"),
     "not_json": (lambda u: b"<html>status</html>", "it is not JSON"),
     "oversized": (lambda u: json.dumps({**_unsigned(u), "pad": "x" * 2_000_000}).encode(),
@@ -347,7 +352,8 @@ def test_the_registry_list_unreachable_leaves_the_chains_answer(
     env.revoke([batch.digests[1]], ISSUER)
     res = verify_credential(batch.credentials[0], fresh, config, lists=lists)  # 404 for both lists
     assert res.status is Status.valid and status_check(res).status is CheckStatus.skipped
-    assert "could not be read" in status_check(res).message and "the chain's answer stands" in status_check(res).message
+    assert "could not be read" in status_check(res).message
+    assert "the chain's answer stands" in status_check(res).message
     assert verify_credential(batch.credentials[1], fresh, config, lists=lists).status is Status.revoked
     rev_url, sus_url = ours(web)  # but a registry list that is had and does not hold: indeterminate
     serve(web, rev_url.removeprefix(web.url), signed_list(rev_url, Purpose.revocation, set(), signer=MALLORY))
@@ -367,7 +373,9 @@ def _cli(path: Path, rpc: str, env: Env, ca: Path) -> subprocess.CompletedProces
     environ["REGISTRY_DID_WEB_CA_BUNDLE"] = str(ca)
     cmd = [sys.executable, "-c", "from registry.cli.main import run; run()"]
     args = ["verify", str(path), "--rpc-url", rpc, "--trusted", env.registry]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120, cwd=path.parent, env=environ)
+    return subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, timeout=120, cwd=path.parent, env=environ
+    )
 
 
 def test_registry_verify_prints_the_status_list_check(
@@ -400,3 +408,28 @@ def test_the_service_reads_a_list_once_and_answers_warm(anvil: Anvil, env: Env, 
         tampered = copy.deepcopy(batch.credentials[0])
         tampered["credentialStatus"][0]["statusListIndex"] = str(REVOKED)  # the signature breaks
         assert api.post("/api/v1/verify", json=tampered).json()["status"] == "invalid"
+
+
+# -- the independent checker ------------------------------------------------------------------------
+def test_vc_bitstring_status_list_agrees_with_our_verdict_bit_for_bit(
+    env: Env, web: DidWebServer, lists: StatusListReader, fresh: ChainReader, config: VerifyConfig
+) -> None:
+    """``@digitalbazaar/vc`` + ``vc-bitstring-status-list`` read the very bytes our server serves."""
+    indexes = [CLEAR, REVOKED, SUSPENDED, 0, SIZE - 1]
+    batch = issue(env, *foreign(web), indexes)
+    rev_url, sus_url = foreign(web)
+    serve_foreign(web, {REVOKED, SIZE - 1}, {SUSPENDED, 0})
+    paths = ((rev_url, "/lists/rev"), (sus_url, "/lists/sus"))
+    served = {url: json.loads(web.raw[path][2]) for url, path in paths}
+    ours_bits, items = [], []
+    for cred in batch.credentials:
+        res = verify_credential(cred, fresh, config, lists=lists)
+        ours_bits.append([e["result"] != "passed" for e in status_check(res).details["entries"]])
+        items.append({"document": cred, "checks": ["verify"], "verify": {"checkStatus": True}})
+    run = run_items(items, documents=served)
+    theirs = []
+    for r in run.results:
+        v = r["verify"]
+        assert v["statusResult"]["verified"] is True and not v["statusResult"]["errors"], v
+        theirs.append([e["status"] for e in v["statusResult"]["entries"]])
+    assert ours_bits == theirs == [[False, False], [True, False], [False, True], [False, True], [True, False]]
