@@ -53,7 +53,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 RESULT_503: dict[int | str, dict[str, Any]] = {
     503: {
         "model": VerificationResult,
-        "description": "indeterminate: the chain could not be read or the anchor is not yet confirmed",
+        "description": "indeterminate: the chain could not be read, the anchor is not yet confirmed "
+        "or a status list could not be used",
     },
 }
 

@@ -187,5 +187,6 @@ SUMMARIES: dict[Status, str] = {
     Status.invalid: "This credential could not be verified: it is not genuine, was altered, "
     "or was not anchored in a trusted registry.",
     Status.indeterminate: "The credential could not be checked right now (the chain could not be "
-    "read or the anchor is not yet confirmed); try again later.",
+    "read, the anchor is not yet confirmed, or a status list it names could not be used); "
+    "try again later.",
 }

@@ -55,7 +55,8 @@ def test_valid_credential(api: httpx.Client, batch: Batch, env: Env) -> None:
     assert body["issuer"]["name"] == "Example University"
     assert body["anchor"]["transaction_hash"] == batch.tx_hash
     statuses = {c["name"]: c["status"] for c in body["checks"]}
-    assert len(statuses) == 12 and statuses.pop("signature") == "skipped"  # unsigned
+    assert len(statuses) == 13 and statuses.pop("signature") == "skipped"  # unsigned
+    assert statuses.pop("credential_status") == "skipped"  # no credentialStatus
     assert set(statuses.values()) == {"passed"}
 
 

@@ -29,9 +29,10 @@ from verify_helpers import Batch, Env, serve_app, write_json
 
 from registry.chain.anvil import Anvil
 from registry.core.dataintegrity.eddsa_rdfc_2022 import create_proof
-from registry.core.status_list import Entry, Purpose, empty_bits, list_credential, set_bit
+from registry.core.status_list import Entry, Purpose, empty_bits, get_bit, list_credential, set_bit
 from registry.net.fetch import FetchLimits
 from registry.settings import load_settings
+from registry.status.published import VersionRecord, list_dir, write_index, write_version
 from registry.verify.core import VerifyConfig, verify_credential
 from registry.verify.reader import ChainReader
 from registry.verify.result import CheckStatus, Status, VerificationResult
@@ -433,3 +434,24 @@ def test_vc_bitstring_status_list_agrees_with_our_verdict_bit_for_bit(
         assert v["statusResult"]["verified"] is True and not v["statusResult"]["errors"], v
         theirs.append([e["status"] for e in v["statusResult"]["entries"]])
     assert ours_bits == theirs == [[False, False], [True, False], [False, True], [False, True], [True, False]]
+
+
+def test_the_service_reads_its_own_lists_from_the_published_folder(tmp_path: Path) -> None:
+    base = "https://registry.example"  # never contacted: the lists come from the folder
+    rev_url = f"{base}/status/{ISSUER.address}/0/revocation"
+    doc = signed_list(rev_url, Purpose.revocation, {REVOKED}, block=5)
+    folder = list_dir(tmp_path, ISSUER.address, 0, "revocation")
+    record = VersionRecord(1, 5, "bafkreiexample", doc["validFrom"], doc["validUntil"])
+    write_version(folder, record, json.dumps(doc).encode())
+    write_index(folder, [record])
+    settings = load_settings(public_url=base, verify_status_local=True, status_lists_dir=tmp_path)
+    r = StatusListReader.from_settings(settings)
+    lst = r.get(rev_url)
+    assert lst.problem is None and lst.bits is not None and lst.block == 5, lst.problem
+    assert get_bit(lst.bits, REVOKED) and not get_bit(lst.bits, CLEAR) and lst.verified_by == ALICE.vm
+    missing = r.get(f"{base}/status/{ISSUER.address}/1/revocation")
+    assert missing.unreachable and "in the published folder" in (missing.problem or "")
+    off = StatusListReader.from_settings(load_settings(public_url=base, status_lists_dir=tmp_path))
+    assert off.local_prefix is None  # the switch is off by default: lists are read over HTTPS
+    r.close()
+    off.close()
