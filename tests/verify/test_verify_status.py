@@ -24,17 +24,24 @@ import pytest
 from did_helpers import CREATED, DidWebServer, IssuerKey, anchor_signed, did_web_server, key_of, sign, vc
 from eth_account.signers.local import LocalAccount
 from helpers import DEV_ACCOUNTS, newcomer_env
+from memory_chain import ANCHORED_AT as MEMORY_ANCHORED_AT
+from memory_chain import CONFIG, NOW, MemoryChain
+from memory_chain import ISSUER as MEMORY_ISSUER
+from memory_chain import anchored as memory_anchored
+from memory_chain import credential as memory_credential
 from oracles.oracle import run_items
 from verify_helpers import Batch, Env, serve_app, write_json
 
 from registry.chain.anvil import Anvil
 from registry.core.dataintegrity.eddsa_rdfc_2022 import create_proof
 from registry.core.status_list import Entry, Purpose, empty_bits, get_bit, list_credential, set_bit
+from registry.dids.resolver import resolve_key
 from registry.net.fetch import FetchLimits
 from registry.settings import load_settings
 from registry.status.published import VersionRecord, list_dir, write_index, write_version
+from registry.verify.checks.status import StatusList, read_list
 from registry.verify.core import VerifyConfig, verify_credential
-from registry.verify.reader import ChainReader
+from registry.verify.reader import ChainReader, IssuerRecord
 from registry.verify.result import CheckStatus, Status, VerificationResult
 from registry.verify.service import create_app
 from registry.verify.statuslists import StatusListReader, cache_seconds
@@ -455,3 +462,72 @@ def test_the_service_reads_its_own_lists_from_the_published_folder(tmp_path: Pat
     assert off.local_prefix is None  # the switch is off by default: lists are read over HTTPS
     r.close()
     off.close()
+
+
+# -- pure: the same rules on the in-memory chain, lists read by read_list (no network) -------------
+class _Kept:
+    """A list source holding lists already read (what the reader keeps between fetches)."""
+
+    def __init__(self, served: dict[str, bytes]) -> None:
+        self.kept = {u: read_list(u, b, resolve_key(ALICE.did)) for u, b in served.items()}
+
+    def get(self, url: str) -> StatusList:
+        return self.kept[url]
+
+
+def _pure(entries: list[dict[str, Any]], chain: MemoryChain, lists: Any) -> VerificationResult:
+    doc = memory_credential(issuer={"id": ALICE.did, "name": "Alice College"})
+    doc["credentialStatus"] = entries
+    cred = memory_anchored(doc)
+    anchors = cred["proof"] if isinstance(cred["proof"], list) else [cred["proof"]]
+    cred["proof"] = [sign(doc, ALICE), *anchors]
+    return verify_credential(json.dumps(cred), chain, CONFIG, now=NOW, lists=lists)
+
+
+def _alice_chain() -> MemoryChain:
+    return MemoryChain(issuer=IssuerRecord(MEMORY_ISSUER, 1, MEMORY_ANCHORED_AT - 100, 0, "Alice", ALICE.did))
+
+
+def _ours_pure() -> tuple[str, str]:
+    base = f"https://registry.example/status/{MEMORY_ISSUER}/0"
+    return f"{base}/revocation", f"{base}/suspension"
+
+
+def test_pure_a_batch_revoked_on_chain_is_revoked_whatever_the_registry_list_says() -> None:
+    rev_url, sus_url = _ours_pure()
+    chain = _alice_chain()
+    served = {
+        rev_url: json.dumps(signed_list(rev_url, Purpose.revocation, set(), block=2)).encode(),
+        sus_url: json.dumps(signed_list(sus_url, Purpose.suspension, {REVOKED}, block=2)).encode(),
+    }
+    entries = [
+        Entry(rev_url, REVOKED, Purpose.revocation).to_json(),
+        Entry(sus_url, REVOKED, Purpose.suspension).to_json(),
+    ]
+    revoked = chain.with_lookup(batch_revoked_at=MEMORY_ANCHORED_AT + 10)
+    res = _pure(entries, revoked, _Kept(served))
+    assert res.status is Status.indeterminate  # the list says "suspended", the chain "revoked": not suspended
+    assert "The chain records the credential revoked" in status_check(res).message
+    served[sus_url] = json.dumps(signed_list(sus_url, Purpose.suspension, set(), block=2)).encode()
+    res = _pure(entries, revoked, _Kept(served))
+    assert res.status is Status.revoked and res.check("batch_not_revoked").status is CheckStatus.failed
+    assert status_check(res).status is CheckStatus.failed  # the list is behind: reported
+    # no list reader at all: the registry's lists are not needed for the chain's answer
+    res = _pure(entries, chain, None)
+    assert res.status is Status.valid and "this verifier reads no status lists" in status_check(res).message
+
+
+def test_pure_a_foreign_list_without_a_reader_malformed_or_too_many_entries_is_indeterminate() -> None:
+    chain = _alice_chain()
+    url = "https://lists.example/1"
+    entry = Entry(url, CLEAR, Purpose.revocation).to_json()
+    res = _pure([entry], chain, None)
+    assert res.status is Status.indeterminate and "reads no status lists" in status_check(res).message
+    res = _pure([{**entry, "statusListIndex": "-1"}], chain, None)
+    assert res.status is Status.indeterminate and "statusListIndex must be" in status_check(res).message
+    res = _pure([{**entry, "statusListIndex": str(i)} for i in range(9)], chain, None)
+    assert res.status is Status.indeterminate and "reads at most 8" in status_check(res).message
+    served = {url: json.dumps(signed_list(url, Purpose.revocation, set(), size=8)).encode()}
+    res = _pure([{**entry, "statusListIndex": "8"}], chain, _Kept(served))
+    assert res.status is Status.indeterminate
+    assert "index 8 is outside its 8 entries" in status_check(res).message
