@@ -40,7 +40,13 @@ from registry.verify.checks.local import (
 )
 from registry.verify.checks.lookup import merkle_inclusion_by_index, no_index
 from registry.verify.checks.signature import signature_check, signed_proofs
-from registry.verify.checks.status import StatusList, credential_status_check, entries_of, lists_to_fetch
+from registry.verify.checks.status import (
+    StatusList,
+    credential_status_check,
+    entries_of,
+    list_owner,
+    lists_to_fetch,
+)
 from registry.verify.checks.validity import validity_window
 from registry.verify.checks.words import error, skipped, ts
 from registry.verify.config import VerifyConfig
@@ -78,8 +84,8 @@ __all__ = [
 class ListSource(Protocol):
     """What the core reads status lists through (a :class:`~registry.verify.statuslists.StatusListReader`)."""
 
-    def get(self, url: str) -> StatusList:
-        """The list at ``url``, verified, or why it cannot be used; never raises."""
+    def get(self, url: str, issuer: str | None = None) -> StatusList:
+        """The list at ``url`` for a credential of ``issuer``, verified, or why not; never raises."""
         ...
 
 
@@ -339,7 +345,8 @@ def status_lists(prep: Prepared, view: ChainView | None, source: ListSource | No
     urls, _ = lists_to_fetch(prep, view)
     if source is None:
         return {}
-    return {url: source.get(url) for url in urls}
+    owner = list_owner(prep)
+    return {url: source.get(url, owner) for url in urls}
 
 
 def status_part(

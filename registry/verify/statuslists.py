@@ -1,6 +1,6 @@
 """The status list reader of the verifier: fetch, verify and keep ``BitstringStatusListCredential``s.
 
-``get(url)`` returns a :class:`~registry.verify.checks.status.StatusList`, verified or with why not;
+``get(url, issuer)`` returns a :class:`~registry.verify.checks.status.StatusList`, verified or with why not;
 it never raises. A list is fetched (bounded: :mod:`registry.net.fetch`), parsed and its proof
 verified once, then kept until the earliest of: the reader's TTL, the answer's ``Cache-Control:
 max-age``, the list's ``validUntil``; a failure is kept for :data:`FAILURE_TTL` at most. At most
@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from cachetools import TLRUCache
 
+from registry.dids.document import did_of
 from registry.dids.resolver import DidResult, DidSource, resolve_key
 from registry.errors import RegistryError
 from registry.net.fetch import FetchError, FetchLimits, bounded_get, https_client
@@ -61,12 +62,12 @@ class StatusListReader:
         self.limits = limits or FetchLimits(max_bytes=1024 * 1024)
         self.dids = dids
         self.ttl = ttl
-        self._cache: TLRUCache[str, tuple[StatusList, float]] = TLRUCache(
+        self._cache: TLRUCache[tuple[str, str | None], tuple[StatusList, float]] = TLRUCache(
             maxsize=max_bytes_cached, ttu=lambda _k, v, _now: v[1], timer=time.monotonic,
             getsizeof=lambda v: 1024 + len(v[0].bits or b""),
         )
         self._lock = threading.Lock()
-        self._inflight: dict[str, threading.Lock] = {}
+        self._inflight: dict[tuple[str, str | None], threading.Lock] = {}
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._client: httpx.Client | None = None
         self.local_dir = local_dir
@@ -92,33 +93,36 @@ class StatusListReader:
             public_url=settings.public_url if local else None,
         )
 
-    def cached(self, url: str) -> StatusList | None:
-        """The kept read of ``url`` if still fresh; no I/O."""
+    def cached(self, url: str, issuer: str | None = None) -> StatusList | None:
+        """The kept read of ``url`` (for a credential of ``issuer``) if still fresh; no I/O."""
         with self._lock:
-            hit = self._cache.get(url)
+            hit = self._cache.get((url, issuer))
         return hit[0] if hit is not None else None
 
-    def get(self, url: str) -> StatusList:
-        """The list at ``url``, verified, or why it cannot be used; never raises."""
-        hit = self.cached(url)
+    def get(self, url: str, issuer: str | None = None) -> StatusList:
+        """The list at ``url``, verified, or why it cannot be used; never raises. ``issuer``: the
+        credential's issuer DID; a list naming another issuer is refused without resolving its
+        DID (a list cannot make the verifier fetch a did:web of its choosing)."""
+        key = (url, did_of(issuer) if issuer else None)
+        hit = self.cached(*key)
         if hit is not None:
             return hit
         with self._lock:
-            gate = self._inflight.setdefault(url, threading.Lock())
+            gate = self._inflight.setdefault(key, threading.Lock())
         with gate:  # one fetch per URL at a time; the others find it kept
-            hit = self.cached(url)
+            hit = self.cached(*key)
             if hit is not None:
                 return hit
             with self._slots:
                 self.fetches += 1
-                lst, keep = self._read(url)
+                lst, keep = self._read(*key)
             with self._lock:
                 if keep > 0:
-                    self._cache[url] = (lst, time.monotonic() + keep)
-                self._inflight.pop(url, None)
+                    self._cache[key] = (lst, time.monotonic() + keep)
+                self._inflight.pop(key, None)
         return lst
 
-    def _read(self, url: str) -> tuple[StatusList, float]:
+    def _read(self, url: str, issuer: str | None) -> tuple[StatusList, float]:
         """One fetch and verification, and how long to keep the result."""
         now = time.time()
         try:
@@ -128,7 +132,9 @@ class StatusListReader:
         except Exception as exc:  # never raise to the verifier: it reports "cannot tell"
             why = f"unexpected {type(exc).__name__}"
             return StatusList(url, problem=why, unreachable=True, fetched_at=now), self._failed()
-        lst = read_list(url, body, self._did(list_issuer_did(body)), now)
+        named = list_issuer_did(body)
+        did = self._did(named) if issuer is None or named == issuer else None
+        lst = read_list(url, body, did, now, expected=issuer)
         if lst.problem is not None:
             return lst, self._failed()
         keep = cache_seconds(cache_control, self.ttl)

@@ -21,7 +21,7 @@ import anyio
 
 from registry.dids.resolver import DidResult
 from registry.errors import ChainError
-from registry.verify.checks.status import StatusList, lists_to_fetch
+from registry.verify.checks.status import StatusList, list_owner, lists_to_fetch
 from registry.verify.checks.validity import validity_regime, validity_window
 from registry.verify.core import (
     ChainPart,
@@ -187,11 +187,12 @@ class Verifier:
         """The status lists the document names, once due: kept ones on the event loop, otherwise
         bounded fetches in threads (at most ``status_fetch_max_concurrency`` at a time)."""
         urls, _ = lists_to_fetch(prep, view)
+        owner = list_owner(prep)
         out: dict[str, StatusList] = {}
         for url in urls:
-            hit = self.lists.cached(url)
+            hit = self.lists.cached(url, owner)
             out[url] = hit if hit is not None else await anyio.to_thread.run_sync(
-                self.lists.get, url, limiter=self._lists
+                self.lists.get, url, owner, limiter=self._lists
             )
         return out
 

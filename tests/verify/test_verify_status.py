@@ -21,7 +21,17 @@ from typing import Any
 
 import httpx
 import pytest
-from did_helpers import CREATED, DidWebServer, IssuerKey, anchor_signed, did_web_server, key_of, sign, vc
+from did_helpers import (
+    CREATED,
+    DidWebServer,
+    IssuerKey,
+    anchor_signed,
+    did_web_document,
+    did_web_server,
+    key_of,
+    sign,
+    vc,
+)
 from eth_account.signers.local import LocalAccount
 from helpers import DEV_ACCOUNTS, newcomer_env
 from memory_chain import ANCHORED_AT as MEMORY_ANCHORED_AT
@@ -35,6 +45,7 @@ from verify_helpers import Batch, Env, serve_app, write_json
 from registry.chain.anvil import Anvil
 from registry.core.dataintegrity.eddsa_rdfc_2022 import create_proof
 from registry.core.status_list import Entry, Purpose, empty_bits, get_bit, list_credential, set_bit
+from registry.dids import DidResolver, WebLimits
 from registry.dids.resolver import resolve_key
 from registry.net.fetch import FetchLimits
 from registry.settings import load_settings
@@ -471,7 +482,7 @@ class _Kept:
     def __init__(self, served: dict[str, bytes]) -> None:
         self.kept = {u: read_list(u, b, resolve_key(ALICE.did)) for u, b in served.items()}
 
-    def get(self, url: str) -> StatusList:
+    def get(self, url: str, issuer: str | None = None) -> StatusList:
         return self.kept[url]
 
 
@@ -531,3 +542,24 @@ def test_pure_a_foreign_list_without_a_reader_malformed_or_too_many_entries_is_i
     res = _pure([{**entry, "statusListIndex": "8"}], chain, _Kept(served))
     assert res.status is Status.indeterminate
     assert "index 8 is outside its 8 entries" in status_check(res).message
+
+
+def test_a_did_web_list_is_verified_through_the_resolver_and_another_issuers_is_not_resolved(
+    web: DidWebServer,
+) -> None:
+    url = f"{web.url}/lists/web"
+    webkey = IssuerKey(bytes([51]) * 32, did=web.did, fragment="key-1")
+    serve(web, "/lists/web", signed_list(url, Purpose.revocation, {REVOKED}, issuer=webkey))
+    dids = DidResolver(WebLimits(timeout=2.0, ca_bundle=str(web.ca_file)))
+    r = StatusListReader(FetchLimits(timeout=2.0, ca_bundle=str(web.ca_file)), dids)
+    other = r.get(url, ALICE.did)  # a credential of Alice naming a list of the did:web issuer
+    assert other.bits is None and other.problem is not None
+    assert f"it is issued by {web.did}, not by the credential's issuer {ALICE.did}" in other.problem
+    assert dids.fetches == 0 and web.hits == ["/lists/web"]  # its DID was never fetched
+    web.serve(did_web_document(web.did, webkey, []))
+    lst = r.get(url, web.did)
+    assert lst.problem is None and lst.bits is not None and get_bit(lst.bits, REVOKED), lst.problem
+    assert lst.verified_by == webkey.vm and dids.fetches == 1
+    assert r.get(url, web.did) is lst  # kept
+    r.close()
+    dids.close()

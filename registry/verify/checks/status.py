@@ -95,10 +95,14 @@ def list_issuer_did(body: bytes) -> str | None:
     return did_of(issuer) if is_did(issuer) else None
 
 
-def read_list(url: str, body: bytes, did: DidResult | None, fetched_at: float = 0.0) -> StatusList:
+def read_list(
+    url: str, body: bytes, did: DidResult | None, fetched_at: float = 0.0, expected: str | None = None
+) -> StatusList:
     """The list credential ``body`` fetched from ``url``, checked: JSON object, types, one
-    ``BitstringStatusList`` subject, a verifying ``eddsa-rdfc-2022`` proof by a key of its issuer
-    DID (``did``: that DID's resolution), a decodable bounded ``encodedList``."""
+    ``BitstringStatusList`` subject, issued by ``expected`` (the credential's issuer DID, when
+    given: the list of another issuer is refused before its proof is looked at), a verifying
+    ``eddsa-rdfc-2022`` proof by a key of its issuer DID (``did``: that DID's resolution), a
+    decodable bounded ``encodedList``."""
 
     def bad(problem: str) -> StatusList:
         return StatusList(url, problem=problem, fetched_at=fetched_at)
@@ -120,6 +124,8 @@ def read_list(url: str, body: bytes, did: DidResult | None, fetched_at: float = 
     issuer = issuer.get("id") if isinstance(issuer, Mapping) else issuer
     if not is_did(issuer):
         return bad("its issuer is not a DID, so its signature cannot be checked")
+    if expected is not None and did_of(issuer) != did_of(expected):
+        return bad(f"it is issued by {issuer[:200]}, not by the credential's issuer {expected[:200]}")
     try:
         valid_from = parse_timestamp(doc["validFrom"]) if "validFrom" in doc else None
         valid_until = parse_timestamp(doc["validUntil"]) if "validUntil" in doc else None
@@ -191,6 +197,11 @@ def entries_of(body: Mapping[str, Any]) -> tuple[tuple[Entry, ...], str | None]:
         return tuple(status_entries(body)), None
     except RegistryError as exc:
         return (), exc.message
+
+
+def list_owner(prep: Prepared) -> str | None:
+    """The DID a list must be issued by: the document's issuer (None when not a DID)."""
+    return did_of(prep.claimed_issuer) if is_did(prep.claimed_issuer) else None
 
 
 def lists_to_fetch(prep: Prepared, view: ChainView | None) -> tuple[tuple[str, ...], str | None]:
