@@ -49,7 +49,6 @@ from registry.signing.signer import CreatedFn
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 DOC_SUFFIXES = (".json", *JSONL_SUFFIXES)
-ANCHOR_PROOF_TYPE = "CredentialRegistryAnchor2026"
 
 
 @dataclass
@@ -302,7 +301,11 @@ def _prepare(
 
 
 def _is_anchor(p: Any) -> bool:
-    return isinstance(p, dict) and p.get("type") == ANCHOR_PROOF_TYPE
+    """An anchor proof of either form (``registry-anchor-2026`` or the legacy type): replaced
+    by the new anchor, never kept as another proof."""
+    from registry.core.anchor_suite import is_anchor_proof
+
+    return is_anchor_proof(p)
 
 
 def _one_line(s: str, limit: int = 500) -> str:

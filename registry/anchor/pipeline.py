@@ -52,7 +52,8 @@ from registry.anchor.txmanager import GWEI, Lost, Mined, TxManager, is_node_down
 from registry.chain.contract import RegistryContract, decode_revert, is_revert
 from registry.chain.finality import FinalityRule, FinalityView, is_final, read_view, resolve_rule
 from registry.chain.schema import TxStatus
-from registry.core.formats import ANCHOR_PROOF_TYPE, AnchorProof, Manifest, attach_proof, format_registry
+from registry.core.anchor_suite import BatchEncoder, decode_anchor_proof
+from registry.core.formats import Manifest, attach_proof, format_registry
 from registry.core.merkle import MerkleTree
 from registry.db import Batch, Database, Transaction, utcnow
 from registry.db.models import batches_table, credentials_table
@@ -597,6 +598,7 @@ class Pipeline:
         out_dir = self.cfg.output_dir
         root_hex = "0x" + batch.root.hex()
         half = len(rows) // 2
+        encoder = BatchEncoder(root_hex, common)
         pool = ThreadPoolExecutor(PROOF_WRITERS)  # file creation (kernel time) overlaps building
         pending: list[Future[None]] = []
         moves: list[tuple[Path, Path]] = []  # (temporary file, final name)
@@ -611,15 +613,17 @@ class Pipeline:
                         f.result()
                     crash_point("mid-proofs")
                 digest_hex = "0x" + bytes(digest).hex()
-                proof = proof_dict(digest_hex, cid, root_hex, paths[leaf], common)
-                if n == 0:  # the format is public: check the first of every batch against the model
-                    self._check_first_proof(batch, proof)
+                proof = encoder.proof_json(digest_hex, cid, paths[leaf])
+                if n == 0:  # the format is public: check the first of every batch by decoding it
+                    self._check_first_proof(batch, json.loads(proof))
                 body = _checked(document, digest) if document is not None else None
                 if body is None:  # rows from before migration 0002, or a damaged copy: the store has it
                     body = self.store.get(cid)
                 tmp = out_dir / f".{digest_hex}.json.tmp"  # same name on a rerun: no leftovers
                 moves.append((tmp, out_dir / f"{digest_hex}.json"))
-                group.append((tmp, _with_proof(body, proof, extra)))
+                data = (_with_proof_json(body, proof) if extra is None
+                        else _with_proof(body, json.loads(proof), extra))
+                group.append((tmp, data))
                 if len(group) >= PROOF_GROUP:
                     pending.append(pool.submit(_write_files, group))
                     group = []
@@ -633,7 +637,7 @@ class Pipeline:
 
     @staticmethod
     def _check_first_proof(batch: Batch, proof: dict[str, Any]) -> None:
-        if not AnchorProof.parse(proof).verify_inclusion():
+        if not decode_anchor_proof(proof).verify_inclusion():
             raise RegistryError(
                 f"batch {batch.id}: Merkle path does not reach the root", code=ErrorCode.CORRUPT
             )
@@ -796,21 +800,14 @@ class Pipeline:
 def proof_dict(
     digest_hex: str, cid: str, root_hex: str, path: list[bytes], common: dict[str, Any]
 ) -> dict[str, Any]:
-    """The anchor proof of one credential as a plain dict, built without a pydantic model.
+    """The ``registry-anchor-2026`` proof of one credential as a plain dict, built without a
+    pydantic model (the pipeline keeps one :class:`BatchEncoder` per batch; this is one proof).
 
-    Same members in the same order as :class:`registry.core.formats.AnchorProof` serialises them
-    (``common`` holds registry, issuer, transactionHash, blockNumber, anchoredAt, manifestCid);
-    tests/pipeline/test_pipeline_proof_format.py checks the equality, and every batch checks its
-    first proof against the model.
+    ``common`` holds registry, issuer, transactionHash, blockNumber, anchoredAt, manifestCid;
+    tests/pipeline/test_pipeline_proof_format.py checks the equality with
+    :func:`registry.core.anchor_suite.encode_anchor_proof`, and every batch decodes its first proof.
     """
-    return {
-        "type": ANCHOR_PROOF_TYPE,
-        "digest": digest_hex,
-        "cid": cid,
-        "merkleRoot": root_hex,
-        "merklePath": ["0x" + p.hex() for p in path],
-        **common,
-    }
+    return BatchEncoder(root_hex, common).proof(digest_hex, cid, path)
 
 
 def _bind(name: str) -> Any:
@@ -826,17 +823,22 @@ def _checked(document: bytes, digest: bytes) -> bytes | None:
 
 
 def _with_proof(body: bytes, proof: dict[str, Any], extra: str | None) -> bytes:
-    """The credential's canonical bytes with the proof member added (no re-serialisation)."""
+    """The credential's canonical bytes with ``"proof": [...other proofs, anchor proof]`` added
+    (no re-serialisation of the body when there are no other proofs)."""
     if extra is not None:
         doc = json.loads(body)
         doc["proof"] = json.loads(extra)
         return json.dumps(attach_proof(doc, proof), ensure_ascii=False, separators=(",", ":")).encode()
-    tail = json.dumps(proof, separators=(",", ":")).encode()
+    return _with_proof_json(body, json.dumps(proof, separators=(",", ":")).encode())
+
+
+def _with_proof_json(body: bytes, proof_json: bytes) -> bytes:
+    """The credential's canonical bytes with ``"proof":[<proof_json>]`` appended inside the object."""
     inner = body.rstrip()
     if not inner.endswith(b"}"):
         raise RegistryError("stored credential is not a JSON object", code=ErrorCode.CORRUPT)
     sep = b"," if inner[:-1].strip() not in (b"{", b"") else b""
-    return inner[:-1] + sep + b'"proof":' + tail + b"}"
+    return inner[:-1] + sep + b'"proof":[' + proof_json + b"]}"
 
 
 def _write_files(files: list[tuple[Path, bytes]]) -> None:

@@ -209,7 +209,11 @@ class Manifest(BaseModel):
 
 
 class AnchorProof(BaseModel):
-    """The ``proof`` member written into an anchored credential (W3C VC style).
+    """The anchor of one credential: the fields the ``registry-anchor-2026`` proof packs.
+
+    This model is the internal representation and the legacy ``CredentialRegistryAnchor2026``
+    proof object (read, no longer written); :mod:`registry.core.anchor_suite` encodes it as the
+    ``DataIntegrityProof`` written into credentials and decodes either form.
 
     Strictly typed: no coercion (``blockNumber: "5"`` or ``5.0`` is refused, like an unknown field).
     """
@@ -301,24 +305,29 @@ class AnchorProof(BaseModel):
 
 
 def _is_anchor_proof(p: Any) -> bool:
-    return isinstance(p, Mapping) and p.get("type") == ANCHOR_PROOF_TYPE
+    from registry.core.anchor_suite import is_anchor_proof  # the suite imports this module
+
+    return is_anchor_proof(p)
 
 
 def attach_proof(doc: Mapping[str, Any], proof: AnchorProof | Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``doc`` carrying the anchor proof as its ``proof`` member.
+    """A copy of ``doc`` whose ``proof`` is the array ``[...other proofs, anchor proof]``.
 
-    An earlier anchor proof is replaced; other proofs (e.g. the issuer's own signature) are kept,
-    turning ``proof`` into a list as W3C VC allows.
+    An :class:`AnchorProof` is written in its Data Integrity form (``registry-anchor-2026``, see
+    :mod:`registry.core.anchor_suite`); a mapping is written as given. An earlier anchor proof, in
+    either form, is replaced; other proofs (e.g. the issuer's own signature) are kept, in order.
+    ``proof`` is always an array in what the registry writes (the OB 3.0 schema requires it).
     """
-    p = proof.to_json() if isinstance(proof, AnchorProof) else dict(proof)
+    if isinstance(proof, AnchorProof):
+        from registry.core.anchor_suite import encode_anchor_proof
+
+        p = encode_anchor_proof(proof)
+    else:
+        p = dict(proof)
     out = copy.deepcopy(dict(doc))
     existing = out.get("proof")
-    if existing is None or _is_anchor_proof(existing):
-        out["proof"] = p
-    else:
-        items = existing if isinstance(existing, list) else [existing]
-        others = [x for x in items if not _is_anchor_proof(x)]
-        out["proof"] = [*others, p] if others else p
+    items = [] if existing is None else existing if isinstance(existing, list) else [existing]
+    out["proof"] = [*(x for x in items if not _is_anchor_proof(x)), p]
     return out
 
 
@@ -326,10 +335,14 @@ def split_proofs(doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str,
     """``(document without its proof member, its anchor proofs, its other proofs)``.
 
     ``proof`` may be absent, one object or an array (W3C VC); anything else is an ``InputError``.
-    The one rule every tool follows: a document carries at most one
-    ``CredentialRegistryAnchor2026`` proof; other proofs are returned so that they can be reported,
-    they are never covered by the anchor (its digest is of the document without ``proof``).
+    Anchor proofs are those of either form (a ``registry-anchor-2026`` ``DataIntegrityProof`` or a
+    legacy ``CredentialRegistryAnchor2026`` object), returned undecoded. The one rule every tool
+    follows: a document carries at most one anchor proof, whatever its form; other proofs are
+    returned so that they can be reported, they are never covered by the anchor (its digest is of
+    the document without ``proof``).
     """
+    from registry.core.anchor_suite import is_anchor_proof
+
     body = {k: v for k, v in doc.items() if k != "proof"}
     if "proof" not in doc:
         return body, [], []
@@ -341,7 +354,7 @@ def split_proofs(doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str,
         if not isinstance(x, Mapping):
             where = f"proof[{i}]" if isinstance(existing, list) else "proof"
             raise InputError(f"{where} must be an object, got {type(x).__name__}", code="invalid_proof")
-        if _is_anchor_proof(x):
+        if is_anchor_proof(x):
             anchors.append(dict(x))
         else:
             others.append(dict(x))
@@ -349,15 +362,16 @@ def split_proofs(doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str,
 
 
 def split_proof(doc: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """``(document without its proof member, its one anchor proof or None)``.
+    """``(document without its proof member, its one anchor proof or None)``, undecoded.
 
-    More than one ``CredentialRegistryAnchor2026`` proof is refused (``multiple_anchor_proofs``):
-    which one counts must never depend on the tool.
+    More than one anchor proof (a legacy and a Data Integrity one count as two) is refused
+    (``multiple_anchor_proofs``): which one counts must never depend on the tool. Decode the
+    result with :func:`registry.core.anchor_suite.decode_anchor_proof`.
     """
     body, anchors, _ = split_proofs(doc)
     if len(anchors) > 1:
         raise InputError(
-            f"the document carries {len(anchors)} {ANCHOR_PROOF_TYPE} proofs; exactly one is allowed",
+            f"the document carries {len(anchors)} anchor proofs; exactly one is allowed",
             code="multiple_anchor_proofs",
         )
     return body, (anchors[0] if anchors else None)

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from anchor_forms import anchor_of, fields_of
 from audit_kit import ISSUER_A, Scenario, run_cli, run_recipe, value
 
 from registry.anchor.demo import ISSUER, write_jsonl
@@ -49,7 +50,7 @@ def test_pipeline_batches_audit_clean_and_their_proofs_verify_with_cast(
     assert len(files) == 7
     by_root: dict[str, Path] = {}
     for path in files:
-        by_root.setdefault(json.loads(path.read_text())["proof"]["merkleRoot"], path)
+        by_root.setdefault(fields_of(anchor_of(json.loads(path.read_text())))["merkleRoot"], path)
     assert set(by_root) == {b["root"] for b in doc["batches"]}
     for path in by_root.values():  # one holder per batch
         out = run_recipe(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from anchor_forms import anchor_of, tamper, to_legacy
 from audit_kit import ISSUER_A, ISSUER_B, Scenario, run_cli, run_recipe, run_recipe_raw, value
 
 from registry.chain.anvil import Anvil
@@ -108,24 +109,34 @@ def test_verify_recipe_from_proof_files(world: dict[str, Any], tmp_path: Path) -
             == code
         )
 
-    # a proof file whose Merkle path was altered: invalid proof
+    # a proof file whose Merkle path was altered (in the packed fields, or in the legacy form's):
+    # invalid proof; the legacy form of a good file verifies
     path = sc.credential_file(b2, 3, tmp_path)
-    doc = json.loads(path.read_text())
-    doc["proof"]["merklePath"][0] = "0x" + "00" * 31 + "01"
-    path.write_text(json.dumps(doc))
-    assert value(run_recipe("verify", {**world["env"], "CREDENTIAL": str(path)})[0]) == 2
+    good_doc = json.loads(path.read_text())
+    for doc in (json.loads(path.read_text()), to_legacy(good_doc)):
+        tamper(doc, lambda f: f["merklePath"].__setitem__(0, "0x" + "00" * 31 + "01"))
+        path.write_text(json.dumps(doc))
+        assert value(run_recipe("verify", {**world["env"], "CREDENTIAL": str(path)})[0]) == 2
+    path.write_text(json.dumps(to_legacy(good_doc)))
+    assert value(run_recipe("verify", {**world["env"], "CREDENTIAL": str(path)})[0]) == 0
 
-    # the proof member may be a list (other proofs kept beside the anchor proof)
+    # the proof member is a list (other proofs kept beside the anchor proof)
     path = sc.credential_file(b2, 2, tmp_path)
     doc = json.loads(path.read_text())
-    anchor_proof = doc["proof"]
+    assert isinstance(doc["proof"], list) and len(doc["proof"]) == 1
+    anchor_proof = anchor_of(doc)
     doc["proof"] = [{"type": "DataIntegrityProof", "proofValue": "z..."}, anchor_proof]
     path.write_text(json.dumps(doc))
     assert value(run_recipe("verify", {**world["env"], "CREDENTIAL": str(path)})[0]) == 0
 
-    # exactly one anchor proof: [bad, good], [good, bad] and none are refused, nothing is called
-    bad = {**anchor_proof, "merklePath": ["0x" + "00" * 31 + "01"]}
-    for proofs in ([bad, anchor_proof], [anchor_proof, bad], [], [{"type": "DataIntegrityProof"}]):
+    # exactly one anchor proof: [bad, good], [good, bad], [legacy, DI] and none are refused,
+    # nothing is called
+    bad_doc = json.loads(json.dumps(doc))
+    tamper(bad_doc, lambda f: f.__setitem__("merklePath", ["0x" + "00" * 31 + "01"]))
+    bad = anchor_of(bad_doc)
+    legacy = anchor_of(to_legacy(doc))
+    for proofs in ([bad, anchor_proof], [anchor_proof, bad], [legacy, anchor_proof], [],
+                   [{"type": "DataIntegrityProof"}]):
         doc["proof"] = proofs
         path.write_text(json.dumps(doc))
         res = run_recipe_raw("verify", {**world["env"], "CREDENTIAL": str(path)})
@@ -134,7 +145,7 @@ def test_verify_recipe_from_proof_files(world: dict[str, Any], tmp_path: Path) -
     del doc["proof"]
     path.write_text(json.dumps(doc))
     res = run_recipe_raw("verify", {**world["env"], "CREDENTIAL": str(path)})
-    assert res.returncode != 0 and "0 CredentialRegistryAnchor2026 proofs" in res.stderr
+    assert res.returncode != 0 and "0 anchor proofs" in res.stderr
 
 
 def test_lookup_recipe_matches_the_audit(world: dict[str, Any]) -> None:

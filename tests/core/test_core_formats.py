@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from registry.core.anchor_suite import decode_anchor_proof, encode_anchor_proof
 from registry.core.canonical import canonical_bytes, document_digest, load_document
 from registry.core.cid import cid_from_digest
 from registry.core.formats import (
@@ -22,6 +23,7 @@ from registry.core.formats import (
     format_timestamp,
     parse_registry,
     split_proof,
+    split_proofs,
 )
 from registry.core.merkle import MerkleTree
 from registry.errors import InputError
@@ -32,8 +34,11 @@ ISSUER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 REGISTRY = f"eip155:31337:{REG_ADDR}"
 
 
-def _schema(name: str) -> Any:
-    return jsonschema_rs.Draft202012Validator(json.loads((SCHEMAS / name).read_text()))
+def _schema(name: str, definition: str | None = None) -> Any:
+    schema = json.loads((SCHEMAS / name).read_text())
+    if definition is not None:  # one of its definitions, e.g. the packed anchor fields
+        schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
+    return jsonschema_rs.Draft202012Validator(schema)
 
 
 def _digests(n: int) -> list[bytes]:
@@ -159,7 +164,13 @@ def test_anchor_proof_roundtrip_and_inclusion() -> None:
         assert p.verify_inclusion()
         assert AnchorProof.parse(p.to_json()) == p
         assert AnchorProof.parse(json.dumps(p.to_json()).encode()) == p
-        assert _schema("anchor-proof.schema.json").is_valid(p.to_json())
+        assert _schema("anchor-proof.schema.json").is_valid(p.to_json())  # the legacy form
+        di = encode_anchor_proof(p)
+        assert _schema("anchor-proof.schema.json").is_valid(di)  # the form written
+        assert not _schema("anchor-proof.schema.json", "legacyProof").is_valid(di)
+        fields = {k: v for k, v in p.to_json().items() if k != "type"}
+        assert _schema("anchor-proof.schema.json", "anchorFields").is_valid(fields)
+        assert not _schema("anchor-proof.schema.json", "anchorFields").is_valid(p.to_json())
     bad = _proof_for(tree, 0, m_cid).to_json()
     bad["merklePath"] = bad["merklePath"][:-1]
     assert not AnchorProof.parse(bad).verify_inclusion()
@@ -194,6 +205,8 @@ def test_anchor_proof_missing_field_fails_schema_and_model() -> None:
     p = _proof_for(tree, 0, cid_from_digest(b"\x02" * 32)).to_json()
     del p["transactionHash"]
     assert not _schema("anchor-proof.schema.json").is_valid(p)
+    assert not _schema("anchor-proof.schema.json", "anchorFields").is_valid(
+        {k: v for k, v in p.items() if k != "type"})
     with pytest.raises(InputError) as info:
         AnchorProof.parse(p)
     assert "/transactionHash" in info.value.message
@@ -208,14 +221,21 @@ def test_attach_and_split() -> None:
     proof = _proof_for(tree, 0, cid_from_digest(b"\x02" * 32))
     signed = attach_proof(doc, proof)
     assert "proof" not in doc  # input untouched
-    assert signed["proof"] == proof.to_json()
+    assert signed["proof"] == [encode_anchor_proof(proof)]  # always an array, the DI form
+    assert signed["proof"][0]["cryptosuite"] == "registry-anchor-2026"
     assert document_digest(signed) == digest
     body, p = split_proof(signed)
-    assert body == doc and p == proof.to_json()
-    # re-attaching replaces the old anchor proof
+    assert body == doc and p == encode_anchor_proof(proof)
+    assert p is not None and decode_anchor_proof(p) == proof
+    # re-attaching replaces the old anchor proof, of either form
     again = attach_proof(signed, proof)
-    assert again["proof"] == proof.to_json()
+    assert again["proof"] == [encode_anchor_proof(proof)]
+    legacy = {**doc, "proof": proof.to_json()}
+    assert attach_proof(legacy, proof)["proof"] == [encode_anchor_proof(proof)]
+    assert split_proof(legacy) == (doc, proof.to_json())  # the legacy form is still read
     assert split_proof(doc) == (doc, None)
+    # a mapping is written as given (e.g. a legacy proof for a test of the reader)
+    assert attach_proof(doc, proof.to_json())["proof"] == [proof.to_json()]
 
 
 def test_attach_keeps_other_proofs() -> None:
@@ -224,11 +244,30 @@ def test_attach_keeps_other_proofs() -> None:
     tree = MerkleTree.build([document_digest(doc)])
     proof = _proof_for(tree, 0, cid_from_digest(b"\x02" * 32))
     signed = attach_proof(doc, proof)
-    assert signed["proof"] == [issuer_sig, proof.to_json()]
+    anchor = encode_anchor_proof(proof)
+    assert signed["proof"] == [issuer_sig, anchor]
     body, p = split_proof(signed)
-    assert body == {"id": "urn:uuid:2"} and p == proof.to_json()
-    assert attach_proof(signed, proof)["proof"] == [issuer_sig, proof.to_json()]
+    assert body == {"id": "urn:uuid:2"} and p == anchor
+    assert split_proofs(signed) == (body, [anchor], [issuer_sig])
+    assert attach_proof(signed, proof)["proof"] == [issuer_sig, anchor]
+    second = {**issuer_sig, "proofValue": "z2"}
+    both = attach_proof({**doc, "proof": [issuer_sig, proof.to_json(), second]}, proof)
+    assert both["proof"] == [issuer_sig, second, anchor]  # others in order, the anchor last
     assert split_proof(doc) == ({"id": "urn:uuid:2"}, None)
+
+
+@pytest.mark.parametrize("form", ["legacy+di", "di+legacy", "di+di", "legacy+legacy"])
+def test_two_anchor_proofs_of_any_form_are_refused(form: str) -> None:
+    tree = MerkleTree.build(_digests(2))
+    proof = _proof_for(tree, 0, cid_from_digest(b"\x02" * 32))
+    as_form = {"legacy": proof.to_json(), "di": encode_anchor_proof(proof)}
+    a, b = form.split("+")
+    doc = {"id": "urn:uuid:3", "proof": [as_form[a], {"type": "DataIntegrityProof"}, as_form[b]]}
+    assert len(split_proofs(doc)[1]) == 2
+    with pytest.raises(InputError) as info:
+        split_proof(doc)
+    assert info.value.code == "multiple_anchor_proofs" and "2 anchor proofs" in info.value.message
+    assert attach_proof(doc, proof)["proof"] == [{"type": "DataIntegrityProof"}, encode_anchor_proof(proof)]
 
 
 @settings(max_examples=40, deadline=None)
@@ -245,10 +284,30 @@ def test_manifest_roundtrip_property(ds: list[bytes]) -> None:
         assert p.merkleRoot == m.root
 
 
-@pytest.mark.parametrize(("name", "model"), [("manifest.schema.json", Manifest),
-                                             ("anchor-proof.schema.json", AnchorProof)])
-def test_schemas_are_valid_and_match_the_models(name: str, model: Any) -> None:
-    schema = json.loads((SCHEMAS / name).read_text())
+def test_schemas_are_valid_and_match_the_models() -> None:
+    schema = json.loads((SCHEMAS / "manifest.schema.json").read_text())
     assert jsonschema_rs.meta.is_valid(schema)
-    assert set(schema["required"]) == set(schema["properties"]) == set(model.model_fields)
+    assert set(schema["required"]) == set(schema["properties"]) == set(Manifest.model_fields)
     assert schema["additionalProperties"] is False
+    schema = json.loads((SCHEMAS / "anchor-proof.schema.json").read_text())
+    assert jsonschema_rs.meta.is_valid(schema)
+    defs = schema["$defs"]
+    fields = set(AnchorProof.model_fields)
+    assert set(defs["legacyProof"]["required"]) == set(defs["legacyProof"]["properties"]) == fields
+    packed = fields - {"type"}
+    assert set(defs["anchorFields"]["required"]) == set(defs["anchorFields"]["properties"]) == packed
+    assert set(defs["anchorFieldValues"]["properties"]) == fields - {"type"}
+    di = defs["dataIntegrityProof"]
+    tree = MerkleTree.build(_digests(2))
+    encoded = encode_anchor_proof(_proof_for(tree, 0, cid_from_digest(b"\x02" * 32)))
+    assert set(di["required"]) == set(di["properties"]) == set(encoded)
+    for d in ("legacyProof", "anchorFields", "dataIntegrityProof"):
+        assert defs[d]["additionalProperties"] is False
+    validator = _schema("anchor-proof.schema.json")
+    for bad in ({**encoded, "note": 1}, {**encoded, "cryptosuite": "eddsa-rdfc-2022"},
+                {**encoded, "proofValue": "z" + encoded["proofValue"][1:]},
+                {**encoded, "proofValue": encoded["proofValue"] + "="},
+                {**encoded, "verificationMethod": "did:pkh:eip155:31337:0x12#blockchainAccountId"},
+                {**encoded, "proofPurpose": "authentication"},
+                {k: v for k, v in encoded.items() if k != "created"}):
+        assert not validator.is_valid(bad), bad

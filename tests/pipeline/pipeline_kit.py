@@ -22,6 +22,7 @@ from registry.chain.anvil import Anvil, start_anvil
 from registry.chain.connection import connect
 from registry.chain.contract import RegistryContract
 from registry.chain.tx import send
+from registry.core.anchor_suite import decode_anchor_proof
 from registry.core.canonical import canonical_bytes, sha256
 from registry.core.formats import AnchorProof, Manifest, format_registry, split_proof
 from registry.settings import Settings, load_settings
@@ -153,9 +154,12 @@ def write_docs(path: Path, n: int, *, seed: str, with_id: bool = True) -> list[d
 def verify_proof_file(path: Path, chain: Chain) -> AnchorProof:
     """Check one written credential against the chain: digest, Merkle path, batch on chain."""
     doc = json.loads(path.read_bytes())
+    assert isinstance(doc["proof"], list), f"{path.name}: proof is not an array"
     body, proof_json = split_proof(doc)
     assert proof_json is not None, f"{path.name}: no anchor proof"
-    proof = AnchorProof.parse(proof_json)
+    assert doc["proof"][-1] == proof_json, f"{path.name}: the anchor proof is not the last one"
+    assert proof_json["cryptosuite"] == "registry-anchor-2026", f"{path.name}: not the Data Integrity form"
+    proof = decode_anchor_proof(proof_json)
     digest = sha256(canonical_bytes(body))
     assert "0x" + digest.hex() == proof.digest, f"{path.name}: digest mismatch"
     assert path.name == proof.digest + ".json"

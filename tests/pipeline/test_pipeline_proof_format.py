@@ -1,5 +1,6 @@
-"""Proof files are built from plain dicts (no pydantic model per credential): their bytes must
-equal what the public AnchorProof model gives, member for member and in the same order."""
+"""Proof files are built from plain dicts and precomputed JCS text (no pydantic model per
+credential): their bytes must equal what the public encoder gives for the AnchorProof model,
+member for member and in the same order, with ``proof`` an array."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.anchor.pipeline import _with_proof, proof_dict
+from registry.anchor.pipeline import _with_proof, _with_proof_json, proof_dict
+from registry.core.anchor_suite import BatchEncoder, decode_anchor_proof, encode_anchor_proof
 from registry.core.canonical import canonical_bytes as canonical
 from registry.core.cid import cid_from_digest
-from registry.core.formats import AnchorProof, attach_proof, format_registry
+from registry.core.formats import attach_proof, format_registry
 from registry.core.merkle import MerkleTree
 from registry.core.samples import sample_badge
 
@@ -33,7 +35,7 @@ def _common(block: int) -> dict[str, Any]:
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(min_value=1, max_value=40), st.integers(min_value=0, max_value=2**40))
+@given(st.integers(min_value=1, max_value=40), st.integers(min_value=0, max_value=2**53 - 1))
 def test_proof_dict_equals_the_anchor_proof_model(n: int, block: int) -> None:
     docs = [sample_badge(i, issuer_id="https://example.edu/issuer", issuer_name="Example") for i in range(n)]
     bodies = [canonical(d) for d in docs]
@@ -44,14 +46,34 @@ def test_proof_dict_equals_the_anchor_proof_model(n: int, block: int) -> None:
     common = _common(block)
     for i, (body, digest) in enumerate(zip(bodies, digests, strict=True)):
         proof = proof_dict("0x" + digest.hex(), cid_from_digest(digest), root_hex, paths[i], common)
-        model = AnchorProof.parse(proof)
-        assert model.verify_inclusion()
-        assert proof == model.to_json()
-        assert list(proof) == list(model.to_json())  # same member order
+        model = decode_anchor_proof(proof)  # strict: the one JCS encoding, vm, created
+        assert model.verify_inclusion() and model.blockNumber == block
+        assert proof == encode_anchor_proof(model)
+        assert list(proof) == list(encode_anchor_proof(model))  # same member order
+        encoder = BatchEncoder(root_hex, common)
+        as_json = encoder.proof_json("0x" + digest.hex(), cid_from_digest(digest), paths[i])
+        assert as_json == json.dumps(proof, separators=(",", ":")).encode()  # the pipeline's fast path
         written = _with_proof(body, proof, None)
+        assert written == _with_proof_json(body, as_json)
         doc = json.loads(written)
-        assert list(doc["proof"]) == list(model.to_json()) and doc["proof"] == model.to_json()
+        assert isinstance(doc["proof"], list) and len(doc["proof"]) == 1
+        assert list(doc["proof"][0]) == list(proof) and doc["proof"] == [encode_anchor_proof(model)]
         # byte for byte what serialising the document with the model's proof gives
         expected = attach_proof(json.loads(body), model)
         assert written == json.dumps(expected, separators=(",", ":"), ensure_ascii=False).encode()
         assert canonical({k: v for k, v in doc.items() if k != "proof"}) == body
+
+
+def test_with_proof_keeps_other_proofs_first() -> None:
+    """A signed input: its proofs (one object or an array) come first, the anchor proof last."""
+    doc = sample_badge(1, issuer_id="https://example.edu/issuer", issuer_name="Example")
+    body = canonical(doc)
+    digest = hashlib.sha256(body).digest()
+    tree = MerkleTree.build([digest])
+    proof = proof_dict("0x" + digest.hex(), cid_from_digest(digest), "0x" + tree.root.hex(), [], _common(3))
+    sig = {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "proofValue": "z3"}
+    for extra in (json.dumps(sig), json.dumps([sig, {**sig, "proofValue": "z4"}])):
+        out = json.loads(_with_proof(body, proof, extra))
+        others = json.loads(extra) if extra.startswith("[") else [json.loads(extra)]
+        assert out["proof"] == [*others, proof]
+        assert canonical(out) == body

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from anchor_forms import tamper
 from verify_helpers import (
     Batch,
     Env,
@@ -72,7 +73,7 @@ def test_file_upload(api: httpx.Client, batch: Batch) -> None:
 
 def test_tampered_and_garbage_bodies_are_invalid_not_errors(api: httpx.Client, batch: Batch) -> None:
     bad = copy.deepcopy(batch.credentials[0])
-    bad["proof"]["merklePath"][0] = "0x" + "00" * 32
+    tamper(bad, lambda f: f["merklePath"].__setitem__(0, "0x" + "00" * 32))
     r = _verify(api, bad)
     assert r.status_code == 200
     assert r.json()["status"] == "invalid"
@@ -294,12 +295,11 @@ def test_no_private_key_in_the_service() -> None:
 
 
 def test_tampering_matrix_through_the_api(api: httpx.Client, batch: Batch, env: Env) -> None:
-    from test_core import DOC_PATHS, PROOF_CASES, _get, _proof_tampers, _set, _tweak
+    from test_core import DOC_PATHS, PROOF_CASES, _get, _set, _tweak, apply_proof_case
 
-    tampers = _proof_tampers(batch, env)
     for case in PROOF_CASES:
         cred = copy.deepcopy(batch.credentials[0])
-        tampers[case](cred["proof"])
+        apply_proof_case(cred, case, batch, env)
         r = _verify(api, cred)
         assert r.status_code == 200 and r.json()["status"] == "invalid", case
     for path in DOC_PATHS:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from anchor_forms import anchor_of, fields_of, tamper, to_legacy, unpack
 from helpers import DEV_ACCOUNTS, set_next_block_timestamp
 from verify_helpers import (
     OTHER_ISSUER,
@@ -19,6 +22,7 @@ from verify_helpers import (
 )
 
 from registry.chain.anvil import start_anvil
+from registry.core.anchor_suite import VM_FRAGMENT
 from registry.core.cid import cid_for_bytes, cid_from_digest
 from registry.verify.core import VerifyConfig, verify_credential
 from registry.verify.reader import ChainReader
@@ -57,8 +61,6 @@ def test_valid_credential_passes_every_check(
 def test_every_credential_of_the_batch_verifies_from_bytes(
     batch: Batch, reader: ChainReader, config: VerifyConfig
 ) -> None:
-    import json
-
     for cred in batch.credentials:
         assert verify_credential(json.dumps(cred).encode(), reader, config).status is Status.valid
 
@@ -151,7 +153,9 @@ def _other_hex(h: str) -> str:
 
 
 def _proof_tampers(batch: Batch, env: Env) -> dict[str, Any]:
-    p = batch.credentials[0]["proof"]
+    """Changes of the anchor fields (packed in the proofValue, or in the clear in the legacy form);
+    a DI proof's ``created`` and ``verificationMethod`` follow them, as a forger would make them."""
+    p = fields_of(anchor_of(batch.credentials[0]))
     other_addr = DEV_ACCOUNTS[5].address
     cases: dict[str, Any] = {
         "type": lambda q: q.__setitem__("type", "CredentialRegistryAnchor2025"),
@@ -178,6 +182,62 @@ def _proof_tampers(batch: Batch, env: Env) -> dict[str, Any]:
     return cases
 
 
+def _stale(change: Any) -> Any:
+    """A packed-field change whose DI proof keeps its old created / verificationMethod."""
+    return lambda cred: tamper(cred, change, follow=False)
+
+
+def _outer(change: Any) -> Any:
+    return lambda cred: change(anchor_of(cred))
+
+
+def _recoded(encode: Any) -> Any:
+    def apply(cred: dict[str, Any]) -> None:
+        proof = anchor_of(cred)
+        proof["proofValue"] = encode(proof["proofValue"])
+    return apply
+
+
+def _reordered(value: str) -> str:
+    fields = unpack(value)
+    raw = json.dumps(dict(reversed(list(fields.items()))), separators=(",", ":")).encode()
+    return "u" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _vm_of(proof: dict[str, Any], address: str) -> str:
+    return proof["verificationMethod"].split(":0x")[0] + f":{address}#{VM_FRAGMENT}"
+
+
+def _on_chain_1(registry: str) -> str:
+    return "eip155:1:" + registry.split(":")[2]
+
+
+OUTER_TAMPERS: dict[str, Any] = {  # the members of the DataIntegrityProof itself
+    "di-type-legacy": _outer(lambda q: q.__setitem__("type", "CredentialRegistryAnchor2026")),
+    "di-type-other": _outer(lambda q: q.__setitem__("type", "DataIntegrityProof2")),
+    "di-cryptosuite": _outer(lambda q: q.__setitem__("cryptosuite", "registry-anchor-2025")),
+    "di-created": _outer(lambda q: q.__setitem__("created", "2020-01-01T00:00:00Z")),
+    "di-purpose": _outer(lambda q: q.__setitem__("proofPurpose", "authentication")),
+    "di-vm-address": _outer(lambda q: q.__setitem__("verificationMethod", _vm_of(q, OTHER_ISSUER.address))),
+    "di-vm-missing": _outer(lambda q: q.pop("verificationMethod")),
+    "di-extra-member": _outer(lambda q: q.__setitem__("challenge", "1")),
+    "di-padding": _recoded(lambda v: v + "=" * (-(len(v) - 1) % 4 or 4)),
+    "di-base58": _recoded(lambda v: "z" + v[1:]),
+    "di-reordered-json": _recoded(_reordered),
+    "di-stale-vm-chain": _stale(lambda q: q.__setitem__("registry", _on_chain_1(q["registry"]))),
+    "di-stale-vm-issuer": _stale(lambda q: q.__setitem__("issuer", OTHER_ISSUER.address)),
+    "di-stale-created": _stale(lambda q: q.__setitem__("anchoredAt", "2020-01-01T00:00:00Z")),
+}
+
+
+def apply_proof_case(cred: dict[str, Any], case: str, batch: Batch, env: Env) -> None:
+    """Tamper with ``cred``'s anchor proof (either form) as ``case`` says, in place."""
+    if case in OUTER_TAMPERS:
+        OUTER_TAMPERS[case](cred)
+    else:
+        tamper(cred, _proof_tampers(batch, env)[case])
+
+
 PROOF_CASES = [
     "type",
     "digest",
@@ -197,6 +257,7 @@ PROOF_CASES = [
     "manifestCid",
     "extra-member",
     "removed-member",
+    *OUTER_TAMPERS,
 ]
 EXPECTED_FAILURE = {
     "type": "format",
@@ -217,20 +278,38 @@ EXPECTED_FAILURE = {
     "manifestCid": "anchored",
     "extra-member": "format",
     "removed-member": "format",
+    **{case: "format" for case in OUTER_TAMPERS},  # a DI member that disagrees: the proof is malformed
 }
 
 
-@pytest.mark.parametrize("case", PROOF_CASES)
+FORM_CASES = [(case, "di") for case in PROOF_CASES] + [
+    (case, "legacy") for case in PROOF_CASES if case not in OUTER_TAMPERS  # DI members only
+]
+
+
+@pytest.mark.parametrize(("case", "form"), FORM_CASES)
 def test_tampering_any_proof_element_is_invalid(
-    case: str, batch: Batch, env: Env, reader: ChainReader, config: VerifyConfig
+    case: str, form: str, batch: Batch, env: Env, reader: ChainReader, config: VerifyConfig
 ) -> None:
-    assert len(batch.credentials[0]["proof"]["merklePath"]) == 2  # four leaves: the matrix covers each
     cred = copy.deepcopy(batch.credentials[0])
-    _proof_tampers(batch, env)[case](cred["proof"])
+    assert isinstance(cred["proof"], list) and cred["proof"][0]["cryptosuite"] == "registry-anchor-2026"
+    assert len(fields_of(anchor_of(cred))["merklePath"]) == 2  # four leaves: the matrix covers each
+    if form == "legacy":
+        cred = to_legacy(cred)
+    apply_proof_case(cred, case, batch, env)
     res = verify_credential(cred, reader, config)
     _assert_complete(res)
     assert res.status is Status.invalid, (case, _statuses(res))
     assert res.check(EXPECTED_FAILURE[case]).status is CheckStatus.failed, _statuses(res)
+
+
+def test_the_legacy_form_still_verifies(batch: Batch, reader: ChainReader, config: VerifyConfig) -> None:
+    for cred in batch.credentials:
+        legacy = to_legacy(cred)
+        assert legacy["proof"]["type"] == "CredentialRegistryAnchor2026"
+        res = verify_credential(json.dumps(legacy).encode(), reader, config)
+        assert res.status is Status.valid, _statuses(res)
+        assert res.digest == verify_credential(cred, reader, config).digest
 
 
 def test_proof_of_another_credential_is_invalid(
@@ -248,7 +327,7 @@ def test_root_of_another_anchored_batch_is_invalid(
 ) -> None:
     other = anchor_batch(env, [make_credential("Other") for _ in range(2)])
     cred = copy.deepcopy(batch.credentials[0])
-    cred["proof"]["merkleRoot"] = "0x" + other.root.hex()
+    tamper(cred, lambda f: f.__setitem__("merkleRoot", "0x" + other.root.hex()))
     res = verify_credential(cred, reader, config)
     assert res.status is Status.invalid
     assert res.check("merkle_inclusion").status is CheckStatus.failed
@@ -309,6 +388,7 @@ def test_unknown_root_is_not_anchored(env: Env, reader: ChainReader, config: Ver
         b'{"x": NaN}',
         b"\xff\xfe{}",
         b'{"proof": {"type": "CredentialRegistryAnchor2026"}}',
+        b'{"proof": [{"type": "DataIntegrityProof", "cryptosuite": "registry-anchor-2026"}]}',
     ],
 )
 def test_unreadable_input_fails_format(raw: bytes, reader: ChainReader, config: VerifyConfig) -> None:
@@ -484,7 +564,7 @@ def test_node_of_another_chain_is_indeterminate(batch: Batch, env: Env, reader: 
     # the verifier trusts the registry on chain 5 but its node serves chain 31337
     config = VerifyConfig(trusted=frozenset({(5, env.address)}))
     cred = copy.deepcopy(batch.credentials[0])
-    cred["proof"]["registry"] = f"eip155:5:{env.address}"
+    tamper(cred, lambda f: f.__setitem__("registry", f"eip155:5:{env.address}"))
     res = verify_credential(cred, reader, config)
     assert res.status is Status.indeterminate
     assert "serves chain 31337" in res.check("anchored").message

@@ -6,10 +6,12 @@ import copy
 import json
 from typing import Any
 
+from anchor_forms import anchor_of, fields_of, repack, tamper, to_legacy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from verify_helpers import Batch
 
+from registry.errors import RegistryError
 from registry.verify.core import VerifyConfig, verify_credential
 from registry.verify.reader import ChainReader
 from registry.verify.result import CHECK_NAMES, Status
@@ -47,21 +49,33 @@ def test_random_edits_of_a_real_credential_never_verify(
 ) -> None:
     base = batch.credentials[0]
     keys = [k for k in base if k != "proof"]
-    proof_keys = list(base["proof"])
+    proof_keys = list(anchor_of(base))  # the members of the DataIntegrityProof
+    field_keys = list(fields_of(anchor_of(base)))  # the anchor fields packed in its proofValue
 
     @SETTINGS
-    @given(where=st.sampled_from(["doc", "proof"]), key=st.integers(0, 100), value=JSON)
+    @given(where=st.sampled_from(["doc", "proof", "fields", "legacy"]), key=st.integers(0, 100), value=JSON)
     def run(where: str, key: int, value: Any) -> None:
-        cred = copy.deepcopy(base)
-        target = cred if where == "doc" else cred["proof"]
-        names = keys if where == "doc" else proof_keys
-        name = names[key % len(names)]
-        if target[name] == value:
-            return
-        target[name] = value
+        cred = copy.deepcopy(base) if where != "legacy" else to_legacy(base)
+        if where in ("fields", "legacy"):
+            name = field_keys[key % len(field_keys)]
+            fields = fields_of(anchor_of(cred))
+            if fields[name] == value:
+                return
+            try:
+                tamper(cred, lambda f: f.__setitem__(name, value))
+            except RegistryError:  # not representable in JCS (NaN, huge ints): written raw, refused
+                repack(anchor_of(cred), {**fields, name: value}, jcs=False)
+        else:
+            target = cred if where == "doc" else anchor_of(cred)
+            names = keys if where == "doc" else proof_keys
+            name = names[key % len(names)]
+            if target[name] == value:
+                return
+            target[name] = value
         res = verify_credential(json.dumps(cred, allow_nan=True).encode(), reader, config)
         _well_formed(res)
         assert res.status is not Status.valid, (where, name, value)
 
     run()
     assert verify_credential(base, reader, config).status is Status.valid
+    assert verify_credential(to_legacy(base), reader, config).status is Status.valid

@@ -39,6 +39,8 @@ CASES = [
     "key_revoked_after_cutoff",
     "expired",
     "not_yet_valid",
+    "legacy_proof_valid",
+    "legacy_proof_revoked",
 ]
 CHROMIUM = os.environ.get("REGISTRY_CHROMIUM", "/usr/bin/chromium")
 ARGS = [

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from anchor_forms import anchor_of, fields_of, repack, tamper, to_legacy
 from helpers import newcomer_env
 from verify_helpers import (
     OTHER_ISSUER,
@@ -223,17 +224,19 @@ def _proofs(cred: dict[str, Any], *extra: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def bad_proof(batch: Batch) -> dict[str, Any]:
-    p = copy.deepcopy(batch.credentials[0]["proof"])
-    p["merklePath"][0] = "0x" + "00" * 32
-    return p
+    doc = copy.deepcopy(batch.credentials[0])
+    tamper(doc, lambda f: f["merklePath"].__setitem__(0, "0x" + "00" * 32))
+    return anchor_of(doc)
 
 
-@pytest.mark.parametrize("order", ["bad-good", "good-bad", "good-good"])
+@pytest.mark.parametrize("order", ["bad-good", "good-bad", "good-good", "legacy-good", "good-legacy"])
 def test_two_anchor_proofs_are_invalid_whatever_their_order(
     order: str, batch: Batch, bad_proof: dict[str, Any], reader: ChainReader, config: VerifyConfig
 ) -> None:
-    good = batch.credentials[0]["proof"]
-    pair = {"bad-good": (bad_proof, good), "good-bad": (good, bad_proof), "good-good": (good, good)}[order]
+    good = anchor_of(batch.credentials[0])
+    legacy = anchor_of(to_legacy(batch.credentials[0]))  # the same anchor in the legacy form: still two
+    pair = {"bad-good": (bad_proof, good), "good-bad": (good, bad_proof), "good-good": (good, good),
+            "legacy-good": (legacy, good), "good-legacy": (good, legacy)}[order]
     res = verify_credential(_proofs(batch.credentials[0], *pair), reader, config)
     assert res.status is Status.invalid
     assert res.check("format").status is CheckStatus.failed
@@ -255,7 +258,8 @@ def test_a_forged_data_integrity_proof_makes_the_credential_invalid(
         "proofPurpose": "assertionMethod",
         "proofValue": "z" + "1" * 80,
     }
-    for proofs in ((forged, batch.credentials[0]["proof"]), (batch.credentials[0]["proof"], forged)):
+    good = anchor_of(batch.credentials[0])
+    for proofs in ((forged, good), (good, forged)):
         res = verify_credential(_proofs(batch.credentials[0], *proofs), reader, config)
         assert res.status is Status.invalid
         fmt = res.check("format")
@@ -280,24 +284,42 @@ def test_an_unknown_proof_is_reported_not_ignored(
 
 
 @pytest.mark.parametrize(
-    ("member", "value"),
-    [("blockNumber", "5"), ("blockNumber", 5.0), ("blockNumber", True), ("merklePath", "0x00")],
+    ("member", "value", "form"),
+    [("blockNumber", "5", "di"), ("blockNumber", True, "di"), ("merklePath", "0x00", "di"),
+     ("blockNumber", "5", "legacy"), ("blockNumber", 5.0, "legacy"), ("blockNumber", True, "legacy"),
+     ("merklePath", "0x00", "legacy")],
 )
 def test_anchor_proof_fields_are_strictly_typed(
-    member: str, value: Any, batch: Batch, reader: ChainReader, config: VerifyConfig
+    member: str, value: Any, form: str, batch: Batch, reader: ChainReader, config: VerifyConfig
 ) -> None:
     cred = copy.deepcopy(batch.credentials[0])
-    cred["proof"][member] = value
+    if form == "legacy":
+        cred = to_legacy(cred)
+    tamper(cred, lambda f: f.__setitem__(member, value))
     res = verify_credential(cred, reader, config)
     assert res.status is Status.invalid
     assert res.check("format").status is CheckStatus.failed and member in res.check("format").message
+
+
+def test_a_packed_float_is_not_the_one_encoding(
+    batch: Batch, reader: ChainReader, config: VerifyConfig
+) -> None:
+    """``blockNumber: 5.0`` cannot be packed in JCS (it prints 5): written anyway, it is refused."""
+    cred = copy.deepcopy(batch.credentials[0])
+    proof = anchor_of(cred)
+    fields = fields_of(proof)
+    fields["blockNumber"] = float(fields["blockNumber"])
+    repack(proof, fields, jcs=False)
+    res = verify_credential(cred, reader, config)
+    assert res.status is Status.invalid
+    assert res.check("format").status is CheckStatus.failed and "JCS" in res.check("format").message
 
 
 def test_a_proof_member_that_is_not_an_object_is_a_format_failure(
     batch: Batch, reader: ChainReader, config: VerifyConfig
 ) -> None:
     cred = copy.deepcopy(batch.credentials[0])
-    cred["proof"] = [cred["proof"], "not a proof"]
+    cred["proof"] = [*cred["proof"], "not a proof"]
     res = verify_credential(cred, reader, config)
     assert res.status is Status.invalid and "proof[1] must be an object" in res.check("format").message
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from anchor_forms import anchor_of, tamper, to_legacy
 from memory_chain import (
     ANCHORED_AT,
     BLOCK,
@@ -83,12 +84,22 @@ def _tampered() -> dict[str, Any]:
 
 def _other_proof() -> dict[str, Any]:
     doc = anchored(DOC)
-    return {**doc, "proof": [doc["proof"], {"type": "DataIntegrityProof", "proofValue": "z1"}]}
+    return {**doc, "proof": [*doc["proof"], {"type": "DataIntegrityProof", "proofValue": "z1"}]}
 
 
 def _two_anchor_proofs() -> dict[str, Any]:
     doc = anchored(DOC)
-    return {**doc, "proof": [doc["proof"], doc["proof"]]}
+    return {**doc, "proof": [*doc["proof"], *doc["proof"]]}
+
+
+def _untyped(doc: dict[str, Any]) -> dict[str, Any]:
+    return {**doc, "proof": [{k: v for k, v in anchor_of(doc).items() if k != "type"}]}
+
+
+def _malformed(doc: dict[str, Any]) -> dict[str, Any]:
+    out = json.loads(json.dumps(doc))
+    tamper(out, lambda f: f.__setitem__("blockNumber", "x"))
+    return out
 
 
 def _event(**kw: Any) -> AnchorEvent:
@@ -117,17 +128,16 @@ CASES: dict[str, Case] = {
     "too_deep": Case(Status.invalid, FORMAT_FAILED, b"[" * 100 + b"]" * 100, words="nesting deeper"),
     "no_issuer": Case(Status.invalid, FORMAT_FAILED, {**DOC, "issuer": 7}),
     "two_anchor_proofs": Case(Status.invalid, PROOF_REFUSED, _two_anchor_proofs()),
-    "untyped_proof": Case(
-        Status.invalid,
-        PROOF_REFUSED,
-        {**GOOD, "proof": {k: v for k, v in GOOD["proof"].items() if k != "type"}},
+    "legacy_and_di_anchor_proofs": Case(
+        Status.invalid, PROOF_REFUSED, {**GOOD, "proof": [*GOOD["proof"], to_legacy(GOOD)["proof"]]}
     ),
-    "malformed_proof": Case(
-        Status.invalid,
-        PROOF_REFUSED,
-        {**GOOD, "proof": {**GOOD["proof"], "blockNumber": "x"}},
-        words="malformed",
+    "untyped_proof": Case(Status.invalid, PROOF_REFUSED, _untyped(GOOD)),
+    "untyped_legacy_proof": Case(Status.invalid, PROOF_REFUSED, _untyped(to_legacy(GOOD))),
+    "malformed_proof": Case(Status.invalid, PROOF_REFUSED, _malformed(GOOD), words="malformed"),
+    "malformed_legacy_proof": Case(
+        Status.invalid, PROOF_REFUSED, _malformed(to_legacy(GOOD)), words="malformed"
     ),
+    "legacy_valid": Case(Status.valid, {}, to_legacy(GOOD), words="Issued by Example University"),
     "other_proof_noted": Case(Status.valid, {}, _other_proof(), words="did not verify"),
     "tampered": Case(
         Status.invalid, {"integrity": F, "merkle_inclusion": F, **_skips("trusted_registry")}, _tampered()

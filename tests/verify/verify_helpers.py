@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from anchor_forms import tamper, to_legacy
 from eth_account.signers.local import LocalAccount
 from helpers import ADMIN, DEV_ACCOUNTS, deploy
 from web3 import Web3
@@ -289,6 +290,10 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> bool:
 KEY_ISSUER = DEV_ACCOUNTS[4]
 
 
+def _flip_last(h: str) -> str:
+    return h[:-1] + ("0" if h[-1] != "0" else "1")
+
+
 def build_scenarios(w3: Web3) -> tuple[Env, dict[str, tuple[dict[str, Any], str]]]:
     """One registry holding every case of the issue, each as ``name -> (credential, expected status)``.
 
@@ -325,8 +330,7 @@ def build_scenarios(w3: Web3) -> tuple[Env, dict[str, tuple[dict[str, Any], str]
     tampered_doc = copy.deepcopy(main.credentials[0])
     tampered_doc["credentialSubject"]["achievement"]["grade"] = "A+"
     tampered_proof = copy.deepcopy(main.credentials[0])
-    path = tampered_proof["proof"]["merklePath"]
-    path[0] = path[0][:-1] + ("0" if path[0][-1] != "0" else "1")
+    tamper(tampered_proof, lambda f: f["merklePath"].__setitem__(0, _flip_last(f["merklePath"][0])))
     cases: dict[str, tuple[dict[str, Any], str]] = {
         "valid": (main.credentials[0], "valid"),
         "tampered_document": (tampered_doc, "invalid"),
@@ -340,6 +344,8 @@ def build_scenarios(w3: Web3) -> tuple[Env, dict[str, tuple[dict[str, Any], str]
         "key_revoked_after_cutoff": (after.credentials[0], "invalid"),
         "expired": (times.credentials[0], "expired"),
         "not_yet_valid": (times.credentials[1], "not_yet_valid"),
+        "legacy_proof_valid": (to_legacy(main.credentials[0]), "valid"),  # CredentialRegistryAnchor2026
+        "legacy_proof_revoked": (to_legacy(main.credentials[1]), "revoked"),
     }
     return env, cases
 

@@ -74,7 +74,7 @@ def proof_configuration(proof_options: Mapping[str, Any], context: Any,
         raise _fail(f"proof created {created!r} is not an XML Schema dateTime")
     config = {k: v for k, v in proof_options.items() if k != "proofValue"}
     config["@context"] = context
-    return canonize(config, loader)
+    return canonize(config, loader, memo=True)  # the same for every credential of a second
 
 
 def hash_data(canonical_config: str, canonical_document: str) -> bytes:

@@ -12,16 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cachetools import LRUCache
 from pyld import jsonld
-from pyld.context_resolver import ContextResolver
 
-from registry.core.dataintegrity.contexts import DEFAULT_LOADER, StaticLoader
+from registry.core.dataintegrity import rdfc
+from registry.core.dataintegrity.contexts import StaticLoader
 from registry.errors import RegistryError
 
 __all__ = ["UndefinedTerm", "undefined_terms"]
-
-_RESOLVERS: dict[int, tuple[StaticLoader, ContextResolver]] = {}
 
 
 class UndefinedTerm(Exception):
@@ -30,14 +27,6 @@ class UndefinedTerm(Exception):
     def __init__(self, term: str) -> None:
         super().__init__(term)
         self.term = term
-
-
-def _resolver(loader: StaticLoader) -> ContextResolver:
-    entry = _RESOLVERS.get(id(loader))
-    if entry is None or entry[0] is not loader:
-        entry = (loader, ContextResolver(LRUCache(maxsize=256), loader))
-        _RESOLVERS[id(loader)] = entry
-    return entry[1]
 
 
 def _drop(prop: str | None) -> None:
@@ -62,10 +51,8 @@ def undefined_terms(doc: Mapping[str, Any], loader: StaticLoader | None = None) 
     expansion succeeds, every ``type`` value and ``id`` left a relative IRI is listed.
     Raises the loader's ``unknown_context`` error for a context that is not pinned.
     """
-    loader = loader or DEFAULT_LOADER
-    options = {"documentLoader": loader, "contextResolver": _resolver(loader), "base": None}
     try:
-        expanded = jsonld.JsonLdProcessor(on_property_dropped=_drop).expand(dict(doc), options)
+        expanded = rdfc.expand(doc, loader, on_property_dropped=_drop)
     except Exception as exc:  # pyld wraps everything in JsonLdError
         undefined = _cause(exc, UndefinedTerm)
         if isinstance(undefined, UndefinedTerm):

@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError as PydanticValidationError
-
+from registry.core.anchor_suite import ANCHOR_CRYPTOSUITE, decode_anchor_proof
 from registry.core.canonical import document_digest, load_document
 from registry.core.credential import CredentialInfo, validate_credential
 from registry.core.formats import ANCHOR_PROOF_TYPE, AnchorProof, split_proofs
@@ -66,27 +65,35 @@ def format_check(
 
 
 def _anchor_proof(anchors: list[Any], others: list[Any]) -> AnchorProof | None:
-    """The one anchor proof of a document (None without one); raises ``InputError``."""
+    """The one anchor proof of a document (None without one), in either form: a
+    ``registry-anchor-2026`` Data Integrity proof or a legacy ``CredentialRegistryAnchor2026``
+    object; raises ``InputError``."""
     if len(anchors) > 1:
         raise InputError(
-            f"the document carries {len(anchors)} {ANCHOR_PROOF_TYPE} proofs; exactly one is "
-            "allowed, so which one counts never depends on the tool",
+            f"the document carries {len(anchors)} anchor proofs ({ANCHOR_CRYPTOSUITE} or "
+            f"{ANCHOR_PROOF_TYPE}); exactly one is allowed, so which one counts never depends on the tool",
             code="multiple_anchor_proofs",
         )
-    if any("merkleRoot" in o for o in others):
+    if any(_looks_like_anchor(o) for o in others):
         raise InputError(
-            f"the proof is not a {ANCHOR_PROOF_TYPE} proof (wrong or missing type)",
+            f"the proof is not a {ANCHOR_CRYPTOSUITE} (or {ANCHOR_PROOF_TYPE}) proof "
+            "(wrong or missing type or cryptosuite)",
             code="invalid_anchor_proof",
         )
     if not anchors:
         return None
     try:
-        return AnchorProof.model_validate(anchors[0])
-    except PydanticValidationError as exc:
-        parts = [f"{'/'.join(str(p) for p in err['loc']) or 'proof'}: {err['msg']}" for err in exc.errors()]
-        raise InputError(
-            "the anchor proof is malformed: " + "; ".join(parts), code="invalid_anchor_proof"
-        ) from None
+        return decode_anchor_proof(anchors[0])
+    except InputError as exc:
+        why = exc.message.removeprefix("invalid anchor proof: ")
+        raise InputError(f"the anchor proof is malformed: {why}", code="invalid_anchor_proof") from None
+
+
+def _looks_like_anchor(p: Mapping[str, Any]) -> bool:
+    """An anchor proof whose type or cryptosuite was changed: refused, never taken for another
+    kind of proof (the document would then be looked up by its digest as if it had no proof)."""
+    suite = p.get("cryptosuite")
+    return "merkleRoot" in p or (isinstance(suite, str) and suite.startswith("registry-anchor"))
 
 
 def _format_tail(proof: AnchorProof | None, others: list[Mapping[str, Any]]) -> str:
