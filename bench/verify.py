@@ -45,15 +45,11 @@ from registry.core.cid import cid_for_bytes, cid_from_digest  # noqa: E402
 from registry.core.formats import AnchorProof, Manifest, attach_proof, format_registry, format_timestamp  # noqa: E402
 from registry.core.merkle import MerkleTree  # noqa: E402
 
+SIGNING_SEED = bytes(range(32))  # a bench key, public
 
-def anchor_credentials(rpc_url: str, n: int) -> tuple[str, list[bytes]]:
-    """Deploy a registry, anchor ``n`` credentials in one batch; return (registry ref, JSON bodies)."""
-    w3 = connect(rpc_url)
-    admin, issuer = Account.from_key(DEV_KEYS[0]), Account.from_key(DEV_KEYS[1])
-    reg = RegistryContract(w3, deploy_registry(w3, admin))
-    send(w3, admin, reg.functions.registerIssuer(issuer.address, "Bench University", "https://bench.example"))
-    registry = format_registry(int(w3.eth.chain_id), str(reg.address))
-    docs = [
+
+def _unsigned_docs(n: int) -> list[dict[str, Any]]:
+    return [
         {
             "@context": ["https://www.w3.org/ns/credentials/v2"],
             "id": f"urn:uuid:00000000-0000-4000-8000-{i:012d}",
@@ -69,7 +65,39 @@ def anchor_credentials(rpc_url: str, n: int) -> tuple[str, list[bytes]]:
         }
         for i in range(n)
     ]
-    digests = [document_digest(d) for d in docs]
+
+
+def _signed_docs(n: int, did: str) -> list[dict[str, Any]]:
+    """Open Badges 3.0 samples of a did:key issuer, each signed with eddsa-rdfc-2022."""
+    from registry.core.dataintegrity.eddsa_rdfc_2022 import create_proof
+    from registry.core.samples import sample_badge
+    from registry.signing.keys import signing_key
+
+    vm = signing_key(SIGNING_SEED).verification_method
+    out = []
+    for i in range(n):
+        doc = sample_badge(i, issuer_id=did, issuer_name="Bench University")
+        doc["proof"] = [create_proof(doc, SIGNING_SEED, vm, "2026-12-01T00:00:00Z")]
+        out.append(doc)
+    return out
+
+
+def anchor_credentials(rpc_url: str, n: int, sign: bool = False) -> tuple[str, list[bytes]]:
+    """Deploy a registry, anchor ``n`` credentials in one batch; return (registry ref, JSON bodies).
+
+    With ``sign`` the issuer is registered with its did:key and every credential carries its
+    eddsa-rdfc-2022 signature before the anchor proof.
+    """
+    from registry.signing.keys import signing_key
+
+    w3 = connect(rpc_url)
+    admin, issuer = Account.from_key(DEV_KEYS[0]), Account.from_key(DEV_KEYS[1])
+    reg = RegistryContract(w3, deploy_registry(w3, admin))
+    uri = signing_key(SIGNING_SEED).did if sign else "https://bench.example"
+    send(w3, admin, reg.functions.registerIssuer(issuer.address, "Bench University", uri))
+    registry = format_registry(int(w3.eth.chain_id), str(reg.address))
+    docs = _signed_docs(n, uri) if sign else _unsigned_docs(n)
+    digests = [document_digest({k: v for k, v in d.items() if k != "proof"}) for d in docs]
     tree = MerkleTree.build(digests)
     manifest = Manifest.from_tree(registry, issuer.address, tree)
     mcid = cid_for_bytes(manifest.to_bytes())
@@ -240,12 +268,14 @@ def main() -> None:
         help="warm-up requests per credential and worker (the kernel spreads connections unevenly)",
     )
     ap.add_argument("--figures", default="warm,cold", help="comma-separated: warm, cold")
+    ap.add_argument("--sign", action="store_true",
+                    help="Open Badges 3.0 credentials signed by a did:key issuer (eddsa-rdfc-2022)")
     args = ap.parse_args()
     import tempfile
 
     anvil = start_anvil()
     try:
-        registry, bodies = anchor_credentials(anvil.url, args.credentials)
+        registry, bodies = anchor_credentials(anvil.url, args.credentials, args.sign)
         with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
             for figure in args.figures.split(","):
                 staleness = 15.0 if figure == "warm" else 0.0
@@ -272,6 +302,7 @@ def main() -> None:
                     "workers": args.workers,
                     "connections": args.connections,
                     "credentials": len(bodies),
+                    "signed": args.sign,
                     "cache_staleness_s": staleness,
                     "cpus": os.cpu_count(),
                     **res,

@@ -135,6 +135,10 @@ class ErrorCode(StrEnum):
     ISSUER_NOT_SIGNING_DID = "issuer_not_signing_did", *_INPUT
     SIGNING_FAILED = "signing_failed", *_INPUT
     NO_SIGNING_KEY = "no_signing_key", *_CONFIG
+    # status lists derived from the chain (issue 13, part G: registry/status)
+    STATUS_INDEX_TAKEN = "status_index_taken", *_OTHER
+    STATUS_SIGNING_KEY_MISSING = "status_signing_key_missing", *_CONFIG
+    STATUS_LIST_NOT_FOUND = "status_list_not_found", ExitCode.FAILED, 404
 
 
 class RegistryError(Exception):

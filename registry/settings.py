@@ -156,6 +156,30 @@ class Settings(BaseSettings):
         "(a did:web issuer's DID document; unset: none served)",
     )
 
+    # status lists (issue 13)
+    status_lists_dir: Path | None = Field(
+        default=None,
+        description="published status lists, written by the issuer, served by `registry serve` "
+        "(default data_dir/status-lists)",
+    )
+    status_list_ttl: float = Field(
+        default=86_400.0, ge=60, description="seconds from a list version's validFrom to its validUntil"
+    )
+    status_list_max_age: float = Field(
+        default=300.0, ge=0, description="Cache-Control max-age of a served list (capped by its validUntil)"
+    )
+    status_publication_bound: float = Field(
+        default=600.0,
+        gt=0,
+        description="seconds within which a status change must appear in a published list (audit)",
+    )
+    status_signing_key: SecretStr | None = Field(
+        default=None, description="Ed25519 seed (64 hex) signing the status lists, until the issuer key lands"
+    )
+    status_verification_method: str | None = Field(
+        default=None, description="verification method id of that key (default: its did:key)"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -186,6 +210,11 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """SQLAlchemy URL of the issuer database."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
+
+    @property
+    def resolved_status_lists_dir(self) -> Path:
+        """Folder of the published status lists (issue 13)."""
+        return self.status_lists_dir or self.data_dir / "status-lists"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -117,7 +117,7 @@ def build_pipeline(
 
     db = db or open_database(settings=settings)
     chain = open_chain(settings)
-    return Pipeline(
+    pipe = Pipeline(
         db,
         open_store_from(settings),
         chain.w3,
@@ -131,3 +131,7 @@ def build_pipeline(
         stop=stop,
         rpc_label=f"the chain node at {safe_url(settings.rpc_url)}",
     )
+    from registry.status.issuer import watch_hook
+
+    pipe.after_round = watch_hook(settings, pipe)
+    return pipe

@@ -51,16 +51,21 @@ def parse_digests(values: Sequence[str]) -> list[bytes]:
 
 
 def change_status(
-    pipe: Pipeline, action: str, digests: Sequence[bytes], reason: str | None = None
+    pipe: Pipeline,
+    action: str,
+    digests: Sequence[bytes],
+    reason: str | None = None,
+    *,
+    limit: int = MAX_PER_TX,
 ) -> dict[str, Any]:
-    """Send one status change for ``digests`` and wait until it is confirmed."""
+    """Send one status change for ``digests`` (at most ``limit``) and wait until it is confirmed."""
     if action not in ACTIONS:
         raise InputError(f"unknown action {action!r}")
     action = StatusAction(action)
     if action == StatusAction.REVOKE and not (reason and reason.strip()):
         raise InputError("a revocation needs a reason (--reason)", code=ErrorCode.REASON_REQUIRED)
-    if len(digests) > MAX_PER_TX:
-        raise InputError(f"at most {MAX_PER_TX} digests per command", code=ErrorCode.TOO_MANY)
+    if len(digests) > limit:
+        raise InputError(f"at most {limit} digests per command", code=ErrorCode.TOO_MANY)
     finish_pending(pipe)
     known = _known(pipe.db, digests)
     unknown = [d for d in digests if d not in known]
@@ -189,6 +194,7 @@ def _finish(pipe: Pipeline, rev_id: int) -> dict[str, Any]:
         "reason": rev.reason,
         "transaction": "0x" + res.tx.tx_hash.hex(),
         "block": res.block_number,
+        "gas_used": res.gas_used,
         "status": RevocationState.CONFIRMED,
     }
 

@@ -161,6 +161,7 @@ class Pipeline:
         self._told_not_final: set[int] = set()
         self._parked: dict[int, float] = {}  # failed batch id -> monotonic time it may be retried
         self._failures_in_run: dict[int, int] = {}
+        self.after_round: Callable[[], bool] | None = None  # --watch: e.g. status list publication
 
     def __repr__(self) -> str:
         return f"Pipeline(issuer={self.address}, registry={self.registry_ref})"
@@ -792,6 +793,8 @@ class Pipeline:
             if self.stop.is_set():
                 break
             done = self.advance_all(retry_parked=True)
+            if self.after_round is not None:
+                self._guard(self.after_round)
             self.stop.wait(idle if done else self.cfg.poll_interval)
         self.say("stopped cleanly")
         return self.report

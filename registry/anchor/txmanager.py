@@ -313,6 +313,10 @@ class TxManager:
                 receipt = self._receipt(m.tx_hash)
                 if receipt is not None:
                     return self.check(tx)
+            if any(m.status != TxState.SIGNED and self._known_to_node(m) for m in members):
+                # the node holds one of ours: it took the nonce, its receipt is not served yet
+                # (anvil, a block of ~27M gas: the account's nonce moves before the receipt shows)
+                return Pending(latest)
             self._mark_group(members, TxState.DROPPED, error="nonce used by another transaction")
             with self.db.session() as session:
                 self._resync_nonce(session, chain_nonce)

@@ -28,6 +28,19 @@ STATUS_CHANGE_AFTER_KEY_CUTOFF = "status_change_after_key_cutoff"
 # an issuer database calls a batch done (proofs handed out) that the chain does not hold (issue 17)
 DONE_BATCH_NOT_ON_CHAIN = "done_batch_not_on_chain"
 
+# status lists (issue 13): a published version whose bits differ from the chain at its block, a
+# version missing (a gap in the version numbers, or its bytes in neither the folder nor the store),
+# a status change no version reflected within the publication bound, an unreadable version, an
+# entry that disagrees with the credential document (pinned) that holds it
+STATUS_LIST_BITS_DIFFER = "status_list_bits_differ"
+STATUS_LIST_VERSION_MISSING = "status_list_version_missing"
+STATUS_CHANGE_NOT_PUBLISHED = "status_change_not_published"
+STATUS_LIST_UNREADABLE = "status_list_unreadable"
+STATUS_LIST_ENTRY_MISMATCH = "status_list_entry_mismatch"
+# a version reflecting an earlier block than the version before it (an older state served as the
+# newest), or claiming a validFrom before its block was mined (a back-dated publication)
+STATUS_LIST_BACKDATED = "status_list_backdated"
+
 ANOMALY_KINDS = (
     MANIFEST_MISSING,
     MANIFEST_UNREADABLE,
@@ -41,6 +54,12 @@ ANOMALY_KINDS = (
     DIGEST_ANCHORED_BY_SEVERAL_ISSUERS,
     STATUS_CHANGE_AFTER_KEY_CUTOFF,
     DONE_BATCH_NOT_ON_CHAIN,
+    STATUS_LIST_BITS_DIFFER,
+    STATUS_LIST_VERSION_MISSING,
+    STATUS_CHANGE_NOT_PUBLISHED,
+    STATUS_LIST_UNREADABLE,
+    STATUS_LIST_ENTRY_MISMATCH,
+    STATUS_LIST_BACKDATED,
 )
 
 @dataclass(frozen=True)
@@ -184,6 +203,7 @@ class AuditReport:
     previous_anomalies: int = 0  # found by earlier runs of a resumed audit
     finality: dict[str, Any] | None = None  # {"rule": ..., "finalBlock": ...} at the end of the run
     issuer_batches_checked: int = 0  # done batches of issuer databases compared with the chain
+    status_list_versions_checked: int = 0  # published status list versions rebuilt from the chain
 
     @property
     def not_final(self) -> list[BatchRecord]:
@@ -212,6 +232,7 @@ class AuditReport:
         self.anomalies.extend(other.anomalies)
         self.finality = other.finality or self.finality
         self.issuer_batches_checked += other.issuer_batches_checked
+        self.status_list_versions_checked += other.status_list_versions_checked
 
     def to_json(self) -> dict[str, Any]:
         """The ``registry audit --json`` document."""
@@ -236,4 +257,5 @@ class AuditReport:
             "finality": self.finality,
             "notFinal": [b.root for b in self.not_final],
             "issuerBatchesChecked": self.issuer_batches_checked,
+            "statusListVersionsChecked": self.status_list_versions_checked,
         }

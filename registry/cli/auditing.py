@@ -170,6 +170,13 @@ def register(app: typer.Typer) -> None:
         issuer_db: list[str] = typer.Option(  # noqa: B006
             [], "--issuer-db", help="an issuer's database URL: report done batches the chain lacks"
         ),
+        status_lists: Path | None = typer.Option(
+            None, "--status-lists", help="published status lists folder (default: the data dir's, if any)"
+        ),
+        no_status_lists: bool = typer.Option(False, "--no-status-lists", help="skip the status list pass"),
+        publication_bound: float | None = typer.Option(
+            None, "--publication-bound", min=0, help="seconds a status change may take to be published"
+        ),
     ) -> None:
         """Replay the registry's events, check every batch against its manifest, report anomalies.
 
@@ -182,8 +189,26 @@ def register(app: typer.Typer) -> None:
         run = AuditRun(from_block, to_block, follow, until_block, max_seconds, poll_interval, not no_resume)
         _check_options(cfg, run, finality)
         options = AuditorOptions(chunk_size, confirmations, genesis_block, finality, tuple(issuer_db))
-        report = _audit(cfg, run, options, cursor=cursor, manifests=not no_manifests, json_out=json_out)
+        lists = None if no_status_lists else (status_lists or cfg.resolved_status_lists_dir)
+        bound = cfg.status_publication_bound if publication_bound is None else publication_bound
+        report = _audit(
+            cfg,
+            run,
+            options,
+            cursor=cursor,
+            manifests=not no_manifests,
+            json_out=json_out,
+            status=StatusPass(lists, bound),
+        )
         _show(report, json_out)
+
+
+@dataclass(frozen=True)
+class StatusPass:
+    """Where the published status lists are (None: no pass) and the publication bound (seconds)."""
+
+    folder: Path | None
+    bound: float
 
 
 @dataclass(frozen=True)
@@ -283,7 +308,14 @@ def _replay(auditor: Auditor, run: AuditRun, *, json_out: bool) -> AuditReport:
 
 
 def _audit(
-    cfg: Any, run: AuditRun, options: AuditorOptions, *, cursor: Path | None, manifests: bool, json_out: bool
+    cfg: Any,
+    run: AuditRun,
+    options: AuditorOptions,
+    *,
+    cursor: Path | None,
+    manifests: bool,
+    json_out: bool,
+    status: StatusPass | None = None,
 ) -> AuditReport:
     """Connect, open the content store (unless ``manifests`` is off) and audit."""
     from registry.chain.connection import connect
@@ -291,10 +323,30 @@ def _audit(
     w3 = connect(cfg.rpc_url, timeout=cfg.rpc_timeout, chain_id=cfg.chain_id)
     store = _open_store(cfg) if manifests else None
     try:
-        return _replay(_auditor(cfg, w3, store, options, cursor), run, json_out=json_out)
+        auditor = _auditor(cfg, w3, store, options, cursor)
+        report = _replay(auditor, run, json_out=json_out)
+        if status is not None and status.folder is not None and status.folder.is_dir():
+            _status_pass(auditor, store, status, report, options.genesis_block)
+        return report
     finally:
         if store is not None and hasattr(store, "close"):
             store.close()
+
+
+def _status_pass(auditor: Auditor, store: Any, status: StatusPass, report: AuditReport, start: int) -> None:
+    """Rebuild every published status list version from the chain (issue 13)."""
+    from registry.status.audit import StatusListAudit
+
+    assert status.folder is not None
+    end = report.to_block if not report.empty_range else auditor.head()
+    before = len(report.anomalies)
+    StatusListAudit(
+        auditor.w3, auditor.registry, store, status.folder, bound_seconds=status.bound, start_block=start
+    ).run(report, end)
+    n = report.status_list_versions_checked
+    print(f"status lists: {n} version(s) rebuilt from the chain", file=sys.stderr, flush=True)
+    for a in report.anomalies[before:]:
+        print(f"  {a.kind}: {a.message}", file=sys.stderr, flush=True)
 
 
 def _show(report: AuditReport, json_out: bool) -> None:

@@ -337,3 +337,105 @@ def register(app: typer.Typer) -> None:
     app.command("suspend")(suspend)
     app.command("reinstate")(reinstate)
     app.command("status")(status)
+
+
+# ------------------------------------------------------------------------------------------------
+# status lists (issue 13): status changes from a file, chunked by gas, then the lists republished;
+# `registry status-lists publish`. `register_status_lists` replaces revoke/suspend/reinstate above.
+
+
+def _change_many(
+    action: str, digests: list[str] | None, file: Path | None, reason: str | None, as_json: bool, quiet: bool
+) -> None:
+    from registry.anchor.context import build_pipeline
+    from registry.anchor.manage import finish_pending
+    from registry.db import open_database
+    from registry.status.bulk import change_many, read_digest_file
+    from registry.status.issuer import publish_after_change
+
+    s = settings()
+    values = list(digests or []) + (read_digest_file(file) if file is not None else [])
+    say = _say_to_stderr(quiet or as_json)
+    db = open_database(settings=s)
+    pipe = build_pipeline(s, db, say=say)
+    finish_pending(pipe)
+    result = change_many(pipe, action, values, reason)
+    result["status_lists"] = publish_after_change(s, pipe, say)
+    db.close()
+    if as_json:
+        print_json(result)
+        return
+    n = len(result["transactions"])
+    print(
+        f"{action}: {result['credentials']} credential(s) in {n} transaction(s),"
+        f" last in block {result['block']}"
+    )
+    if result["unknown_locally"]:
+        print(f"note: {len(result['unknown_locally'])} digest(s) are not in this issuer's database")
+
+
+_FILE = typer.Option(None, "--file", help="file of digests, one per line (# comments allowed)")
+
+
+def revoke_many(
+    digests: list[str] = typer.Argument(None, help="credential digests (0x…)"),
+    file: Path = _FILE,
+    reason: str = typer.Option(None, "--reason", help="why (required; public, on chain)"),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Revoke credentials on chain (irreversible), then republish the status lists."""
+    _change_many("revoke", digests, file, reason, as_json, quiet)
+
+
+def suspend_many(
+    digests: list[str] = typer.Argument(None, help="credential digests (0x…)"),
+    file: Path = _FILE,
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Suspend credentials on chain (reversible with `registry reinstate`), then republish the lists."""
+    _change_many("suspend", digests, file, None, as_json, quiet)
+
+
+def reinstate_many(
+    digests: list[str] = typer.Argument(None, help="credential digests (0x…)"),
+    file: Path = _FILE,
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Lift a suspension, then republish the status lists."""
+    _change_many("reinstate", digests, file, None, as_json, quiet)
+
+
+def status_lists_publish(
+    force: bool = typer.Option(False, "--force", help="a new version of every list, changed or not"),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Publish the status lists as the chain says now (catches up after a crash or a stop)."""
+    from registry.anchor.context import build_pipeline
+    from registry.db import open_database
+    from registry.status.issuer import publisher_for
+
+    s = settings()
+    db = open_database(settings=s)
+    pipe = build_pipeline(s, db, say=_say_to_stderr(quiet or as_json))
+    report = publisher_for(s, pipe).publish(force=force)
+    db.close()
+    if as_json:
+        print_json(report.to_json())
+        return
+    for p in report.published:
+        print(f"list {p['list']}/{p['purpose']}: version {p['version']} at block {p['block']} ({p['cid']})")
+    print(f"{len(report.published)} published, {report.unchanged} unchanged, at block {report.block}")
+
+
+def register_status_lists(app: typer.Typer) -> None:
+    """Add the status list commands; revoke/suspend/reinstate take --file and republish the lists."""
+    app.command("revoke")(revoke_many)
+    app.command("suspend")(suspend_many)
+    app.command("reinstate")(reinstate_many)
+    lists = typer.Typer(help="W3C Bitstring Status Lists derived from the chain.", no_args_is_help=True)
+    lists.command("publish")(status_lists_publish)
+    app.add_typer(lists, name="status-lists")

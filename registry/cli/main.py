@@ -40,6 +40,7 @@ def _root(
 
 for _area in (admin, issuing, verifying, auditing, dev):
     _area.register(app)
+issuing.register_status_lists(app)  # issue 13: replaces revoke/suspend/reinstate (with --file)
 
 
 def run() -> None:

@@ -157,3 +157,54 @@ credentials_table = Credential.__table__  # type: ignore[attr-defined]
 batches_table = Batch.__table__  # type: ignore[attr-defined]
 transactions_table = Transaction.__table__  # type: ignore[attr-defined]
 copies_table = CredentialCopy.__table__  # type: ignore[attr-defined]
+
+
+# -- status lists (issue 13, migration 0005) ------------------------------------------------------
+
+
+class StatusAllocation(SQLModel, table=True):
+    """One credential's place in the status lists: a list number and one index per purpose.
+
+    A row is committed before the credential's document is built and never deleted or reused:
+    an allocation whose credential never came (a crash, a rejected document) stays a hole.
+    ``digest`` is set by ``bind`` once the credential's digest is known.
+    """
+
+    __tablename__ = "status_allocations"
+    __table_args__ = (
+        UniqueConstraint("list_number", "revocation_index", name="uq_status_revocation_index"),
+        UniqueConstraint("list_number", "suspension_index", name="uq_status_suspension_index"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_number: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    revocation_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    suspension_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    digest: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True, unique=True))
+    allocated_at: datetime = Field(sa_column=_ts(False))
+    bound_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class StatusListVersion(SQLModel, table=True):
+    """One published version of one status list: which block its bits reflect, where it is pinned."""
+
+    __tablename__ = "status_list_versions"
+    __table_args__ = (
+        UniqueConstraint("issuer", "list_number", "purpose", "version", name="uq_status_list_version"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    issuer: str = Field(max_length=42)
+    list_number: int = Field(sa_column=Column(BigInteger, nullable=False))
+    purpose: str = Field(max_length=16)  # revocation | suspension
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    block_number: int = Field(sa_column=Column(BigInteger, nullable=False))
+    cid: str = Field(max_length=128)
+    bits_sha256: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    valid_from: datetime = Field(sa_column=_ts(False))
+    valid_until: datetime = Field(sa_column=_ts(False))
+    published_at: datetime = Field(sa_column=_ts(False))
+
+
+status_allocations_table = StatusAllocation.__table__  # type: ignore[attr-defined]
+status_list_versions_table = StatusListVersion.__table__  # type: ignore[attr-defined]

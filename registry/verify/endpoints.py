@@ -304,3 +304,46 @@ async def metrics(request: Request) -> Response:
     m.pending.set(len(index.pending))
     m.rejected.set(len(index.rejected))
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+# -- status lists (issue 13) ----------------------------------------------------------------------
+
+STATUS_LIST_MEDIA_TYPE = "application/vc"
+"""The media type of a verifiable credential (VC Data Model 2.0, section 6.3)."""
+
+
+def status_list_headers(record: Any, max_age: float, now: float) -> dict[str, str]:
+    """Caching headers of one list version: ``max-age`` never past its ``validUntil``."""
+    from datetime import datetime
+
+    until = datetime.fromisoformat(record.validUntil.replace("Z", "+00:00")).timestamp()
+    left = int(min(max_age, until - now))
+    return {
+        "Cache-Control": f"public, max-age={left}" if left > 0 else "no-cache",
+        "ETag": f'"{record.cid}"',
+        "X-Status-List-Block": str(record.block),
+        "X-Status-List-Version": str(record.version),
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
+async def status_list(
+    request: Request,
+    issuer: str = Path(..., pattern=ADDRESS, description="the issuer's address, 0x + 40 hex"),
+    number: int = Path(..., ge=0, le=10**9, description="list number"),
+    purpose: str = Path(..., pattern="^(revocation|suspension)$", description="status purpose"),
+) -> Response:
+    """The current version of a status list, as the issuer published it (its signed bytes)."""
+    import time
+
+    from registry.status.published import current
+
+    settings = _verifier(request).settings
+    record, data = await anyio.to_thread.run_sync(
+        current, settings.resolved_status_lists_dir, to_checksum_address(issuer), number, purpose
+    )
+    headers = status_list_headers(record, settings.status_list_max_age, time.time())
+    asked = {t.strip() for t in request.headers.get("if-none-match", "").split(",")}
+    if headers["ETag"] in asked or "*" in asked:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=STATUS_LIST_MEDIA_TYPE, headers=headers)

@@ -125,6 +125,20 @@ ROUTES: tuple[RouteSpec, ...] = (
             "summary": "An issuer by address",
         },
     ),
+    RouteSpec(
+        "/status/{issuer}/{number}/{purpose}",
+        endpoints.status_list,
+        options={
+            "response_class": Response,
+            "summary": "A W3C Bitstring Status List credential, as the issuer last published it",
+            "responses": {
+                200: {"content": {endpoints.STATUS_LIST_MEDIA_TYPE: {}}},
+                304: {"description": "not modified (If-None-Match)"},
+                404: {"model": Problem, "description": "no such list"},
+                **PROBLEM_RESPONSES,
+            },
+        },
+    ),
     RouteSpec("/healthz", endpoints.healthz, options={"summary": "Liveness: the process answers"}),
     RouteSpec(
         "/readyz",
