@@ -45,6 +45,7 @@ from registry.db.models import batches_table, copies_table, credentials_table
 from registry.db.states import CredentialState
 from registry.errors import ErrorCode, RegistryError, StoreError
 from registry.signing.keys import SigningKey
+from registry.signing.signer import CreatedFn
 from registry.status.allocate import Allocation, bind_in
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -200,7 +201,7 @@ def prepare(
     issuer_id: str | None = None,
     allow_vc1: bool = False,
     signer: SigningKey | None = None,
-    created: str | None = None,
+    created: str | CreatedFn | None = None,
     status: StatusSlot | None = None,
 ) -> Prepared | Outcome:
     """Parse strictly, validate, add status entries and an ``id`` when missing, sign, canonicalize
@@ -210,7 +211,9 @@ def prepare(
     ``BitstringStatusListEntry``s (revocation, suspension) before it is signed and digested.
 
     With ``signer``, an unsigned document is signed (``eddsa-rdfc-2022``, ``created`` time) after
-    its ``id`` is added; its issuer must be the signer's DID (``issuer_not_signing_did``). A document
+    its ``id`` is added (``created``: a fixed time, or a function of the document such as
+    :func:`~registry.signing.signer.created_from_valid_from`; default now); its issuer must be the
+    signer's DID (``issuer_not_signing_did``). A document
     that arrives with a proof other than an anchor proof (a signed input) is kept as it is: no
     ``id`` added, not signed again. Never raises for a bad document: every failure is a rejected
     :class:`Outcome` with a code.
@@ -247,14 +250,14 @@ def _prepare(
     issuer_id: str | None,
     allow_vc1: bool = False,
     signer: SigningKey | None = None,
-    created: str | None = None,
+    created: str | CreatedFn | None = None,
     status: StatusSlot | None = None,
 ) -> Prepared | Outcome:
     from registry.core.canonical import canonical_bytes, load_document, sha256
     from registry.core.cid import cid_from_digest
     from registry.core.credential import ensure_id, validate_credential
     from registry.core.formats import issuer_id_matches
-    from registry.signing.signer import check_issuer, now_created, sign
+    from registry.signing.signer import check_issuer, created_for, sign
     from registry.status.allocate import with_status
 
     try:
@@ -307,7 +310,8 @@ def _prepare(
         digest = sha256(canon) if added else source_digest
         if signer is not None and not others:
             # what is written out is the canonical JSON: sign exactly that document
-            signed = sign(json.loads(canon), signer, created or now_created())
+            body = json.loads(canon)
+            signed = sign(body, signer, created_for(body, created))
             extra = json.dumps([signed], ensure_ascii=False)
         cred_id = with_id.get("id")
         return Prepared(
@@ -353,7 +357,7 @@ def _one_line(s: str, limit: int = 500) -> str:
 
 
 WorkerArgs = tuple[
-    list[Item], int, int, bool, "str | None", bool, "SigningKey | None", "str | None",
+    list[Item], int, int, bool, "str | None", bool, "SigningKey | None", "str | CreatedFn | None",
     "list[StatusSlot | None]", Any,
 ]
 
@@ -438,14 +442,18 @@ class Intake:
         allow_vc1: bool = False,
         signer: SigningKey | None = None,
         status: StatusPlaces | None = None,
+        created: str | CreatedFn | None = None,
     ) -> None:
         """``issuer_id``: the issuer id documents must name (None: not checked, for tools and tests
         that take any document; ``registry issue`` always passes one). ``allow_vc1``: accept VC 1.1
         credentials (else they are rejected with ``vc1_not_supported``). ``signer``: the issuer's
-        key; every unsigned document is then signed (None: no signature, as before). ``status``:
-        where status list entries point; every new unsigned document then gets two (places
-        reserved per chunk in the database before the documents are prepared)."""
+        key; every unsigned document is then signed (None: no signature, as before). ``created``:
+        the signatures' ``created`` (a fixed time, or a picklable function of the document; None:
+        the time each chunk is prepared). ``status``: where status list entries point; every new
+        unsigned document then gets two (places reserved per chunk in the database before the
+        documents are prepared)."""
         self.db = db
+        self.created = created
         self.status = status
         self.allow_vc1 = allow_vc1
         self.signer = signer
@@ -498,7 +506,7 @@ class Intake:
 
         if self.workers == 1:
             for chunk in _chunks(items, self.chunk_size):
-                created = now_created()
+                created = self.created if self.created is not None else now_created()
                 slots = iter(self._status_slots([i for i in chunk if isinstance(i, Item)]))
                 yield [
                     i
@@ -535,7 +543,7 @@ class Intake:
                 self.issuer_id,
                 self.allow_vc1,
                 self.signer,
-                now_created(),
+                self.created if self.created is not None else now_created(),
             )
             return chunk, [
                 pool.submit(_prepare_many, (plain[k : k + sub], *params, slots[k : k + sub], worker_store))
