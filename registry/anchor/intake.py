@@ -455,6 +455,7 @@ class Intake:
         self.db = db
         self.created = created
         self.status = status
+        self._slotted: set[bytes] = set()  # source digests given status places in this run
         self.allow_vc1 = allow_vc1
         self.signer = signer
         self.issuer_id = issuer_id
@@ -489,6 +490,7 @@ class Intake:
                 on_outcome(o)
 
         self.timings = report.timings
+        self._slotted = set()
         chunks = self._prepared_chunks(items)
         while True:
             t0 = time.perf_counter()
@@ -759,7 +761,7 @@ class Intake:
         keys = [_source_digest(i.data, self.max_bytes, self.max_depth) for i in items]
         known = self._known([k for k in keys if k is not None])
         wanted: list[int] = []
-        seen: set[bytes] = set()
+        seen = self._slotted  # this run's, across chunks (the next chunk is prepared ahead)
         for n, k in enumerate(keys):
             if k is not None and k not in known and k not in seen:
                 seen.add(k)
