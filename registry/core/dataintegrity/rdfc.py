@@ -253,7 +253,7 @@ def _canonize(document: Mapping[str, Any], loader: StaticLoader, resolver: _Reso
         inner = _registry_cause(exc)
         if inner is not None:
             raise inner from exc
-        raise DataIntegrityError(f"JSON-LD processing failed: {_pyld_message(exc)}",
+        raise DataIntegrityError(f"JSON-LD processing failed: {pyld_message(exc)}",
                                  code=ErrorCode.JSONLD_ERROR) from exc
     if not isinstance(out, str):
         raise DataIntegrityError("canonicalization produced no N-Quads", code=ErrorCode.JSONLD_ERROR)
@@ -277,7 +277,7 @@ def expand(document: Mapping[str, Any], loader: StaticLoader | None = None, *,
     return list(out)
 
 
-def _pyld_message(exc: BaseException) -> str:
+def pyld_message(exc: BaseException) -> str:
     """The innermost message of a pyld error chain."""
     msgs: list[str] = []
     seen: BaseException | None = exc
