@@ -149,6 +149,12 @@ class Settings(BaseSettings):
     signing_key_fragment: str | None = Field(
         default=None, description="fragment of the key in a did:web DID document (default key-1)"
     )
+    # issue 12 item 6 (registry dev): DID documents the verification service serves
+    did_documents_dir: Path | None = Field(
+        default=None,
+        description="folder whose <path>/did.json files the service serves at /<path>/did.json "
+        "(a did:web issuer's DID document; unset: none served)",
+    )
 
     # status lists (issue 13)
     status_lists_dir: Path | None = Field(

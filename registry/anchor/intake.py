@@ -45,6 +45,8 @@ from registry.db.models import batches_table, copies_table, credentials_table
 from registry.db.states import CredentialState
 from registry.errors import ErrorCode, RegistryError, StoreError
 from registry.signing.keys import SigningKey
+from registry.signing.signer import CreatedFn
+from registry.status.allocate import Allocation, bind_in
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 DOC_SUFFIXES = (".json", *JSONL_SUFFIXES)
@@ -92,6 +94,23 @@ class Prepared:
     signed_input: bool = False  # arrived with a proof of its own: kept as is (no id, not re-signed)
     proofs_digest: bytes | None = None  # sha256 of the JCS of a signed input's proofs (its copy key)
     note: str | None = None
+    allocation: Allocation | None = None  # its status list places, when entries were added
+
+
+@dataclass(frozen=True)
+class StatusPlaces:
+    """Where status entries point: the registry's public base URL and the issuer's address."""
+
+    base_url: str
+    issuer_address: str
+
+
+@dataclass(frozen=True)
+class StatusSlot:
+    """One document's reserved status list places and where its entries point."""
+
+    allocation: Allocation
+    places: StatusPlaces
 
 
 @dataclass
@@ -182,12 +201,19 @@ def prepare(
     issuer_id: str | None = None,
     allow_vc1: bool = False,
     signer: SigningKey | None = None,
-    created: str | None = None,
+    created: str | CreatedFn | None = None,
+    status: StatusSlot | None = None,
 ) -> Prepared | Outcome:
-    """Parse strictly, validate, add an ``id`` when missing, sign, canonicalize and digest one document.
+    """Parse strictly, validate, add status entries and an ``id`` when missing, sign, canonicalize
+    and digest one document.
+
+    With ``status``, an unsigned document without ``credentialStatus`` gets the slot's two
+    ``BitstringStatusListEntry``s (revocation, suspension) before it is signed and digested.
 
     With ``signer``, an unsigned document is signed (``eddsa-rdfc-2022``, ``created`` time) after
-    its ``id`` is added; its issuer must be the signer's DID (``issuer_not_signing_did``). A document
+    its ``id`` is added (``created``: a fixed time, or a function of the document such as
+    :func:`~registry.signing.signer.created_from_valid_from`; default now); its issuer must be the
+    signer's DID (``issuer_not_signing_did``). A document
     that arrives with a proof other than an anchor proof (a signed input) is kept as it is: no
     ``id`` added, not signed again. Never raises for a bad document: every failure is a rejected
     :class:`Outcome` with a code.
@@ -202,6 +228,7 @@ def prepare(
             allow_vc1=allow_vc1,
             signer=signer,
             created=created,
+            status=status,
         )
     except RegistryError as exc:
         return Outcome(item.source, "rejected", code=exc.code, reason=_one_line(exc.message))
@@ -223,13 +250,15 @@ def _prepare(
     issuer_id: str | None,
     allow_vc1: bool = False,
     signer: SigningKey | None = None,
-    created: str | None = None,
+    created: str | CreatedFn | None = None,
+    status: StatusSlot | None = None,
 ) -> Prepared | Outcome:
     from registry.core.canonical import canonical_bytes, load_document, sha256
     from registry.core.cid import cid_from_digest
     from registry.core.credential import ensure_id, validate_credential
     from registry.core.formats import issuer_id_matches
-    from registry.signing.signer import check_issuer, now_created, sign
+    from registry.signing.signer import check_issuer, created_for, sign
+    from registry.status.allocate import with_status
 
     try:
         doc = load_document(item.data, max_bytes=max_bytes, max_depth=max_depth)
@@ -256,6 +285,7 @@ def _prepare(
         extra: str | None = None
         proofs_digest: bytes | None = None
         note: str | None = None
+        placed = False
         if others:  # signed by its issuer: every byte of its body is kept, no id added, not re-signed
             extra = json.dumps(others, ensure_ascii=False)
             proofs_digest = sha256(canonical_bytes({"proofs": others}))
@@ -269,13 +299,19 @@ def _prepare(
         else:
             if signer is not None:
                 check_issuer(claimed, signer)
+            if status is not None:
+                doc, placed = with_status(
+                    doc, status.allocation, status.places.base_url, status.places.issuer_address
+                )
             with_id, added = ensure_id(doc)
+            added = added or placed
         canon = canonical_bytes(with_id) if added else source_canonical
         source_digest = sha256(source_canonical)
         digest = sha256(canon) if added else source_digest
         if signer is not None and not others:
             # what is written out is the canonical JSON: sign exactly that document
-            signed = sign(json.loads(canon), signer, created or now_created())
+            body = json.loads(canon)
+            signed = sign(body, signer, created_for(body, created))
             extra = json.dumps([signed], ensure_ascii=False)
         cred_id = with_id.get("id")
         return Prepared(
@@ -291,9 +327,20 @@ def _prepare(
             signed_input=bool(others),
             proofs_digest=proofs_digest,
             note=note,
+            allocation=status.allocation if placed and status is not None else None,
         )
     except RegistryError as exc:
         return Outcome(item.source, "rejected", code=exc.code, reason=_one_line(exc.message))
+
+
+def _source_digest(data: bytes, max_bytes: int, max_depth: int) -> bytes | None:
+    """The digest of a document as given (its duplicate key), or None when it does not parse."""
+    from registry.core.canonical import canonical_bytes, load_document, sha256
+
+    try:
+        return sha256(canonical_bytes(load_document(data, max_bytes=max_bytes, max_depth=max_depth)))
+    except (RegistryError, ValueError, TypeError, OverflowError, RecursionError, UnicodeError):
+        return None
 
 
 def _is_anchor(p: Any) -> bool:
@@ -309,13 +356,16 @@ def _one_line(s: str, limit: int = 500) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-WorkerArgs = tuple[list[Item], int, int, bool, "str | None", bool, "SigningKey | None", "str | None", Any]
+WorkerArgs = tuple[
+    list[Item], int, int, bool, "str | None", bool, "SigningKey | None", "str | CreatedFn | None",
+    "list[StatusSlot | None]", Any,
+]
 
 
 def _prepare_many(args: WorkerArgs) -> list[Prepared | Outcome]:
     """Worker process: prepare (and sign) documents, and pin them too when handed a (picklable)
     store. The signing key travels in ``args`` (its repr hides the seed), never in a global."""
-    items, max_bytes, max_depth, strict, issuer_id, allow_vc1, signer, created, store = args
+    items, max_bytes, max_depth, strict, issuer_id, allow_vc1, signer, created, slots, store = args
     out = [
         prepare(
             i,
@@ -326,8 +376,9 @@ def _prepare_many(args: WorkerArgs) -> list[Prepared | Outcome]:
             allow_vc1=allow_vc1,
             signer=signer,
             created=created,
+            status=slot,
         )
-        for i in items
+        for i, slot in zip(items, slots, strict=True)
     ]
     if store is not None:
         _put_batch(store, [p for p in out if isinstance(p, Prepared)])
@@ -390,12 +441,21 @@ class Intake:
         issuer_id: str | None = None,
         allow_vc1: bool = False,
         signer: SigningKey | None = None,
+        status: StatusPlaces | None = None,
+        created: str | CreatedFn | None = None,
     ) -> None:
         """``issuer_id``: the issuer id documents must name (None: not checked, for tools and tests
         that take any document; ``registry issue`` always passes one). ``allow_vc1``: accept VC 1.1
         credentials (else they are rejected with ``vc1_not_supported``). ``signer``: the issuer's
-        key; every unsigned document is then signed (None: no signature, as before)."""
+        key; every unsigned document is then signed (None: no signature, as before). ``created``:
+        the signatures' ``created`` (a fixed time, or a picklable function of the document; None:
+        the time each chunk is prepared). ``status``: where status list entries point; every new
+        unsigned document then gets two (places reserved per chunk in the database before the
+        documents are prepared)."""
         self.db = db
+        self.created = created
+        self.status = status
+        self._slotted: set[bytes] = set()  # source digests given status places in this run
         self.allow_vc1 = allow_vc1
         self.signer = signer
         self.issuer_id = issuer_id
@@ -430,6 +490,7 @@ class Intake:
                 on_outcome(o)
 
         self.timings = report.timings
+        self._slotted = set()
         chunks = self._prepared_chunks(items)
         while True:
             t0 = time.perf_counter()
@@ -447,7 +508,8 @@ class Intake:
 
         if self.workers == 1:
             for chunk in _chunks(items, self.chunk_size):
-                created = now_created()
+                created = self.created if self.created is not None else now_created()
+                slots = iter(self._status_slots([i for i in chunk if isinstance(i, Item)]))
                 yield [
                     i
                     if isinstance(i, Outcome)
@@ -460,6 +522,7 @@ class Intake:
                         allow_vc1=self.allow_vc1,
                         signer=self.signer,
                         created=created,
+                        status=next(slots),
                     )
                     for i in chunk
                 ]
@@ -474,6 +537,7 @@ class Intake:
 
         def submit(chunk: list[Item | Outcome]) -> Job:
             plain = [i for i in chunk if isinstance(i, Item)]
+            slots = self._status_slots(plain)
             params = (
                 self.max_bytes,
                 self.max_depth,
@@ -481,10 +545,10 @@ class Intake:
                 self.issuer_id,
                 self.allow_vc1,
                 self.signer,
-                now_created(),
+                self.created if self.created is not None else now_created(),
             )
             return chunk, [
-                pool.submit(_prepare_many, (plain[k : k + sub], *params, worker_store))
+                pool.submit(_prepare_many, (plain[k : k + sub], *params, slots[k : k + sub], worker_store))
                 for k in range(0, len(plain), sub)
             ]
 
@@ -592,6 +656,9 @@ class Intake:
                     _insert_ignore(self.db).returning(credentials_table.c.digest), new_rows
                 ).all()
             }
+            placed = [p for p in fresh.values() if p.allocation is not None and p.digest in inserted]
+            if placed:  # in the same transaction: no credential is queued without its places
+                bind_in(conn, [p.allocation for p in placed if p.allocation], [p.digest for p in placed])
         self._time("db", t0)
         lost = [p for p in fresh.values() if p.digest not in inserted]
         raced = self._known([k for p in lost for k in (p.source_digest, p.digest)]) if lost else {}
@@ -679,6 +746,30 @@ class Intake:
 
     def _time(self, step: str, since: float) -> None:
         self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - since
+
+    def _status_slots(self, items: list[Item]) -> list[StatusSlot | None]:
+        """Status list places for the documents of a chunk that may become new credentials.
+
+        Places are reserved (committed) before the documents are prepared; a document this
+        issuer queued before (same source digest), a repeat within the chunk, or one that does
+        not parse gets none, so re-running a roster leaves no holes in the lists.
+        """
+        if self.status is None:
+            return [None] * len(items)
+        from registry.status.allocate import allocate
+
+        keys = [_source_digest(i.data, self.max_bytes, self.max_depth) for i in items]
+        known = self._known([k for k in keys if k is not None])
+        wanted: list[int] = []
+        seen = self._slotted  # this run's, across chunks (the next chunk is prepared ahead)
+        for n, k in enumerate(keys):
+            if k is not None and k not in known and k not in seen:
+                seen.add(k)
+                wanted.append(n)
+        slots: list[StatusSlot | None] = [None] * len(items)
+        for n, a in zip(wanted, allocate(self.db, len(wanted)), strict=True):
+            slots[n] = StatusSlot(a, self.status)
+        return slots
 
     def _known(self, keys: list[bytes]) -> dict[bytes, Known]:
         """Credentials already in the database among ``keys`` (matched as source digest or digest)."""

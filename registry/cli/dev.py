@@ -12,7 +12,12 @@ from registry.cli.common import settings
 
 def dev(
     port: int = typer.Option(
-        8000, "--port", min=0, max=65535, help="verification service port (busy: a free one)"
+        8000,
+        "--port",
+        min=0,
+        max=65535,
+        help="verification service port (busy: a free one); the first run on a data dir fixes it "
+        "(the did:web demo issuer's DID names it)",
     ),
     chain_port: int = typer.Option(
         8545, "--chain-port", min=0, max=65535, help="local anvil port (0 or busy: a free one)"

@@ -75,6 +75,7 @@ def issue(
         issuer_id=issuer_id,
         allow_vc1=s.allow_vc1,
         signer=signer,
+        status=_status_places(s),
     )
     total = source_size(paths)
     if total >= PROGRESS_MIN_BYTES and not as_json:
@@ -152,6 +153,18 @@ def _signer(s: Any, sign: bool, require: bool, issuer_id: str) -> Any:
             code=ErrorCode.ISSUER_NOT_SIGNING_DID,
         )
     return signer
+
+
+def _status_places(s: Any) -> Any:
+    """Where status entries point, when status lists are set up (REGISTRY_PUBLIC_URL and a key to
+    sign the lists); else None (credentials get no status entries)."""
+    from registry.anchor.intake import StatusPlaces
+    from registry.chain.keys import load_account
+    from registry.status.issuer import configured
+
+    if not configured(s):
+        return None
+    return StatusPlaces(str(s.public_url), load_account(s).address)
 
 
 def anchor(

@@ -1,8 +1,11 @@
 """The demo data of ``registry dev``: three issuers and their deterministic sample credentials.
 
-Every document is a function of (issuer, index) only: same id, same dates, same bytes on every
-run, so issuing them again is a no-op in the pipeline and a rerun of ``registry dev`` anchors
-nothing new.
+Every document is a function of (issuer, its DID, index) only: same id, same dates, same bytes on
+every run, so issuing them again is a no-op in the pipeline and a rerun of ``registry dev``
+anchors nothing new. The issuers sign with Ed25519 keys derived from fixed public seeds
+(:func:`demo_signing_seed`), as anvil's dev accounts are fixed: DEMO KEYS, known to everyone, never
+for real credentials. Two issuers are ``did:key``; one is ``did:web`` on the local verification
+service (``did:web:127.0.0.1%3A<port>:issuers:<slug>``, plain http on loopback: demo only).
 """
 
 from __future__ import annotations
@@ -43,17 +46,17 @@ class DemoIssuer:
     description: str
     courses: tuple[Course, ...]
     dev_key_index: int  # which anvil dev key signs for it on the local chain
+    did_method: str = "key"  # "key" or "web" (its DID document served by the local service)
 
     @property
-    def issuer_id(self) -> str:
-        """The issuer id its credentials name; also the URI it is registered with on chain."""
-        return f"{self.url}/issuer"
+    def did_web_path(self) -> str:
+        """The path of its did:web below the service (``issuers/<slug>``)."""
+        return f"issuers/{self.slug}"
 
-    @property
-    def profile(self) -> dict[str, Any]:
-        """The OB3 issuer ``Profile`` embedded in its credentials."""
+    def profile(self, did: str) -> dict[str, Any]:
+        """The OB3 issuer ``Profile`` embedded in its credentials: ``id`` is the issuer's DID."""
         return {
-            "id": self.issuer_id,
+            "id": did,
             "type": ["Profile"],
             "name": self.name,
             "url": self.url,
@@ -68,6 +71,7 @@ ISSUERS: tuple[DemoIssuer, ...] = (
         url="https://www.northbridge-university.example",
         description="A public research university awarding stackable micro-credentials.",
         dev_key_index=1,
+        did_method="web",
         courses=(
             Course(
                 "Data Analysis with Python",
@@ -191,8 +195,30 @@ def _time(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def sample_credential(issuer: DemoIssuer, index: int) -> dict[str, Any]:
-    """The ``index``-th Open Badges 3.0 credential of ``issuer``; the same on every call."""
+DEMO_SERVICE_PORT = 8000  # the port of the did:web in the default DID (the default `--port`)
+
+
+def demo_signing_seed(issuer: DemoIssuer) -> bytes:
+    """The Ed25519 seed of ``issuer``'s DEMO signing key on the local chain: sha256 of a public
+    label, so anyone can sign as it. Never use it for real credentials."""
+    return hashlib.sha256(f"registry-dev/demo-signing-key/{issuer.slug}".encode()).digest()
+
+
+def demo_did(issuer: DemoIssuer, *, seed: bytes | None = None, port: int = DEMO_SERVICE_PORT) -> str:
+    """``issuer``'s DID: the ``did:key`` of its signing key (``seed``, default the demo seed), or
+    ``did:web:127.0.0.1%3A<port>:issuers:<slug>`` for the did:web issuer."""
+    from registry.signing.did import did_web
+    from registry.signing.keys import signing_key
+
+    if issuer.did_method == "web":
+        return did_web(f"127.0.0.1:{port}", issuer.did_web_path)
+    return signing_key(seed if seed is not None else demo_signing_seed(issuer)).did
+
+
+def sample_credential(issuer: DemoIssuer, index: int, did: str | None = None) -> dict[str, Any]:
+    """The ``index``-th Open Badges 3.0 credential of ``issuer`` naming ``did`` (default
+    :func:`demo_did`) as its issuer; the same on every call."""
+    did = did or demo_did(issuer)
     seed = _seed(issuer.slug, index)
     course = issuer.courses[seed[0] % len(issuer.courses)]
     given = _GIVEN[seed[1] % len(_GIVEN)]
@@ -205,7 +231,7 @@ def sample_credential(issuer: DemoIssuer, index: int) -> dict[str, Any]:
         "@context": list(OB3_CONTEXT),
         "id": f"urn:uuid:{_uuid(issuer.slug, 'credential', index)}",
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
-        "issuer": issuer.profile,
+        "issuer": issuer.profile(did),
         "validFrom": _time(issued),
         "name": f"{course.name} — {issuer.name}",
         "description": f"{given} {family} completed {course.name} ({course.hours} hours) at {issuer.name}.",
@@ -223,7 +249,7 @@ def sample_credential(issuer: DemoIssuer, index: int) -> dict[str, Any]:
                 "criteria": {"narrative": course.criteria},
                 "creditsAvailable": round(course.hours / 30, 1),
                 "tag": list(course.skills),
-                "creator": {"id": issuer.issuer_id, "type": ["Profile"], "name": issuer.name},
+                "creator": {"id": did, "type": ["Profile"], "name": issuer.name},
             },
             "result": [{"type": ["Result"], "value": f"{score}%"}],
         },
@@ -238,11 +264,11 @@ def split_counts(total: int, n: int) -> list[int]:
     return [total // n + (1 if i < total % n else 0) for i in range(n)]
 
 
-def documents(issuer: DemoIssuer, count: int) -> list[tuple[str, bytes]]:
-    """``(source label, JSON bytes)`` of the first ``count`` credentials of ``issuer``."""
+def documents(issuer: DemoIssuer, count: int, did: str | None = None) -> list[tuple[str, bytes]]:
+    """``(source label, JSON bytes)`` of the first ``count`` credentials of ``issuer`` (as ``did``)."""
     out = []
     for i in range(count):
-        doc = sample_credential(issuer, i)
+        doc = sample_credential(issuer, i, did)
         data = json.dumps(doc, ensure_ascii=False, indent=2).encode()
         out.append((f"dev:{issuer.slug}/{i:04d}", data))
     return out

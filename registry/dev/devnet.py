@@ -5,7 +5,12 @@ stopped::
 
     <data>/devnet/anvil-state.json   the local chain (anvil ``--state``, written on SIGTERM/SIGINT)
     <data>/devnet/deployment.json    registry address, chain id, code hash (no key)
-    <data>/devnet/keys/              issuer keystores, only when pointed at an external chain
+    <data>/devnet/keys/              issuer keystores (Ethereum + Ed25519 signing), only when
+                                     pointed at an external chain
+    <data>/devnet/did-web.json       the service port the did:web issuer's DID names (fixed at
+                                     the first run: the DID is in its credentials)
+    <data>/devnet/did-documents/     DID documents the verification service serves
+                                     (``issuers/<slug>/did.json``)
     <data>/devnet/demo.json          what the run set up (addresses, proof folders, examples)
     <data>/issuers/<slug>/registry.db one issuer database each (the pipeline is per issuer)
     <data>/store/                    the embedded content store (shared, content addressed)
@@ -42,9 +47,18 @@ from web3 import Web3
 from registry.chain.anvil import free_port, port_free
 from registry.chain.schema import CredentialStatus
 from registry.db.states import BatchState
-from registry.dev.demo import ISSUERS, DemoIssuer, documents, sample_credential, split_counts
+from registry.dev.demo import (
+    ISSUERS,
+    DemoIssuer,
+    demo_did,
+    demo_signing_seed,
+    documents,
+    sample_credential,
+    split_counts,
+)
 from registry.errors import ChainError, ConfigError, ErrorCode, RegistryError
 from registry.settings import Settings
+from registry.signing.keys import SigningKey
 
 LOCAL_CHAIN_PORT = 8545
 # the demo's status changes: (issuer slug, credential index, action, reason)
@@ -80,6 +94,7 @@ class IssuerRun:
 
     demo: DemoIssuer
     account: LocalAccount
+    signing: SigningKey  # its Ed25519 key and DID (did:key, or the did:web on the local service)
     database_url: str
     proofs_dir: Path
     accepted: int = 0
@@ -89,7 +104,12 @@ class IssuerRun:
     credentials_anchored: int = 0
 
     def __repr__(self) -> str:
-        return f"IssuerRun({self.demo.slug}, {self.account.address})"
+        return f"IssuerRun({self.demo.slug}, {self.account.address}, {self.did})"
+
+    @property
+    def did(self) -> str:
+        """The issuer's DID: its credentials' ``issuer.id`` and its on-chain registration URI."""
+        return self.signing.did
 
 
 @dataclass
@@ -105,6 +125,8 @@ class DevState:
     issuers: list[IssuerRun] = field(default_factory=list)
     examples: dict[str, str] = field(default_factory=dict)
     url: str | None = None
+    did_web_port: int = 0  # the service port the did:web issuer's DID names
+    example_check: dict[str, Any] = field(default_factory=dict)  # the valid example, as verified
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -358,7 +380,9 @@ class Devnet:
                     return f"{run.demo.name}'s batch 0x{root.hex()} is recorded as anchored but not on chain"
         return None
 
-    def _reset_stale_local(self, address: str, why: str | None = None) -> None:
+    def _reset_stale_local(
+        self, address: str, why: str | None = None, cause: str = "anvil was stopped without saving its state"
+    ) -> None:
         """The local chain lost the registry (anvil was killed before writing its state).
 
         The issuer databases and proofs refer to that lost chain: they move aside, and the demo
@@ -367,8 +391,8 @@ class Devnet:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         aside = self.data_dir / f"lost-chain-{stamp}"
         self.say(
-            f"warning: {why or f'the local chain has no registry at {address}'} (anvil was stopped "
-            f"without saving its state); moving the old issuer data to {aside} and starting over"
+            f"warning: {why or f'the local chain has no registry at {address}'} ({cause}); "
+            f"moving the old issuer data to {aside} and starting over"
         )
         aside.mkdir(parents=True, exist_ok=True)
         for name in ("issuers", "proofs"):
@@ -384,15 +408,7 @@ class Devnet:
 
         if self.state.local_chain:
             return Account.from_key(DEV_KEYS[demo.dev_key_index])
-        keys = self.dev_dir / "keys"
-        keys.mkdir(parents=True, exist_ok=True)
-        os.chmod(keys, 0o700)
-        pw_file = keys / "password"
-        if not pw_file.exists():
-            fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(24))
-        password = pw_file.read_text().strip()
+        keys, password = self._keys_dir()
         path = keys / f"{demo.slug}.json"
         if not path.exists():
             # demo keys: scrypt at geth's "light" cost, so that every run stays quick
@@ -401,6 +417,66 @@ class Devnet:
             with os.fdopen(fd, "w") as fh:
                 json.dump(data, fh)
         return Account.from_key(Account.decrypt(json.loads(path.read_text()), password))
+
+    def _keys_dir(self) -> tuple[Path, str]:
+        """External chain: the folder of the demo keystores (0700) and their password."""
+        keys = self.dev_dir / "keys"
+        keys.mkdir(parents=True, exist_ok=True)
+        os.chmod(keys, 0o700)
+        pw_file = keys / "password"
+        if not pw_file.exists():
+            fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(24))
+        return keys, pw_file.read_text().strip()
+
+    def _signing_key(self, demo: DemoIssuer) -> SigningKey:
+        """The issuer's Ed25519 signing key and DID.
+
+        Local chain: the demo seed (public, fixed like anvil's keys, so reruns sign the same
+        bytes). External chain: a random seed in an encrypted keystore under ``devnet/keys``.
+        """
+        from registry.signing.keys import decrypt_signing_keystore, encrypt_signing_keystore, signing_key
+
+        if self.state.local_chain:
+            seed = demo_signing_seed(demo)
+        else:
+            keys, password = self._keys_dir()
+            path = keys / f"{demo.slug}.signing.json"
+            if not path.exists():
+                encrypt_signing_keystore(
+                    secrets.token_bytes(32), password, path, kdf="scrypt", iterations=KEYSTORE_SCRYPT_N
+                )
+            seed = decrypt_signing_keystore(path, password)
+        return signing_key(seed, demo_did(demo, seed=seed, port=self.state.did_web_port))
+
+    def did_documents_dir(self) -> Path:
+        """The folder of the DID documents the verification service serves."""
+        return self.dev_dir / "did-documents"
+
+    def choose_did_web_port(self) -> int:
+        """The service port the did:web issuer's DID names: remembered from the first run on this
+        data dir (the DID is in its anchored credentials), else the asked port (or a free one)."""
+        path = self.dev_dir / "did-web.json"
+        record = _read_json(path)
+        port = record.get("port") if isinstance(record, dict) else None
+        if not isinstance(port, int) or not 0 < port < 65536:
+            port = self.opts.port if self.opts.port and port_free(self.opts.port) else free_port()
+            _write_json(path, {"port": port, "host": "127.0.0.1"})
+        self.state.did_web_port = port
+        return port
+
+    def write_did_documents(self) -> None:
+        """Write the did:web issuer's DID document (its key and anchoring account) where the
+        service serves it: ``did-documents/issuers/<slug>/did.json``."""
+        from registry.signing.did import did_web_document
+
+        for run in self.state.issuers:
+            if run.demo.did_method != "web":
+                continue
+            key, address = run.signing.public_multikey, run.account.address
+            doc = did_web_document(run.did, key, chain_id=self.state.chain_id, address=address)
+            _write_json(self.did_documents_dir() / run.demo.did_web_path / "did.json", doc)
 
     def _fund(self, account: LocalAccount) -> None:
         """External chain: give a new issuer key enough gas money from the admin."""
@@ -431,11 +507,15 @@ class Devnet:
         from registry.chain.tx import send
 
         assert self.w3 is not None and self.admin is not None
+        keys = [(demo, self._issuer_account(demo), self._signing_key(demo)) for demo in ISSUERS]
         contract = RegistryContract(self.w3, self.state.address)
+        stale = self._registered_otherwise(contract, keys)
+        if stale is not None:
+            self._start_over_for_dids(stale)
+            contract = RegistryContract(self.w3, self.state.address)
         runs = []
-        for demo in ISSUERS:
+        for demo, account, key in keys:
             self._check_stop()
-            account = self._issuer_account(demo)
             info = contract.issuer(account.address)
             if not info.registered:
                 if not self.state.local_chain:
@@ -443,27 +523,52 @@ class Devnet:
                 send(
                     self.w3,
                     self.admin,
-                    contract.functions.registerIssuer(account.address, demo.name, demo.issuer_id),
+                    contract.functions.registerIssuer(account.address, demo.name, key.did),
                 )
-                self.say(f"issuer: {demo.name} admitted as {account.address}")
+                self.say(f"issuer: {demo.name} admitted as {account.address}, DID {key.did}")
             else:
-                self.say(f"issuer: {demo.name} ({account.address}, {info.status_name})")
-                if info.uri != demo.issuer_id:  # a chain kept from before the URIs matched the badges
-                    self.say(
-                        f"warning: {demo.name} is registered with URI {info.uri!r} but its credentials "
-                        f"name {demo.issuer_id!r}: verifiers will refuse them; start from a fresh "
-                        "chain (remove the devnet/ folder of the data dir)"
-                    )
+                self.say(f"issuer: {demo.name} ({account.address}, {info.status_name}, DID {key.did})")
             runs.append(
                 IssuerRun(
                     demo=demo,
                     account=account,
+                    signing=key,
                     database_url=issuer_database_url(self.settings, demo.slug, self.state.instance),
                     proofs_dir=self.settings.resolved_output_dir.resolve() / demo.slug,
                 )
             )
         self.state.issuers = runs
+        self.write_did_documents()
         return runs
+
+    def _registered_otherwise(
+        self, contract: Any, keys: list[tuple[DemoIssuer, LocalAccount, SigningKey]]
+    ) -> str | None:
+        """Why an issuer already registered in this registry cannot issue the demo (its URI is not
+        its DID: a data dir from before the demo signed, or a did:web port that changed), or None."""
+        for demo, account, key in keys:
+            info = contract.issuer(account.address)
+            if info.registered and info.uri != key.did:
+                return (
+                    f"{demo.name} is registered with URI {info.uri!r}, but its credentials now name "
+                    f"its DID {key.did!r} (verifiers would refuse them)"
+                )
+        return None
+
+    def _start_over_for_dids(self, why: str) -> None:
+        """Local chain: a new registry with the DIDs registered (the old data moved aside).
+        External chain: say what to do (an issuer's URI cannot be changed on chain)."""
+        assert self.w3 is not None
+        if not self.state.local_chain:
+            raise ConfigError(
+                f"{why}; the registry cannot change an issuer's URI: remove "
+                f"{self._deployment_path()} to deploy a new registry for the demo (or unset "
+                "REGISTRY_CONTRACT), then run again"
+            )
+        self._reset_stale_local(
+            self.state.address, why=why, cause="a data dir from before the demo issuers had DIDs"
+        )
+        self.ensure_registry()
 
     def issuer_settings(self, run: IssuerRun) -> Settings:
         """The settings one issuer's pipeline runs with (its key, its database, its proof folder)."""
@@ -478,7 +583,11 @@ class Devnet:
                 "output_dir": run.proofs_dir,
                 "store_dir": self.settings.resolved_store_dir.resolve(),
                 "batch_size": self.opts.batch_size,
-                "issuer_id": run.demo.issuer_id,
+                "issuer_id": run.did,
+                "issuer_did": run.did,
+                "signing_key": SecretStr(run.signing.seed.hex()),
+                "signing_keystore": None,
+                "signing_key_fragment": None,
             }
         )
 
@@ -488,6 +597,7 @@ class Devnet:
         from registry.anchor.context import build_pipeline, open_store_from
         from registry.anchor.intake import Intake, Item
         from registry.db import open_database
+        from registry.signing.signer import created_from_valid_from
 
         counts = split_counts(self.opts.count, len(self.state.issuers))
         for run, count in zip(self.state.issuers, counts, strict=True):
@@ -505,8 +615,11 @@ class Devnet:
                 strict=s.strict,
                 issuer_id=s.issuer_id,
                 allow_vc1=s.allow_vc1,
+                signer=run.signing,
+                created=created_from_valid_from,  # deterministic signatures: a rerun issues nothing new
             )
-            report = intake.run_items([Item(src, data) for src, data in documents(run.demo, count)])
+            items = [Item(src, data) for src, data in documents(run.demo, count, run.did)]
+            report = intake.run_items(items)
             run.accepted, run.duplicate, run.rejected = report.accepted, report.duplicate, report.rejected
             if report.rejected:
                 bad = [o for o in report.outcomes if o.status == "rejected"][:3]
@@ -553,7 +666,7 @@ class Devnet:
         for slug, index, action, reason in STATUS_CHANGES:
             if slug != run.demo.slug or index >= count:
                 continue
-            digest = document_digest(sample_credential(run.demo, index))
+            digest = document_digest(sample_credential(run.demo, index, run.did))
             code = {"revoke": CredentialStatus.revoked, "suspend": CredentialStatus.suspended}[action]
             current = pipe.contract.credential_status(run.account.address, digest)
             past = code.word
@@ -569,7 +682,7 @@ class Devnet:
         from registry.core.canonical import document_digest
 
         run = self.state.issuers[0]
-        digest = document_digest(sample_credential(run.demo, 0))
+        digest = document_digest(sample_credential(run.demo, 0, run.did))
         self.state.examples["valid"] = str(run.proofs_dir / f"0x{digest.hex()}.json")
 
     # -- the service ------------------------------------------------------------------------------
@@ -586,20 +699,33 @@ class Devnet:
                 "keystore_password": None,
                 "keystore_password_file": None,
                 "store_dir": self.settings.resolved_store_dir.resolve(),
+                "did_documents_dir": self.did_documents_dir(),
+                # the did:web issuer's DID document is on this service, plain http on 127.0.0.1:
+                # demo only (a real did:web is resolved over HTTPS)
+                "did_web_allow_http_loopback": True,
             }
         )
 
     def start_service(self) -> str:
-        """Start uvicorn on 127.0.0.1 in a thread (the port asked for, else a free one)."""
+        """Start uvicorn on 127.0.0.1 in a thread: on the port the did:web issuer's DID names
+        (the asked port at the first run), else on a free one, saying so."""
         import uvicorn
 
         from registry.verify.service import create_app
         from registry.verify.session import VerificationSession
 
-        port = self.opts.port or free_port()
+        port = self.state.did_web_port or self.opts.port or free_port()
+        if self.opts.port and self.opts.port != port:
+            self.say(
+                f"serving on port {port}, not {self.opts.port}: the did:web issuer's DID names port "
+                f"{port} (fixed at the first run on this data dir)"
+            )
         if not port_free(port):
             other = free_port()
-            self.say(f"port {port} is busy; serving on port {other} instead")
+            self.say(
+                f"port {port} is busy; serving on port {other} instead (the did:web issuer's DID "
+                f"document stays unreachable until port {port} is free and the demo runs there)"
+            )
             port = other
         app = create_app(session=VerificationSession(self.verifier_settings()))
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -614,10 +740,43 @@ class Devnet:
         self.state.url = f"http://127.0.0.1:{port}/"
         return self.state.url
 
+    def verify_example(self) -> dict[str, Any]:
+        """Verify the valid example through the running service (the whole path: anchor, issuer
+        binding, signature, and the did:web issuer's DID document fetched from the service)."""
+        import httpx
+
+        assert self.state.url is not None
+        path = Path(self.state.examples["valid"])
+        try:
+            r = httpx.post(
+                self.state.url + "api/v1/verify",
+                content=path.read_bytes(),
+                headers={"content-type": "application/json"},
+                timeout=60,
+            )
+            res = r.json()
+        except (httpx.HTTPError, OSError, ValueError) as exc:
+            self.say(f"example: could not verify {path} through the service ({type(exc).__name__})")
+            return {}
+        checks = {c["name"]: c for c in res.get("checks", [])}
+        sig = checks.get("signature", {})
+        self.state.example_check = {
+            "status": res.get("status"),
+            "signature": sig.get("status"),
+            "domain": (sig.get("details") or {}).get("domain"),
+            "issuer_binding": checks.get("issuer_binding", {}).get("status"),
+        }
+        self.say(f"example: {path.name} verified by the service: {res.get('status')}")
+        for name in ("issuer_binding", "signature"):
+            if name in checks:
+                self.say(f"  {name}: {checks[name]['status']}: {checks[name]['message']}")
+        return res
+
     # -- the run ----------------------------------------------------------------------------------
     def setup(self) -> DevState:
         """Chain, registry, issuers, credentials, status changes: everything but the service."""
         self.say(f"registry dev: data in {self.data_dir}")
+        self.choose_did_web_port()
         self.start_chain()
         self._check_stop()
         self.ensure_registry()
@@ -656,14 +815,38 @@ class Devnet:
                     "name": r.demo.name,
                     "slug": r.demo.slug,
                     "address": r.account.address,
+                    "did": r.did,
+                    "didDocument": self._did_document_url(r),
                     "proofsDir": str(r.proofs_dir),
                     "database": r.database_url if r.database_url.startswith("sqlite") else "(configured)",
                 }
                 for r in st.issuers
             ],
             "examples": dict(st.examples),
+            "exampleVerified": dict(st.example_check),
             "url": st.url,
         }
+
+    def _did_document_url(self, run: IssuerRun) -> str | None:
+        """Where the did:web issuer's DID document is served (None for did:key: derived)."""
+        if run.demo.did_method != "web":
+            return None
+        return f"http://127.0.0.1:{self.state.did_web_port}/{run.demo.did_web_path}/did.json"
+
+    def issuer_lines(self) -> list[str]:
+        """Which issuer is did:key and which is did:web, and where its DID document is."""
+        lines = ["Issuers (they sign with DEMO keys from public seeds: never for real credentials):"]
+        for r in self.state.issuers:
+            if r.demo.did_method == "web":
+                how = (
+                    f"did:web, DID document at {self._did_document_url(r)} (plain http on 127.0.0.1: "
+                    "demo only; a real did:web is served over HTTPS)"
+                )
+            else:
+                how = "did:key (the DID is the public key: nothing to publish)"
+            lines.append(f"  {r.demo.name:<36} {how}")
+            lines.append(f"  {'':<36} {r.did}")
+        return lines
 
     def write_summary(self) -> Path:
         """Write ``<data>/devnet/demo.json``."""
@@ -675,6 +858,8 @@ class Devnet:
         """The lines printed once everything is up."""
         st = self.state
         reg = "registry" if shutil.which("registry") else ".venv/bin/registry"
+        # the CLI fetches the did:web issuer's DID document from the demo service over plain http
+        verify = f"REGISTRY_DID_WEB_ALLOW_HTTP_LOOPBACK=true {reg} verify"
         chain = f"--rpc-url {st.rpc_url} --contract {st.address}"
         valid = st.examples.get("valid", "")
         tampered = self.data_dir / "tampered.json"
@@ -684,15 +869,16 @@ class Devnet:
         lines += [
             f"Registry contract: {st.address} on chain {st.chain_id} ({st.rpc_url})",
             f"Proof files:       {self.settings.resolved_output_dir.resolve()}/<issuer>/0x<digest>.json",
+            *self.issuer_lines(),
             "Try next:",
-            f"  verify a credential:   {reg} verify {valid} {chain}",
+            f"  verify a credential:   {verify} {valid} {chain}",
             *(
-                f"  {f'a {what} one:':<23}{reg} verify {st.examples[what]} {chain}"
+                f"  {f'a {what} one:':<23}{verify} {st.examples[what]} {chain}"
                 for what in ("revoked", "suspended")
                 if what in st.examples
             ),
             f'  tamper with it:        sed \'s/"name":"/"name":"X/\' {valid} > {tampered}'
-            f" && {reg} verify {tampered} {chain}",
+            f" && {verify} {tampered} {chain}",
             f"  audit the chain:       {reg} audit {chain}"
             + (
                 f" --store-dir {self.settings.resolved_store_dir.resolve()}"
@@ -835,6 +1021,7 @@ def run_dev(
                 dev.setup()
                 if options.serve:
                     dev.start_service()
+                    dev.verify_example()
                     dev.write_summary()
             except Stopped as exc:
                 say(str(exc.message))

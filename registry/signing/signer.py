@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -19,10 +19,27 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from registry.errors import ErrorCode, RegistryError, ValidationError
 from registry.signing.keys import SigningKey
 
+CreatedFn = Callable[[Mapping[str, Any]], str]
+"""A signature's ``created`` chosen per document (module-level functions pickle to intake workers)."""
+
 
 def now_created() -> str:
     """The ``created`` time of a signature made now (second precision, UTC)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def created_from_valid_from(document: Mapping[str, Any]) -> str:
+    """``created`` = the credential's ``validFrom`` (else the time now): the same signature bytes
+    on every run for the same document, as ``registry dev``'s deterministic demo needs."""
+    valid_from = document.get("validFrom")
+    return valid_from if isinstance(valid_from, str) and valid_from else now_created()
+
+
+def created_for(document: Mapping[str, Any], created: str | CreatedFn | None) -> str:
+    """The ``created`` of ``document``'s signature: fixed, chosen per document, or now."""
+    if callable(created):
+        return created(document)
+    return created or now_created()
 
 
 def check_issuer(claimed: str | None, key: SigningKey) -> None:

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Route
 
-from registry.verify import endpoints
+from registry.verify import did_documents, endpoints
 from registry.verify.endpoints import BatchView, IssuerView
 from registry.verify.problems import PROBLEM_RESPONSES, RESULT_503, Problem
 from registry.verify.result import VerificationResult
@@ -150,6 +150,18 @@ ROUTES: tuple[RouteSpec, ...] = (
     ),
     RouteSpec(
         "/metrics", endpoints.metrics, options={"summary": "Prometheus metrics", "response_class": Response}
+    ),
+    RouteSpec(
+        "/{path:path}/did.json",
+        did_documents.did_document,
+        options={
+            "response_class": Response,
+            "summary": "A did:web DID document served from REGISTRY_DID_DOCUMENTS_DIR (e.g. registry dev's)",
+            "responses": {
+                200: {"content": {did_documents.MEDIA_TYPE: {}}},
+                404: {"model": Problem, "description": "no DID document is served at that path"},
+            },
+        },
     ),
 )
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from cachetools import LRUCache
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pyld import jsonld
 from pyld.context_resolver import ContextResolver
@@ -631,7 +631,7 @@ def credentials(draw: Any) -> tuple[dict[str, Any], bool]:
     return doc, planted is not None
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(credentials())
 def test_generated_credentials_match_the_references(case: tuple[dict[str, Any], bool]) -> None:
     doc, planted = case
@@ -661,8 +661,10 @@ def _wild_node(children: Any) -> Any:
     return st.dictionaries(_wild_key, value, max_size=4)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(st.recursive(_wild_node(st.nothing()), _wild_node, max_leaves=12))
+@example({"g": []})  # found by hypothesis: a graph container holding nothing leaves an empty object,
+@example({"g": [None]})  # which jsonld.js's safe mode refuses (pyld kept the property as [])
 def test_generated_json_ld_documents_canonicalize_as_jsonld_js_does(body: dict[str, Any]) -> None:
     """Whatever is accepted here is what jsonld.js computes, byte for byte; whatever jsonld.js's
     safe mode refuses is refused here (this side may refuse more: odd IRIs, pyld's own limits)."""

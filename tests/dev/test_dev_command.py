@@ -84,6 +84,17 @@ def test_dev_command_serves_verifies_and_restarts_without_redoing_anything(
     code, res = verify_http(base, valid)
     assert code == 200 and res["verified"] is True and res["status"] == "valid", res
     assert res["issuer"]["name"] == summary["issuers"][0]["name"]
+    # signed by its issuer, a did:web whose DID document this service serves; the others are did:key
+    port = base.rsplit(":", 1)[1].strip("/")
+    web = summary["issuers"][0]
+    assert web["did"] == f"did:web:127.0.0.1%3A{port}:issuers:{web['slug']}" == valid["issuer"]["id"]
+    assert web["didDocument"] == f"{base}issuers/{web['slug']}/did.json"
+    assert [i["did"][:12] for i in summary["issuers"][1:]] == ["did:key:z6Mk"] * 2
+    assert [p["cryptosuite"] for p in valid["proof"]] == ["eddsa-rdfc-2022", "registry-anchor-2026"]
+    sig = next(c for c in res["checks"] if c["name"] == "signature")
+    assert sig["status"] == "passed" and sig["details"]["domain"] == "confirmed", sig
+    assert summary["exampleVerified"]["signature"] == "passed"
+    assert "  signature: passed: " in first.output and "did:web, DID document at" in first.output
 
     code, res = verify_http(base, _load(summary["examples"]["revoked"]))
     assert res["verified"] is False and res["status"] == "revoked", res
@@ -106,7 +117,8 @@ def test_dev_command_serves_verifies_and_restarts_without_redoing_anything(
     ), res
 
     # the printed "try next" commands work as printed (from the repository root)
-    assert _run_printed(first, "verify a credential", data).returncode == 0
+    printed = _run_printed(first, "verify a credential", data)
+    assert printed.returncode == 0 and "[signature: passed]" in printed.stdout, printed.stdout
     assert _run_printed(first, "a revoked one", data).returncode == 1  # not valid
     tamper = _run_printed(first, "tamper with it", data)
     assert tamper.returncode == 1 and "INVALID" in tamper.stdout, tamper.stdout + tamper.stderr
@@ -132,6 +144,8 @@ def test_dev_command_serves_verifies_and_restarts_without_redoing_anything(
     # --- second run on the same data dir: continue, redo nothing -----------------------------
     # meanwhile someone else took the service port: the command serves on a free one and says so
     squatter = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # the first run's service closed keep-alive connections (its own did:web fetch): TIME_WAIT
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     squatter.bind(("127.0.0.1", int(args[1])))
     squatter.listen(1)
     try:
@@ -141,6 +155,7 @@ def test_dev_command_serves_verifies_and_restarts_without_redoing_anything(
     finally:
         squatter.close()
     assert f"port {args[1]} is busy" in second.output
+    assert f"DID document stays unreachable until port {args[1]} is free" in second.output
     assert base2 != base
     summary2 = read_summary(data)
     assert "reused" in second.output and "deployed at" not in second.output

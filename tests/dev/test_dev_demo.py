@@ -11,7 +11,14 @@ from sqlalchemy import create_engine, text
 
 from registry.core.canonical import document_digest
 from registry.core.credential import validate_credential
-from registry.dev.demo import ISSUERS, documents, sample_credential, split_counts
+from registry.dev.demo import (
+    ISSUERS,
+    demo_did,
+    demo_signing_seed,
+    documents,
+    sample_credential,
+    split_counts,
+)
 from registry.dev.devnet import STATUS_CHANGES, issuer_database_url
 from registry.errors import ConfigError
 from registry.settings import load_settings
@@ -25,6 +32,7 @@ def test_samples_are_valid_ob3_and_the_same_on_every_run() -> None:
             info = validate_credential(doc, strict=True)
             assert info.kind == "ob3"
             assert doc["issuer"]["name"] == issuer.name
+            assert doc["issuer"]["id"] == demo_did(issuer)  # the issuer is its DID
             assert doc["id"].startswith("urn:uuid:")  # seeded: the pipeline adds no random id
             assert sample_credential(issuer, i) == doc
             digests.add(document_digest(doc))
@@ -88,3 +96,24 @@ def test_issuer_databases_are_separate_postgres_schemas(tmp_path: Path, pg_serve
         with contextlib.suppress(Exception), admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+def test_two_issuers_are_did_key_and_one_is_did_web_on_the_local_service() -> None:
+    from registry.signing.keys import signing_key
+
+    methods = {i.slug: i.did_method for i in ISSUERS}
+    assert sorted(methods.values()) == ["key", "key", "web"]
+    for issuer in ISSUERS:
+        seed = demo_signing_seed(issuer)
+        assert seed == demo_signing_seed(issuer) and len(seed) == 32  # fixed, like anvil's dev keys
+        if issuer.did_method == "key":
+            assert demo_did(issuer) == signing_key(seed).did and demo_did(issuer, port=1) == demo_did(issuer)
+        else:
+            assert demo_did(issuer, port=8123) == f"did:web:127.0.0.1%3A8123:issuers:{issuer.slug}"
+    assert len({demo_signing_seed(i) for i in ISSUERS}) == 3
+    web = next(i for i in ISSUERS if i.did_method == "web")
+    did = demo_did(web, port=9001)
+    doc = sample_credential(web, 4, did)
+    assert doc["issuer"]["id"] == doc["credentialSubject"]["achievement"]["creator"]["id"] == did
+    assert sample_credential(web, 4, did) == doc
+    assert document_digest(doc) != document_digest(sample_credential(web, 4, demo_did(web, port=9002)))

@@ -1,37 +1,18 @@
-"""Fixtures of the status list tests: databases on SQLite and PostgreSQL, a fresh anvil (as in
-tests/pipeline, whose kit is reused)."""
+"""Fixtures of the status list tests: the pipeline tests' databases (SQLite and PostgreSQL) and
+fresh anvil, reused from tests/pipeline/conftest.py (loaded by path: both files are "conftest")."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+_PIPELINE = Path(__file__).resolve().parent.parent / "pipeline"
+sys.path.insert(0, str(_PIPELINE))
+_spec = importlib.util.spec_from_file_location("pipeline_conftest", _PIPELINE / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+_pipeline = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_pipeline)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pipeline"))
-
-from pipeline_kit import Chain, drop_pg_schema, make_chain, new_pg_schema  # noqa: E402
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database URL: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
-        return
-    schema = new_pg_schema(request.getfixturevalue("pg_server"))
-    try:
-        yield schema.url
-    finally:
-        drop_pg_schema(schema)
-
-
-@pytest.fixture
-def chain() -> Iterator[Chain]:
-    """A fresh anvil + registry per test (stopped afterwards)."""
-    c = make_chain()
-    try:
-        yield c
-    finally:
-        c.node.stop()
+chain = _pipeline.chain
+db_url = _pipeline.db_url

@@ -1,5 +1,5 @@
-"""Helpers of the status list tests: an issuer whose credentials carry status entries (the intake
-wiring the lead adds: allocate, put the entries in the document, issue, bind), the CLI, the lists."""
+"""Helpers of the status list tests: an issuer whose credentials carry status entries (added by
+``registry issue`` itself: places allocated, entries in the document, bound), the CLI, the lists."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pipeline_kit import Chain, issuer_env, run_cli, write_docs  # noqa: E402
 from registry.core.status_list import Purpose, decode_list, get_bit  # noqa: E402
 from registry.db import open_database  # noqa: E402
 from registry.settings import load_settings  # noqa: E402
-from registry.status.allocate import Allocation, allocate, bind  # noqa: E402
+from registry.status.allocate import Allocation, lookup  # noqa: E402
 
 SEED = bytes(range(32))
 PUBLIC_URL = "https://registry.example"
@@ -78,21 +78,20 @@ def make_issuer(
     values = {**key, "public_url": PUBLIC_URL, **extra}
     env = issuer_env(chain.url, chain.registry.address, chain.issuer.key.hex(), data_dir, db_url, **values)
     settings = load_settings(database_url=db_url, data_dir=data_dir)
-    db = open_database(settings=settings)
-    allocs = allocate(db, n)
     docs_file = tmp / "docs.jsonl"
     docs = write_docs(docs_file, n, seed=tmp.name)
-    for doc, a in zip(docs, allocs, strict=True):
+    for doc in docs:
         if issuer_did:
             doc["issuer"] = {**doc["issuer"], "id": issuer_did}
-        doc["credentialStatus"] = a.credential_status(PUBLIC_URL, chain.issuer.address)
     docs_file.write_text("".join(json.dumps(d) + "\n" for d in docs))
     issuer = Issuer(chain, env, data_dir, db_url, {})
     out = json.loads(issuer.cli("issue", "--json", str(docs_file)).stdout)
     digests = [o["digest"] for o in out["results"]]
     assert len(digests) == n and all(o["status"] == "accepted" for o in out["results"]), out
-    bind(db, allocs, [bytes.fromhex(d[2:]) for d in digests])
+    db = open_database(settings=settings)
+    found = {d: lookup(db, bytes.fromhex(d[2:])) for d in digests}
     db.close()
-    issuer.allocations = dict(zip(digests, allocs, strict=True))
+    assert all(a is not None for a in found.values()), found
+    issuer.allocations = {d: a for d, a in found.items() if a is not None}
     issuer.cli("anchor", "--quiet")
     return issuer

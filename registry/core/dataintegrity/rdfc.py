@@ -162,12 +162,26 @@ class _SafeProcessor(_MemoProcessor):
         empty object, an object with only ``@id``, ``@value`` or ``@language``) is refused, as
         jsonld.js's safe mode refuses it: it would be signed by nothing."""
         out = super()._expand(active_ctx, active_property, element, options, *args, **kwargs)
+        if isinstance(out, dict) and isinstance(element, dict) \
+                and _free_floating(active_ctx, active_property) \
+                and len(out) <= self._empty_graph_properties(active_ctx, element, options):
+            out = None  # jsonld.js drops an object left empty at the top or in a graph
         if out is None and element is not None:
             shown = json.dumps(element, ensure_ascii=False, default=str)
             raise DataIntegrityError(
                 f"JSON-LD safe mode: {shown[:80]} under {active_property!r} would be dropped (it"
                 " becomes no RDF)", code=ErrorCode.JSONLD_ERROR, term=active_property)
         return out
+
+    def _empty_graph_properties(self, active_ctx: Any, element: dict[str, Any], options: Any) -> int:
+        """Properties jsonld.js leaves out of an expanded object: a graph container holding nothing
+        (pyld keeps them as ``[]``, which makes no RDF either way)."""
+        empty = [k for k, v in element.items() if isinstance(v, list) and _holds_nothing(v)]
+        if not empty:
+            return 0
+        if "@context" in element:
+            active_ctx = self._process_context(active_ctx, element["@context"], options)
+        return sum(1 for k in empty if _graph_container(active_ctx, k))
 
     def _create_node_map(self, input_: Any, graph_map: Any, active_graph: Any, issuer: Any,
                          active_subject: Any = None, active_property: Any = None, list_: Any = None) -> Any:
@@ -203,6 +217,24 @@ class _SafeProcessor(_MemoProcessor):
         elif out.get("type") == "literal":
             check_iri(out["datatype"], "datatype")
         return out
+
+
+def _free_floating(active_ctx: Any, active_property: Any) -> bool:
+    """Where jsonld.js drops a free-floating object: at the top, under ``@graph`` or a graph container."""
+    if active_property is None or active_property == "@graph":
+        return True
+    container = jsonld.JsonLdProcessor.get_context_value(active_ctx, active_property, "@container")
+    return "@graph" in (container or [])
+
+
+def _holds_nothing(value: Any) -> bool:
+    """``null``, or arrays holding only that: what expansion drops without a trace."""
+    return value is None or (isinstance(value, list) and all(_holds_nothing(v) for v in value))
+
+
+def _graph_container(active_ctx: Any, term: Any) -> bool:
+    container = jsonld.JsonLdProcessor.get_context_value(active_ctx, term, "@container") or []
+    return "@graph" in container and "@id" not in container and "@index" not in container
 
 
 def _registry_cause(exc: BaseException) -> RegistryError | None:
@@ -253,7 +285,7 @@ def _canonize(document: Mapping[str, Any], loader: StaticLoader, resolver: _Reso
         inner = _registry_cause(exc)
         if inner is not None:
             raise inner from exc
-        raise DataIntegrityError(f"JSON-LD processing failed: {_pyld_message(exc)}",
+        raise DataIntegrityError(f"JSON-LD processing failed: {pyld_message(exc)}",
                                  code=ErrorCode.JSONLD_ERROR) from exc
     if not isinstance(out, str):
         raise DataIntegrityError("canonicalization produced no N-Quads", code=ErrorCode.JSONLD_ERROR)
@@ -277,7 +309,7 @@ def expand(document: Mapping[str, Any], loader: StaticLoader | None = None, *,
     return list(out)
 
 
-def _pyld_message(exc: BaseException) -> str:
+def pyld_message(exc: BaseException) -> str:
     """The innermost message of a pyld error chain."""
     msgs: list[str] = []
     seen: BaseException | None = exc

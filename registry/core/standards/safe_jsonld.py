@@ -63,7 +63,7 @@ def undefined_terms(doc: Mapping[str, Any], loader: StaticLoader | None = None) 
         inner = _cause(exc, RegistryError)
         if isinstance(inner, RegistryError):
             raise inner from exc
-        return [("/@context", f"JSON-LD expansion failed: {_message(exc)}")]
+        return [("/@context", f"JSON-LD expansion failed: {rdfc.pyld_message(exc)[:300]}")]
     return _relative_iris(doc, expanded)
 
 
@@ -127,12 +127,3 @@ def find_pointer(node: Any, match: Callable[[str, Any], bool], path: str = "") -
             if found is not None:
                 return found
     return None
-
-
-def _message(exc: BaseException) -> str:
-    msgs: list[str] = []
-    seen: BaseException | None = exc
-    while seen is not None and len(msgs) < 6:
-        msgs.append(str(getattr(seen, "message", None) or seen).splitlines()[0])
-        seen = seen.__cause__ or getattr(seen, "cause", None)
-    return "; ".join(msgs)[:300]
