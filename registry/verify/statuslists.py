@@ -133,7 +133,9 @@ class StatusListReader:
             why = f"unexpected {type(exc).__name__}"
             return StatusList(url, problem=why, unreachable=True, fetched_at=now), self._failed()
         named = list_issuer_did(body)
-        did = self._did(named) if issuer is None or named == issuer else None
+        # a did:web is resolved only when it is the credential's issuer (did:key needs no I/O)
+        wanted = named == issuer or (named is not None and named.startswith("did:key:"))
+        did = self._did(named) if wanted else None
         lst = read_list(url, body, did, now, expected=issuer)
         if lst.problem is not None:
             return lst, self._failed()

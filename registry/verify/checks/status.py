@@ -291,7 +291,7 @@ def chain_says(view: ChainView, purpose: Purpose) -> bool:
 def _entry(prep: Prepared, view: ChainView, e: Entry, lst: StatusList | None, now: datetime) -> _Read:
     ours = registry_list(e, view.lookup.issuer)
     where = f"{e.purpose} list {e.list_url[:200]} (index {e.index})"
-    problem = _unusable(prep, e, lst, now)
+    problem = _unusable(prep, e, lst, now, ours)
     if problem is not None:
         if ours and (lst is None or lst.unreachable):
             return _Read(Outcome.skipped, f"The registry's {where} could not be read ({problem}); "
@@ -325,8 +325,10 @@ def _entry(prep: Prepared, view: ChainView, e: Entry, lst: StatusList | None, no
                  f"chain does not ({why}); the status cannot be told until they agree.", True)
 
 
-def _unusable(prep: Prepared, e: Entry, lst: StatusList | None, now: datetime) -> str | None:
-    """Why the list cannot answer for this entry, or None."""
+def _unusable(prep: Prepared, e: Entry, lst: StatusList | None, now: datetime, ours: bool) -> str | None:
+    """Why the list cannot answer for this entry, or None. A registry list of a credential whose
+    issuer is not a DID is signed by the registry's status key (docs/status-lists.md): its issuer
+    cannot be the credential's, and it is compared with the chain all the same."""
     if lst is None:
         return "this verifier reads no status lists"
     if lst.problem is not None:
@@ -334,8 +336,8 @@ def _unusable(prep: Prepared, e: Entry, lst: StatusList | None, now: datetime) -
     assert lst.bits is not None
     if lst.purpose != str(e.purpose):
         return f"its statusPurpose is {str(lst.purpose)[:40]!r}, not the entry's {str(e.purpose)!r}"
-    doc_issuer = did_of(prep.claimed_issuer) if prep.claimed_issuer else None
-    if lst.issuer is None or did_of(lst.issuer) != doc_issuer:
+    doc_issuer = list_owner(prep)
+    if (doc_issuer is not None or not ours) and (lst.issuer is None or did_of(lst.issuer) != doc_issuer):
         return (f"it is issued by {str(lst.issuer)[:200]}, not by the credential's issuer "
                 f"{str(prep.claimed_issuer)[:200]}")
     if lst.valid_from is not None and now < lst.valid_from:
