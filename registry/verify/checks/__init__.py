@@ -10,6 +10,9 @@ Where each concern lives:
   :class:`~registry.verify.reader.ChainView`);
 * :mod:`.signature` - ``signature``: the issuer's Data Integrity proofs against its DID document
   (did:key derived, did:web fetched by the caller through :mod:`registry.dids`);
+* :mod:`.status` - ``credential_status``: the credential's Bitstring Status List entries read
+  from their verified lists (fetched by :mod:`registry.verify.statuslists`), the registry's own
+  lists checked against the chain;
 * :mod:`.validity` - ``validity_window``: the credential's own period at the time of the verdict;
 * :mod:`.words` - how checks and times are written.
 
