@@ -67,8 +67,12 @@ def _unsigned_docs(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def _signed_docs(n: int, did: str) -> list[dict[str, Any]]:
-    """Open Badges 3.0 samples of a did:key issuer, each signed with eddsa-rdfc-2022."""
+PUBLIC_URL = "https://registry.bench.example"
+
+
+def _signed_docs(n: int, did: str, status_of: Any = None) -> list[dict[str, Any]]:
+    """Open Badges 3.0 samples of a did:key issuer, each signed with eddsa-rdfc-2022 (with
+    ``status_of(i)``, the ``credentialStatus`` of credential ``i``, inside the signature)."""
     from registry.core.dataintegrity.eddsa_rdfc_2022 import create_proof
     from registry.core.samples import sample_badge
     from registry.signing.keys import signing_key
@@ -77,32 +81,75 @@ def _signed_docs(n: int, did: str) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         doc = sample_badge(i, issuer_id=did, issuer_name="Bench University")
+        if status_of is not None:
+            doc["credentialStatus"] = status_of(i)
         doc["proof"] = [create_proof(doc, SIGNING_SEED, vm, "2026-12-01T00:00:00Z")]
         out.append(doc)
     return out
 
 
-def anchor_credentials(rpc_url: str, n: int, sign: bool = False) -> tuple[str, list[bytes]]:
+def _status_of(issuer: str) -> Any:
+    """Credential ``i``'s two status entries in list 0 of ``issuer`` (indexes 2i and 2i+1)."""
+    from registry.core.status_list import Entry, Purpose
+    from registry.status.allocate import list_url
+
+    def entries(i: int) -> list[dict[str, Any]]:
+        return [Entry(list_url(PUBLIC_URL, issuer, 0, p), 2 * i + k, p).to_json()
+                for k, p in enumerate((Purpose.revocation, Purpose.suspension))]
+
+    return entries
+
+
+def publish_empty_lists(folder: Path, issuer: str, block: int) -> None:
+    """Both lists of ``issuer`` (no bit set: nothing is revoked on chain), signed by its did:key,
+    in the published folder ``registry serve`` reads with ``REGISTRY_VERIFY_STATUS_LOCAL``."""
+    from registry.core.cid import cid_for_bytes
+    from registry.core.dataintegrity.eddsa_rdfc_2022 import create_proof
+    from registry.core.status_list import Purpose, empty_bits, list_credential
+    from registry.signing.keys import signing_key
+    from registry.status import published
+    from registry.status.allocate import list_url
+
+    key = signing_key(SIGNING_SEED)
+    for purpose in Purpose:
+        cred = list_credential(list_url=list_url(PUBLIC_URL, issuer, 0, purpose), issuer=key.did,
+                               purpose=purpose, bits=empty_bits(), valid_from="2026-01-01T00:00:00Z",
+                               valid_until="2099-01-01T00:00:00Z", block=block)
+        cred["proof"] = create_proof(cred, SIGNING_SEED, key.verification_method, "2026-01-01T00:00:00Z")
+        data = json.dumps(cred).encode()
+        record = published.VersionRecord(1, block, cid_for_bytes(data), cred["validFrom"], cred["validUntil"])
+        where = published.list_dir(folder, issuer, 0, purpose)
+        published.write_version(where, record, data)
+        published.write_index(where, [record])
+
+
+def anchor_credentials(
+    rpc_url: str, n: int, sign: bool = False, status_dir: Path | None = None
+) -> tuple[str, list[bytes]]:
     """Deploy a registry, anchor ``n`` credentials in one batch; return (registry ref, JSON bodies).
 
     With ``sign`` the issuer is registered with its did:key and every credential carries its
-    eddsa-rdfc-2022 signature before the anchor proof.
+    eddsa-rdfc-2022 signature before the anchor proof. With ``status_dir`` (implies ``sign``) each
+    credential also carries two Bitstring Status List entries whose lists are published there.
     """
     from registry.signing.keys import signing_key
 
     w3 = connect(rpc_url)
     admin, issuer = Account.from_key(DEV_KEYS[0]), Account.from_key(DEV_KEYS[1])
     reg = RegistryContract(w3, deploy_registry(w3, admin))
-    uri = signing_key(SIGNING_SEED).did if sign else "https://bench.example"
+    uri = signing_key(SIGNING_SEED).did if sign or status_dir is not None else "https://bench.example"
     send(w3, admin, reg.functions.registerIssuer(issuer.address, "Bench University", uri))
     registry = format_registry(int(w3.eth.chain_id), str(reg.address))
-    docs = _signed_docs(n, uri) if sign else _unsigned_docs(n)
+    status_of = _status_of(issuer.address) if status_dir is not None else None
+    docs = _signed_docs(n, uri, status_of) if sign or status_of else _unsigned_docs(n)
     digests = [document_digest({k: v for k, v in d.items() if k != "proof"}) for d in docs]
     tree = MerkleTree.build(digests)
     manifest = Manifest.from_tree(registry, issuer.address, tree)
     mcid = cid_for_bytes(manifest.to_bytes())
     receipt = send(w3, issuer, reg.functions.anchor(tree.root, n, mcid))
     ts = int(w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+    if status_dir is not None:
+        publish_empty_lists(status_dir, issuer.address, int(receipt["blockNumber"]))
     bodies = []
     for i, d in enumerate(docs):
         proof = AnchorProof(
@@ -124,7 +171,8 @@ def anchor_credentials(rpc_url: str, n: int, sign: bool = False) -> tuple[str, l
 class Server:
     """``registry serve`` in its own process group on 127.0.0.1."""
 
-    def __init__(self, rpc_url: str, registry: str, workers: int, staleness: float, data_dir: Path) -> None:
+    def __init__(self, rpc_url: str, registry: str, workers: int, staleness: float, data_dir: Path,
+                 status_dir: Path | None = None) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
         env.update(
@@ -138,6 +186,9 @@ class Server:
                 "REGISTRY_DATA_DIR": str(data_dir),
             }
         )
+        if status_dir is not None:  # the registry's own lists, read from the published folder
+            env.update(REGISTRY_PUBLIC_URL=PUBLIC_URL, REGISTRY_VERIFY_STATUS_LOCAL="true",
+                       REGISTRY_STATUS_LISTS_DIR=str(status_dir))
         cmd = [
             sys.executable,
             "-c",
@@ -268,6 +319,8 @@ def main() -> None:
         help="warm-up requests per credential and worker (the kernel spreads connections unevenly)",
     )
     ap.add_argument("--figures", default="warm,cold", help="comma-separated: warm, cold")
+    ap.add_argument("--status", action="store_true",
+                    help="signed credentials with Bitstring Status List entries (lists read and checked)")
     ap.add_argument("--sign", action="store_true",
                     help="Open Badges 3.0 credentials signed by a did:key issuer (eddsa-rdfc-2022)")
     args = ap.parse_args()
@@ -275,11 +328,13 @@ def main() -> None:
 
     anvil = start_anvil()
     try:
-        registry, bodies = anchor_credentials(anvil.url, args.credentials, args.sign)
+        status_tmp = tempfile.TemporaryDirectory(prefix="bench-status-") if args.status else None
+        status_dir = Path(status_tmp.name) if status_tmp else None
+        registry, bodies = anchor_credentials(anvil.url, args.credentials, args.sign, status_dir)
         with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
             for figure in args.figures.split(","):
                 staleness = 15.0 if figure == "warm" else 0.0
-                server = Server(anvil.url, registry, args.workers, staleness, Path(tmp))
+                server = Server(anvil.url, registry, args.workers, staleness, Path(tmp), status_dir)
                 try:
                     if figure == "warm":  # touch every credential on every worker
                         asyncio.run(
@@ -302,7 +357,8 @@ def main() -> None:
                     "workers": args.workers,
                     "connections": args.connections,
                     "credentials": len(bodies),
-                    "signed": args.sign,
+                    "signed": args.sign or args.status,
+                    "status_lists": args.status,
                     "cache_staleness_s": staleness,
                     "cpus": os.cpu_count(),
                     **res,
