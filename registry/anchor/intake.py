@@ -192,18 +192,21 @@ def iter_items(
 # per-document work (pure apart from the uuid)
 
 
-def prepare(
-    item: Item,
-    *,
-    max_bytes: int,
-    max_depth: int,
-    strict: bool,
-    issuer_id: str | None = None,
-    allow_vc1: bool = False,
-    signer: SigningKey | None = None,
-    created: str | CreatedFn | None = None,
-    status: StatusSlot | None = None,
-) -> Prepared | Outcome:
+@dataclass(frozen=True)
+class Rules:
+    """How every document of a run is read, checked and signed (picklable: worker processes get
+    it whole; the signing key's repr hides its seed)."""
+
+    max_bytes: int = 1024 * 1024
+    max_depth: int = 64
+    strict: bool = False
+    issuer_id: str | None = None
+    allow_vc1: bool = False
+    signer: SigningKey | None = None
+    created: str | CreatedFn | None = None
+
+
+def prepare(item: Item, rules: Rules, status: StatusSlot | None = None) -> Prepared | Outcome:
     """Parse strictly, validate, add status entries and an ``id`` when missing, sign, canonicalize
     and digest one document.
 
@@ -219,17 +222,7 @@ def prepare(
     :class:`Outcome` with a code.
     """
     try:
-        return _prepare(
-            item,
-            max_bytes=max_bytes,
-            max_depth=max_depth,
-            strict=strict,
-            issuer_id=issuer_id,
-            allow_vc1=allow_vc1,
-            signer=signer,
-            created=created,
-            status=status,
-        )
+        return _prepare(item, rules, status)
     except RegistryError as exc:
         return Outcome(item.source, "rejected", code=exc.code, reason=_one_line(exc.message))
     except (ValueError, TypeError, OverflowError, RecursionError, UnicodeError) as exc:
@@ -241,18 +234,7 @@ def prepare(
         )
 
 
-def _prepare(
-    item: Item,
-    *,
-    max_bytes: int,
-    max_depth: int,
-    strict: bool,
-    issuer_id: str | None,
-    allow_vc1: bool = False,
-    signer: SigningKey | None = None,
-    created: str | CreatedFn | None = None,
-    status: StatusSlot | None = None,
-) -> Prepared | Outcome:
+def _prepare(item: Item, rules: Rules, status: StatusSlot | None) -> Prepared | Outcome:
     from registry.core.canonical import canonical_bytes, load_document, sha256
     from registry.core.cid import cid_from_digest
     from registry.core.credential import ensure_id, validate_credential
@@ -260,8 +242,10 @@ def _prepare(
     from registry.signing.signer import check_issuer, created_for, sign
     from registry.status.allocate import with_status
 
+    issuer_id, signer = rules.issuer_id, rules.signer
+
     try:
-        doc = load_document(item.data, max_bytes=max_bytes, max_depth=max_depth)
+        doc = load_document(item.data, max_bytes=rules.max_bytes, max_depth=rules.max_depth)
         source_canonical = canonical_bytes(doc)
         proof = doc.get("proof")
         others = (
@@ -270,7 +254,8 @@ def _prepare(
             else [p for p in (proof if isinstance(proof, list) else [proof]) if not _is_anchor(p)]
         )
         # validated as given, signatures included; an unsigned document gets its id below
-        info = validate_credential(doc, strict=strict, allow_vc1=allow_vc1, will_add_id=not others)
+        info = validate_credential(doc, strict=rules.strict, allow_vc1=rules.allow_vc1,
+                                   will_add_id=not others)
         claimed = info.issuer
         if issuer_id is not None and claimed is not None and not issuer_id_matches(claimed, issuer_id):
             return Outcome(
@@ -311,7 +296,7 @@ def _prepare(
         if signer is not None and not others:
             # what is written out is the canonical JSON: sign exactly that document
             body = json.loads(canon)
-            signed = sign(body, signer, created_for(body, created))
+            signed = sign(body, signer, created_for(body, rules.created))
             extra = json.dumps([signed], ensure_ascii=False)
         cred_id = with_id.get("id")
         return Prepared(
@@ -356,30 +341,14 @@ def _one_line(s: str, limit: int = 500) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-WorkerArgs = tuple[
-    list[Item], int, int, bool, "str | None", bool, "SigningKey | None", "str | CreatedFn | None",
-    "list[StatusSlot | None]", Any,
-]
+WorkerArgs = tuple[list[Item], Rules, "list[StatusSlot | None]", Any]
 
 
 def _prepare_many(args: WorkerArgs) -> list[Prepared | Outcome]:
     """Worker process: prepare (and sign) documents, and pin them too when handed a (picklable)
     store. The signing key travels in ``args`` (its repr hides the seed), never in a global."""
-    items, max_bytes, max_depth, strict, issuer_id, allow_vc1, signer, created, slots, store = args
-    out = [
-        prepare(
-            i,
-            max_bytes=max_bytes,
-            max_depth=max_depth,
-            strict=strict,
-            issuer_id=issuer_id,
-            allow_vc1=allow_vc1,
-            signer=signer,
-            created=created,
-            status=slot,
-        )
-        for i, slot in zip(items, slots, strict=True)
-    ]
+    items, rules, slots, store = args
+    out = [prepare(i, rules, slot) for i, slot in zip(items, slots, strict=True)]
     if store is not None:
         _put_batch(store, [p for p in out if isinstance(p, Prepared)])
     return out
@@ -506,26 +475,16 @@ class Intake:
     def _prepared_chunks(self, items: Iterable[Item | Outcome]) -> Iterator[list[Prepared | Outcome]]:
         from registry.signing.signer import now_created
 
+        def rules() -> Rules:  # per chunk: the signatures' time is the chunk's unless fixed
+            created = self.created if self.created is not None else now_created()
+            return Rules(self.max_bytes, self.max_depth, self.strict, self.issuer_id, self.allow_vc1,
+                         self.signer, created)
+
         if self.workers == 1:
             for chunk in _chunks(items, self.chunk_size):
-                created = self.created if self.created is not None else now_created()
+                chunk_rules = rules()
                 slots = iter(self._status_slots([i for i in chunk if isinstance(i, Item)]))
-                yield [
-                    i
-                    if isinstance(i, Outcome)
-                    else prepare(
-                        i,
-                        max_bytes=self.max_bytes,
-                        max_depth=self.max_depth,
-                        strict=self.strict,
-                        issuer_id=self.issuer_id,
-                        allow_vc1=self.allow_vc1,
-                        signer=self.signer,
-                        created=created,
-                        status=next(slots),
-                    )
-                    for i in chunk
-                ]
+                yield [i if isinstance(i, Outcome) else prepare(i, chunk_rules, next(slots)) for i in chunk]
             return
         from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -537,20 +496,10 @@ class Intake:
 
         def submit(chunk: list[Item | Outcome]) -> Job:
             plain = [i for i in chunk if isinstance(i, Item)]
-            slots = self._status_slots(plain)
-            params = (
-                self.max_bytes,
-                self.max_depth,
-                self.strict,
-                self.issuer_id,
-                self.allow_vc1,
-                self.signer,
-                self.created if self.created is not None else now_created(),
-            )
-            return chunk, [
-                pool.submit(_prepare_many, (plain[k : k + sub], *params, slots[k : k + sub], worker_store))
-                for k in range(0, len(plain), sub)
-            ]
+            slots, chunk_rules = self._status_slots(plain), rules()
+            parts = [(plain[k : k + sub], chunk_rules, slots[k : k + sub], worker_store)
+                     for k in range(0, len(plain), sub)]
+            return chunk, [pool.submit(_prepare_many, part) for part in parts]
 
         def collect(job: Job) -> list[Prepared | Outcome]:
             chunk, futures = job

@@ -75,17 +75,14 @@ def test_issue_rejects_documents_of_another_issuer_using_the_registered_uri(
     ],
 )
 def test_intake_follows_the_verifiers_issuer_rule(claimed: str, accepted: bool) -> None:
-    from registry.anchor.intake import Item, Outcome, prepare
+    from registry.anchor.intake import Item, Outcome, Rules, prepare
     from registry.core.formats import issuer_id_matches
 
     doc = badge(7, seed="rule")
     doc["issuer"] = {**doc["issuer"], "id": claimed}
     got = prepare(
         Item("doc", json.dumps(doc).encode()),
-        max_bytes=1 << 20,
-        max_depth=64,
-        strict=False,
-        issuer_id="https://uni.example",
+        Rules(max_bytes=1 << 20, max_depth=64, strict=False, issuer_id="https://uni.example"),
     )
     rejected = isinstance(got, Outcome) and got.code == "issuer_mismatch"
     assert rejected is not accepted

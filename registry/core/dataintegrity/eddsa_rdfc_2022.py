@@ -112,16 +112,23 @@ def _proofs_of(document: Mapping[str, Any]) -> list[Any]:
     return list(proof) if isinstance(proof, list) else [proof]
 
 
-def _check_context(document: Mapping[str, Any], proof: Mapping[str, Any]) -> Any:
-    """The document's @context, after checking it starts with the proof's own @context, if any."""
+def proof_context(document: Mapping[str, Any], proof: Mapping[str, Any]) -> Any:
+    """The @context a proof is checked in: the document's, or the proof's own when the document's
+    starts with it; None when the proof names a context the document does not start with."""
     doc_ctx = document.get("@context")
     if "@context" not in proof:
         return doc_ctx
     want = proof["@context"] if isinstance(proof["@context"], list) else [proof["@context"]]
     have = doc_ctx if isinstance(doc_ctx, list) else [doc_ctx]
-    if have[:len(want)] != want:
+    return proof["@context"] if have[: len(want)] == want else None
+
+
+def _check_context(document: Mapping[str, Any], proof: Mapping[str, Any]) -> Any:
+    """:func:`proof_context`, refusing a proof whose @context the document does not start with."""
+    context = proof_context(document, proof)
+    if context is None and "@context" in proof:
         raise _fail("the document's @context does not start with the proof's @context")
-    return proof["@context"]
+    return context
 
 
 def verify_one(document: Mapping[str, Any], proof: Mapping[str, Any], resolver: PublicKeyResolver, *,

@@ -32,6 +32,7 @@ from registry.core.dataintegrity.eddsa_rdfc_2022 import (
     PROOF_TYPE,
     hash_data,
     proof_configuration,
+    proof_context,
     transform,
 )
 from registry.dids.document import (
@@ -138,7 +139,7 @@ def _prepare_one(body: Mapping[str, Any], p: Mapping[str, Any], issuer: str | No
             )
         if not is_did(issuer) or did_of(vm) != did_of(issuer):
             return SignedProof(label, True, vm, signature=signature)  # fails in signature_check
-        context = _context(body, p)
+        context = proof_context(body, p)
         if context is None:
             return SignedProof(label, True, vm, problem="names a @context the document does not start with")
         unsecured = {**body, "@context": context}
@@ -149,16 +150,6 @@ def _prepare_one(body: Mapping[str, Any], p: Mapping[str, Any], issuer: str | No
             return SignedProof(label, False, vm, unchecked_why=exc.message)
         return SignedProof(label, True, vm, problem=f"cannot be checked: {exc.message}")
     return SignedProof(label, True, vm, data=data, signature=signature)
-
-
-def _context(body: Mapping[str, Any], p: Mapping[str, Any]) -> Any:
-    """The @context the proof is checked in: the document's, or the proof's when it is a prefix."""
-    doc_ctx = body.get("@context")
-    if "@context" not in p:
-        return doc_ctx
-    want = p["@context"] if isinstance(p["@context"], list) else [p["@context"]]
-    have = doc_ctx if isinstance(doc_ctx, list) else [doc_ctx]
-    return p["@context"] if have[: len(want)] == want else None
 
 
 @lru_cache(maxsize=1024)
