@@ -186,7 +186,7 @@ class Template:
         """The credential for one row; raises :class:`CellError` naming the column at fault."""
         context: dict[str, Any] = {k: Cell(v, k) for k, v in cells.items() if v != ""}
         context.update(builtins)
-        return _walk(self.document, self._compiled, context)
+        return _walk(self.document, self._compiled, context, frozenset(cells))
 
 
 def load_template(name: str, data: bytes) -> Template:
@@ -255,18 +255,20 @@ def _strings(value: Any) -> list[str]:
     return out
 
 
-def _walk(value: Any, compiled: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+def _walk(
+    value: Any, compiled: Mapping[str, Any], context: Mapping[str, Any], columns: frozenset[str]
+) -> Any:
     if isinstance(value, str):
         tpl = compiled.get(value)
-        return value if tpl is None else _render_one(tpl, context)
+        return value if tpl is None else _render_one(tpl, context, columns)
     if isinstance(value, dict):
-        return {k: _walk(v, compiled, context) for k, v in value.items()}
+        return {k: _walk(v, compiled, context, columns) for k, v in value.items()}
     if isinstance(value, list):
-        return [_walk(v, compiled, context) for v in value]
+        return [_walk(v, compiled, context, columns) for v in value]
     return value
 
 
-def _render_one(tpl: Any, context: Mapping[str, Any]) -> str:
+def _render_one(tpl: Any, context: Mapping[str, Any], columns: frozenset[str]) -> str:
     try:
         out = str(tpl.render(context))
     except CellError:
@@ -274,7 +276,7 @@ def _render_one(tpl: Any, context: Mapping[str, Any]) -> str:
     except UndefinedError as exc:
         m = _UNDEFINED.search(str(exc))
         col = m.group(1) if m else None
-        if col is not None and col not in BUILTINS:
+        if col is not None and col in columns:
             raise CellError(col, ErrorCode.EMPTY_CELL, "empty (the template needs a value)") from None
         raise CellError(None, ErrorCode.TEMPLATE_REFUSED, f"placeholder refused: {exc}") from None
     except SecurityError as exc:
