@@ -81,7 +81,15 @@ def issue(
             raise InputError(
                 "give documents to issue, or --template and --roster", code=ErrorCode.INVALID_INPUT
             )
-        issuing.issue(paths, as_json, workers, strict, allow_vc1, sign, require_signature)
+        issuing.issue(
+            paths=paths,
+            as_json=as_json,
+            workers=workers,
+            strict=strict,
+            allow_vc1=allow_vc1,
+            sign=sign,
+            require_signature=require_signature,
+        )
         return
     if template is None or roster is None or paths:
         raise InputError(
@@ -406,16 +414,26 @@ def anchor(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress messages"),
 ) -> None:
     """Seal queued credentials into batches, anchor them on chain and write the proof files."""
+    kw: dict[str, Any] = dict(
+        watch=watch,
+        as_json=as_json,
+        batch_size=batch_size,
+        max_wait=max_wait,
+        confirmations=confirmations,
+        output=output,
+        node_timeout=node_timeout,
+        quiet=quiet,
+    )
     bar = None
     if not (watch or as_json or quiet) and err.is_terminal:
         bar = _anchor_bar()
     if bar is None:
-        issuing.anchor(watch, as_json, batch_size, max_wait, confirmations, output, node_timeout, quiet)
+        issuing.anchor(**kw)
         return
     progress, stop = bar
     with progress:
         try:
-            issuing.anchor(watch, as_json, batch_size, max_wait, confirmations, output, node_timeout, quiet)
+            issuing.anchor(**kw)
         finally:
             stop.set()
 
@@ -460,7 +478,7 @@ def status(
 ) -> None:
     """Where credentials and batches stand; roster runs and corrections."""
     if digest is not None:
-        issuing.status(digest, as_json, offline)
+        issuing.status(digest=digest, as_json=as_json, offline=offline)
         return
     from registry.anchor import manage
     from registry.db import open_database
