@@ -197,6 +197,13 @@ class Settings(BaseSettings):
         default=False,
         description="read lists under REGISTRY_PUBLIC_URL/status/ from status_lists_dir, not over HTTP",
     )
+    # issue 15 (roster): bounds of `registry issue --template --roster` (registry/roster)
+    roster_max_rows: int = Field(
+        default=100_000, gt=0, le=1_000_000, description="most data rows of a roster"
+    )
+    roster_max_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="largest roster file (CSV, or XLSX compressed)"
+    )
 
     @classmethod
     def settings_customise_sources(
