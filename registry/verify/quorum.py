@@ -214,8 +214,9 @@ class QuorumClient:
         allow_minority: bool = False,
     ) -> None:
         names = [safe_url(u) for u in urls]
-        if len(set(names)) != len(names):
-            raise ValueError("the same endpoint is listed twice: it would vote twice")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} is listed twice: it would vote twice")
         self.k = quorum if quorum is not None else majority(len(urls))
         check_quorum(len(urls), self.k, allow_minority=allow_minority)
         self.endpoints = [RpcClient(u, timeout=timeout) for u in urls]

@@ -315,6 +315,16 @@ def test_the_service_reads_through_the_quorum(
         with serve_app(create_app(settings)) as url:
             r = httpx.post(url + "/api/v1/verify", content=json.dumps(revoked), headers=JSON, timeout=30)
         assert r.status_code == 200 and r.json()["status"] == "revoked"
+    with proxies(anvil.url, SAYS_NOT_REVOKED, SAYS_SUSPENDED, HONEST) as ps:
+        settings = load_settings(
+            rpc_urls=[p.url for p in ps], trusted_registries=[env.registry], data_dir=tmp_path / ".registry"
+        )
+        with serve_app(create_app(settings)) as url:
+            r = httpx.post(url + "/api/v1/verify", content=json.dumps(revoked), headers=JSON, timeout=30)
+        assert r.status_code == 503 and r.json()["status"] == "indeterminate"
+        anchored = next(c for c in r.json()["checks"] if c["name"] == "anchored")
+        assert set(anchored["details"]["endpoints"]) == {safe_url(p.url) for p in ps}
+        assert "secret-key" not in r.text
 
 
 @pytest.fixture
