@@ -9,6 +9,7 @@ endpoints (never their secrets); a broken endpoint only fails to vote.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -151,7 +152,7 @@ def test_two_liars_that_disagree_are_indeterminate_naming_every_endpoint(
     [
         ((None, None), "cannot reach the chain node"),
         ((RATE_LIMITED, None), "answered HTTP 429"),
-        ((SLOW, RATE_LIMITED), "ReadTimeout"),
+        ((SLOW, RATE_LIMITED), "ReadTimeout|no answer within 1.5 s"),  # whichever bound fires first
         ((GARBAGE, None), "not JSON"),
     ],
 )
@@ -164,7 +165,7 @@ def test_too_few_answers_are_indeterminate_naming_the_endpoints(
         urls = [p.url for p in ps] + [down_url() for s in broken if s is None]
         message, endpoints = _chain_error(_verify(urls, env, config, revoked))
         assert "too few" in message or "no quorum of 2" in message
-        assert what in message
+        assert re.search(what, message), message
         assert not endpoints[safe_url(urls[0])].startswith("failed")  # the honest one answered
         for u in urls[1:]:
             assert endpoints[safe_url(u)].startswith("failed: ") and safe_url(u) in message
