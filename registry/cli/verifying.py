@@ -25,7 +25,9 @@ _ICONS = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "-"}
 def _verify(
     file: Path = typer.Argument(..., help="credential JSON file ('-' reads standard input)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
-    rpc_url: str | None = typer.Option(None, "--rpc-url", help="EVM JSON-RPC URL"),
+    rpc_url: str | None = typer.Option(
+        None, "--rpc-url", help="EVM JSON-RPC URL (one endpoint: replaces REGISTRY_RPC_URLS)"
+    ),
     contract: str | None = typer.Option(None, "--contract", help="registry contract address"),
     trusted: list[str] | None = typer.Option(
         None, "--trusted", help="trusted registry eip155:<chainId>:<address> (repeatable)"
@@ -52,6 +54,8 @@ def _verify(
         verify_require_signature=True if require_signature else None,
         verify_require_did_web=True if require_domain else None,
     )
+    if rpc_url:  # one endpoint named on the command line replaces REGISTRY_RPC_URLS for this run
+        s = s.model_copy(update={"rpc_urls": [], "rpc_quorum": None})
     try:
         data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
     except OSError as exc:
