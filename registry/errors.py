@@ -141,6 +141,10 @@ class ErrorCode(StrEnum):
     STATUS_LIST_NOT_FOUND = "status_list_not_found", ExitCode.FAILED, 404
     # issue 13 part I (verify-status): the verifier reads credentialStatus (registry.net)
     FETCH_FAILED = "fetch_failed", *_STORE
+    # issue 14 items 4-5 (vcapi): W3C VC-API requests and bulk verification (registry.verify.bulk)
+    BAD_REQUEST = "bad_request", ExitCode.INPUT, 400  # a VC-API request the spec calls invalid input
+    BULK_LIMIT = "bulk_limit", ExitCode.INPUT, 413  # too many files / bytes in one bulk verification
+    ARCHIVE_REFUSED = "archive_refused", *_INPUT  # a ZIP (member) that is not opened: bomb, nested, ...
 
 
 class RegistryError(Exception):
