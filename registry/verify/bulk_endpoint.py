@@ -51,7 +51,8 @@ def _plan(uploads: list[UploadFile], limits: BulkLimits) -> tuple[list[Item], li
     items: list[Item] = []
     skipped: list[str] = []
     for up in uploads:
-        size = up.size if up.size is not None else 0
+        up.file.seek(0, 2)  # the bytes received, whatever the part's headers said
+        size = up.file.tell()
         got, skip = plan_file(up.filename or "(unnamed)", up.file, size, limits)
         items += got
         skipped += skip

@@ -33,6 +33,7 @@ from registry.verify.vcapi_map import (
 )
 
 PURPOSE = "authentication"
+MAX_PROOFS = 4  # each proof canonicalizes the whole presentation (milliseconds per credential)
 Resolve = Callable[[str], DidResult]
 
 
@@ -232,6 +233,16 @@ def check_presentation(
                 "established (send it as `presentation` to check only its credentials)",
             )
         )
+    if len(proofs) > MAX_PROOFS:
+        check.errors.append(
+            _problem(
+                PROOF_ERROR,
+                "Too many proofs",
+                f"the presentation has {len(proofs)} proofs; at most {MAX_PROOFS} are checked, so none was",
+            )
+        )
+        check.proofs = [ProofResult(verified=False, input=p) for p in proofs[:MAX_PROOFS]]
+        return check
     check.proofs = [_one(presentation, p, challenge, domain, resolve, now, check) for p in proofs]
     checked = [p.input for p in check.proofs if not any(d.type == NOT_CHECKED for d in p.problemDetails)]
     if challenge is not None:

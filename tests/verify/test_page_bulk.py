@@ -79,8 +79,8 @@ def _done(page: Page) -> int:
     return int(page.get_attribute("body", "data-bulk-done") or 0)
 
 
-def _drop(page: Page, files: list[tuple[str, bytes, str]]) -> None:
-    """Drop ``files`` (name, bytes, type) on the bulk drop zone, as a person's drag and drop does."""
+def _drop(page: Page, files: list[tuple[str, bytes, str]], zone: str = "#bulk-drop") -> None:
+    """Drop ``files`` (name, bytes, type) on a drop zone, as a person's drag and drop does."""
     items = [{"name": n, "b64": base64.b64encode(d).decode(), "type": t} for n, d, t in files]
     transfer = page.evaluate_handle(
         """(items) => {
@@ -93,8 +93,8 @@ def _drop(page: Page, files: list[tuple[str, bytes, str]]) -> None:
         }""",
         items,
     )
-    page.dispatch_event("#bulk-drop", "dragenter", {"dataTransfer": transfer})
-    page.dispatch_event("#bulk-drop", "drop", {"dataTransfer": transfer})
+    page.dispatch_event(zone, "dragenter", {"dataTransfer": transfer})
+    page.dispatch_event(zone, "drop", {"dataTransfer": transfer})
 
 
 def _table(page: Page) -> list[dict[str, str]]:
@@ -185,3 +185,18 @@ def test_bulk_drop_and_zip(page: Page, env: Env, batch: Batch, tmp_path: Path) -
     shots = os.environ.get("REGISTRY_SCREENSHOT_DIR")
     if shots:
         page.screenshot(path=str(Path(shots) / "verify-page-bulk.png"), full_page=True)
+
+
+def test_several_files_on_the_single_file_zone_go_to_the_table(page: Page, batch: Batch) -> None:
+    before = _done(page)
+    two = [(f"{i}.json", json.dumps(batch.credentials[i]).encode(), "application/json") for i in range(2)]
+    _drop(page, two, zone="#drop")
+    _wait(page, before)
+    assert [(r["file"], r["status"]) for r in _table(page)] == [("0.json", "valid"), ("1.json", "valid")]
+    assert page.get_attribute("body", "data-done") is None  # the single-file view did not run
+    assert page.is_hidden("#result")
+    one = [("only.json", json.dumps(batch.credentials[2]).encode(), "application/json")]
+    _drop(page, one, zone="#drop")  # one credential file: the single-file view, as before
+    page.wait_for_selector('body[data-done="1"]', state="attached", timeout=20000)
+    assert page.get_attribute("#verdict", "data-status") == "valid" and page.is_visible("#result")
+    assert _done(page) == before + 1  # the table was not touched

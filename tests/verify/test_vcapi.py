@@ -310,6 +310,16 @@ def test_oracle_presentation_verifies_and_wrong_challenge_does_not(api: httpx.Cl
     assert body["results"]["credentials"][2]["verified"] is True  # the credential itself is genuine
     assert any(e["title"] == "Signature does not verify" for e in body["errors"])
 
+    many = copy.deepcopy(vp)  # each proof canonicalizes the whole presentation: a few at most
+    many["proof"] = [vp["proof"]] * 5
+    body = ours(many, challenge=CHALLENGE, domain=DOMAIN)
+    assert body["verified"] is False and any(e["title"] == "Too many proofs" for e in body["errors"])
+    two = copy.deepcopy(vp)  # a proof set: every proof must verify
+    two["proof"] = [vp["proof"], {**vp["proof"], "proofValue": "z" + "1" * 87}]
+    body = ours(two, challenge=CHALLENGE, domain=DOMAIN)
+    assert [p["verified"] for p in body["results"]["presentation"]["proof"]] == [True, False]
+    assert body["verified"] is False
+
     other_holder = copy.deepcopy(vp)
     other_holder["holder"] = "did:example:someone-else"
     body = ours(other_holder, challenge=CHALLENGE, domain=DOMAIN)
