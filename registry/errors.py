@@ -157,6 +157,10 @@ class ErrorCode(StrEnum):
     NOT_DISCARDABLE = "not_discardable", ExitCode.FAILED, 409
     CORRECTION_REFUSED = "correction_refused", ExitCode.FAILED, 409
     CORRECTION_PENDING = "correction_pending", ExitCode.FAILED, 409
+    # issue 14 items 4-5 (vcapi): W3C VC-API requests and bulk verification (registry.verify.bulk)
+    BAD_REQUEST = "bad_request", ExitCode.INPUT, 400  # a VC-API request the spec calls invalid input
+    BULK_LIMIT = "bulk_limit", ExitCode.INPUT, 413  # too many files / bytes in one bulk verification
+    ARCHIVE_REFUSED = "archive_refused", *_INPUT  # a ZIP (member) that is not opened: bomb, nested, ...
 
 
 class RegistryError(Exception):

@@ -264,6 +264,31 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise PydanticCustomError("rpc_quorum", str(exc)) from None
         return value
+    # issue 14 items 4-5 (vcapi): W3C VC-API and bulk verification (docs/verification.md)
+    vcapi_max_credentials: int = Field(
+        default=50, gt=0, le=1000, description="credentials in one presentation at /presentations/verify"
+    )
+    bulk_max_files: int = Field(
+        default=200,
+        gt=0,
+        le=10_000,
+        description="credentials in one bulk verification (files and ZIP members)",
+    )
+    bulk_max_request_bytes: int = Field(
+        default=16 * 1024 * 1024, gt=0, description="body cap of POST /api/v1/verify/bulk"
+    )
+    bulk_max_file_bytes: int = Field(
+        default=2 * 1024 * 1024, gt=0, description="one file or ZIP member, uncompressed"
+    )
+    bulk_max_total_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="all the files of one bulk verification, uncompressed"
+    )
+    bulk_max_ratio: int = Field(
+        default=100, gt=1, description="a ZIP member expanding more than this many times is refused (bomb)"
+    )
+    bulk_max_concurrent: int = Field(
+        default=2, gt=0, le=64, description="bulk verifications in progress per worker; over it: 503"
+    )
 
     @classmethod
     def settings_customise_sources(
