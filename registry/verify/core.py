@@ -105,9 +105,13 @@ class ChainSource(Protocol):
 
 
 def prepare_document(
-    data: bytes | str | Mapping[str, Any], config: VerifyConfig, index: DigestIndex | None = None
+    data: bytes | str | Mapping[str, Any],
+    config: VerifyConfig,
+    index: DigestIndex | None = None,
+    issuer: str | None = None,
 ) -> Prepared:
-    """Run the local checks (format, integrity, Merkle inclusion, trusted registry)."""
+    """Run the local checks (format, integrity, Merkle inclusion, trusted registry); a document
+    without a proof is placed through the index (``issuer``: in this issuer's batches only)."""
     fmt, parsed, info = format_check(data, config)
     if parsed is None:
         return Prepared(findings=(fmt,), info=info)
@@ -124,7 +128,8 @@ def prepare_document(
     claims["signatures"] = signed_proofs(parsed.body, parsed.others, digest, parsed.info.issuer)
     claims["status_entries"], claims["status_problem"] = entries_of(parsed.body)
     if proof is None:
-        return place_by_index(Prepared(findings=(fmt, integrity), digest=digest, **claims), config, index)
+        bare = Prepared(findings=(fmt, integrity), digest=digest, **claims)
+        return place_by_index(bare, config, index, issuer)
     chain_id, contract = parse_registry(proof.registry)
     trusted = trusted_registry_check(chain_id, contract, config)
     ok = trusted.outcome is Outcome.passed

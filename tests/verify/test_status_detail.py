@@ -279,3 +279,35 @@ def test_detail_cache_keeps_revocations_and_expires_the_rest() -> None:
     cache.put(("x",), None)
     cache.put(("y",), None)
     assert cache.get(("r",)) == (False, None)  # bounded: the oldest went
+
+
+def test_registry_verify_prints_when_why_and_the_replacement(
+    anvil: Anvil, env: Env, batch: Batch, tmp_path: Any
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from helpers import newcomer_env
+    from verify_helpers import write_json
+
+    new = "0x" + "cd" * 32
+    receipt = env.tx(
+        env.issuer, env.reg.functions.revokeCredentials([batch.digests[0]], f"replaced by {new}: name fixed")
+    )
+    f = write_json(tmp_path / "cred.json", batch.credentials[0])
+    cli = newcomer_env()
+    cli["REGISTRY_DATA_DIR"] = str(tmp_path / ".registry")
+    cli["REGISTRY_PUBLIC_URL"] = "https://verify.example.edu"
+    cmd = [sys.executable, "-c", "from registry.cli.main import run; run()", "verify", str(f)]
+    cmd += ["--rpc-url", anvil.url, "--trusted", env.registry]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=cli)
+    assert res.returncode == 1, res.stderr
+    when = _tx_time(env, receipt).replace("T", " ").replace("Z", " UTC")
+    assert f"revoked on {when}: replaced by {new}: name fixed (transaction {_hex(receipt)}" in res.stdout
+    link = f"https://verify.example.edu/v/{new}?issuer={env.issuer.address}"
+    assert f"replaced by: {new} — {link}" in res.stdout
+    js = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=120, env=cli)
+    detail = json.loads(js.stdout)["status_detail"]
+    assert detail["replaced_by"] == new and detail["replaced_note"] == "name fixed"
+    assert detail["at"] == _tx_time(env, receipt)
