@@ -620,9 +620,10 @@ class ChainReader:
         cut = None
         if since:
             logs = self._status_logs(contract, [EVENTS["IssuerKeyRevoked"].topic, who], start, head)
-            if logs:
-                first = _status_event(logs[0], contract)
-                cut = KeyCut(first.block_number, first.log_index, since)
+            if not logs:  # without it the key's changes cannot be told from the manager's
+                raise ChainError("the issuer's IssuerKeyRevoked event is not in the blocks read")
+            first = min((_status_event(e, contract) for e in logs), key=lambda e: e.position)
+            cut = KeyCut(first.block_number, first.log_index, since)
         return StatusHistory(scope, tuple(events), cut, self._block_times({e.block_hash for e in events}))
 
     def _status_logs(self, contract: str, topics: list[Any], start: int, head: int) -> list[Any]:

@@ -345,7 +345,10 @@ def test_the_page_is_usable_at_phone_width(browser: Browser, site: Site, tmp_pat
 
 
 def test_readme_screenshots(browser: Browser, site: Site, tmp_path: Path) -> None:  # noqa: F811
-    """The README's screenshots (written only when ``REGISTRY_README_SHOTS`` names a folder)."""
+    """The README's screenshots: the top of the page (verdict, both columns), 1000 px wide, in 256
+    colours; written to ``REGISTRY_README_SHOTS`` when it names a folder (docs/img)."""
+    from PIL import Image
+
     ctx = browser.new_context(viewport={"width": 1000, "height": 900})
     page = ctx.new_page()
     out = os.environ.get("REGISTRY_README_SHOTS")
@@ -354,12 +357,12 @@ def test_readme_screenshots(browser: Browser, site: Site, tmp_path: Path) -> Non
         for case, name in (("valid", "verify-valid.png"), ("revoked", "verify-revoked.png")):
             _choose(page, write_json(tmp_path / f"{case}.json", site.docs[case]))
             assert page.get_attribute("#verdict", "data-status") == case
-            path = shot(page, name, full_page=True)
-            if out:
-                Path(out).mkdir(parents=True, exist_ok=True)
-                (Path(out) / name).write_bytes(path.read_bytes())
-            from PIL import Image
-
-            assert Image.open(path).width == 1000
+            png = page.screenshot(full_page=True, clip={"x": 0, "y": 0, "width": 1000, "height": 1000})
+            img = Image.open(io.BytesIO(png)).convert("RGB").quantize(256)
+            assert img.size == (1000, 1000)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            for folder in [ARTIFACTS] + ([Path(out)] if out else []):
+                folder.mkdir(parents=True, exist_ok=True)
+                img.save(folder / name, optimize=True)
     finally:
         ctx.close()

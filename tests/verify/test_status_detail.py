@@ -122,7 +122,11 @@ def test_a_revocation_before_the_anchor_is_found(
     doc = make_credential("Early")
     receipt = env.tx(env.issuer, env.reg.functions.revokeCredentials([document_digest(doc)], "revoked early"))
     late = anchor_batch(env, [doc])
+    before = counting.stats["log_queries"]
     res = _verify(late.credentials[0], counting, config)
+    head = env.w3.eth.block_number
+    # chunks of 7 blocks: the anchor's range, then the whole range from the reader's start block
+    assert counting.stats["log_queries"] - before >= (head + 1) // 7
     assert res.status is Status.revoked and res.status_detail is not None
     assert res.status_detail.reason == "revoked early" and res.status_detail.transaction == _hex(receipt)
     assert [s for s, _ in counting.histories] == ["credential", "credential"]  # the anchor's range, then all
