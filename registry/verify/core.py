@@ -455,7 +455,7 @@ def with_status_detail(
         return result
     assert view is not None and prep.root is not None and prep.digest is not None
     try:
-        detail = explain(view, prep.root, prep.digest, source)  # type: ignore[arg-type]
+        detail = explain(view, prep.root, prep.digest, source, result.status)  # type: ignore[arg-type]
     except ChainError as exc:
         log.warning("cannot read when and why the credential changed status: %s", exc.message)
         return result

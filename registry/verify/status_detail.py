@@ -174,16 +174,18 @@ def detail_of(event: StatusEvent, status: str, scope: str, times: Mapping[str, i
     )
 
 
-def wanted(view: ChainView) -> list[str]:
-    """The scopes whose history explains the view's status: the credential's own revocation or
-    suspension first, then the batch's revocation."""
+def wanted(view: ChainView, verdict: Status) -> list[str]:
+    """The scopes whose history explains the ``verdict`` (revoked or suspended) by the view's
+    record: for revoked, the credential's own revocation first, then the batch's; for suspended,
+    the credential's suspension (none when the verdict comes from elsewhere, e.g. a status list)."""
     lk = view.lookup
-    scopes = []
-    if lk.credential_status in (CredentialStatus.revoked, CredentialStatus.suspended):
-        scopes.append("credential")
-    if lk.batch_revoked_at:
-        scopes.append("batch")
-    return scopes
+    if verdict is Status.revoked:
+        return (["credential"] if lk.credential_status == CredentialStatus.revoked else []) + (
+            ["batch"] if lk.batch_revoked_at else []
+        )
+    if verdict is Status.suspended and lk.credential_status == CredentialStatus.suspended:
+        return ["credential"]
+    return []
 
 
 def status_detail(view: ChainView, history: StatusHistory) -> StatusDetail | None:
@@ -227,17 +229,19 @@ def due(result: VerificationResult, view: ChainView | None) -> bool:
         result.status in (Status.revoked, Status.suspended)
         and view is not None
         and view.lookup.batch_exists
-        and bool(wanted(view))
+        and bool(wanted(view, result.status))
     )
 
 
-def explain(view: ChainView, root: bytes, digest: bytes, source: HistorySource) -> StatusDetail | None:
-    """The detail of the view's revocation or suspension: the events from the batch's anchoring
+def explain(
+    view: ChainView, root: bytes, digest: bytes, source: HistorySource, verdict: Status
+) -> StatusDetail | None:
+    """The detail of the ``verdict`` (revoked or suspended): the events from the batch's anchoring
     block to the view's head (a credential revoked before this batch was anchored: from the
     registry's first block); None when no counted event explains it. Raises ``ChainError``."""
     lk = view.lookup
     anchored = view.anchor.block_number if view.anchor is not None else source.from_block
-    for scope in wanted(view):
+    for scope in wanted(view, verdict):
         starts = [anchored] + (
             [source.from_block] if scope == "credential" and source.from_block < anchored else []
         )
@@ -267,10 +271,11 @@ class DetailCache:
         self._items: OrderedDict[tuple[Any, ...], tuple[float | None, StatusDetail | None]] = OrderedDict()
 
     @staticmethod
-    def key(view: ChainView, root: bytes, digest: bytes) -> tuple[Any, ...]:
-        """Everything of the registry's answer the explanation depends on."""
+    def key(view: ChainView, root: bytes, digest: bytes, verdict: Status) -> tuple[Any, ...]:
+        """Everything of the verdict and the registry's answer the explanation depends on."""
         lk = view.lookup
         return (
+            verdict,
             view.contract,
             lk.issuer,
             root,

@@ -264,12 +264,12 @@ class Verifier:
         if not due(result, view):
             return result
         assert view is not None and prep.root is not None and prep.digest is not None
-        key = DetailCache.key(view, prep.root, prep.digest)
+        key = DetailCache.key(view, prep.root, prep.digest, result.status)
         found, detail = self.details.get(key)
         if not found:
             try:
                 detail = await anyio.to_thread.run_sync(
-                    explain, view, prep.root, prep.digest, self.reader, limiter=self._details
+                    explain, view, prep.root, prep.digest, self.reader, result.status, limiter=self._details
                 )
             except ChainError as exc:
                 log.warning("cannot read when and why the credential changed status: %s", exc.message)

@@ -315,3 +315,17 @@ def test_registry_verify_prints_when_why_and_the_replacement(
     detail = json.loads(js.stdout)["status_detail"]
     assert detail["replaced_by"] == new and detail["replaced_note"] == "name fixed"
     assert detail["at"] == _tx_time(env, receipt)
+
+
+def test_a_suspended_credential_in_a_revoked_batch_shows_the_batch(
+    env: Env, batch: Batch, counting: CountingReader, config: VerifyConfig
+) -> None:
+    env.suspend([batch.digests[0]])
+    receipt = env.tx(env.issuer, env.reg.functions.revokeBatch(batch.root, "whole batch withdrawn"))
+    res = _verify(batch.credentials[0], counting, config)
+    assert res.status is Status.revoked and res.status_detail is not None
+    assert res.status_detail.scope == "batch" and res.status_detail.status == "revoked"
+    assert res.status_detail.reason == "whole batch withdrawn" and res.status_detail.transaction == _hex(
+        receipt
+    )
+    assert [s for s, _ in counting.histories] == ["batch"]  # the suspension is not what the verdict says
