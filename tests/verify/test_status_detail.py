@@ -329,3 +329,17 @@ def test_a_suspended_credential_in_a_revoked_batch_shows_the_batch(
         receipt
     )
     assert [s for s, _ in counting.histories] == ["batch"]  # the suspension is not what the verdict says
+
+
+def test_a_stolen_keys_reinstatement_leaves_the_real_suspension_shown(
+    env: Env, batch: Batch, counting: CountingReader, config: VerifyConfig
+) -> None:
+    since = latest_timestamp(env.w3) + 100
+    set_next_block_timestamp(env.w3, since - 1)
+    real = env.tx(env.issuer, env.reg.functions.suspendCredentials([batch.digests[0]]))  # the issuer
+    set_next_block_timestamp(env.w3, since)
+    env.reinstate([batch.digests[0]])  # the thief, at the cut-off second: ignored
+    env.revoke_issuer_key(env.issuer.address, since)
+    res = _verify(batch.credentials[0], counting, config)
+    assert res.status is Status.suspended and res.status_detail is not None
+    assert res.status_detail.transaction == _hex(real) and res.status_detail.at == _tx_time(env, real)
