@@ -459,4 +459,7 @@ def with_status_detail(
     except ChainError as exc:
         log.warning("cannot read when and why the credential changed status: %s", exc.message)
         return result
+    except Exception:  # the explanation is extra: whatever happens, the verdict stands
+        log.exception("unexpected failure reading when and why the credential changed status")
+        return result
     return result.model_copy(update={"status_detail": detail})

@@ -274,6 +274,9 @@ class Verifier:
             except ChainError as exc:
                 log.warning("cannot read when and why the credential changed status: %s", exc.message)
                 return result
+            except Exception:  # the explanation is extra: whatever happens, the verdict stands
+                log.exception("unexpected failure reading when and why the credential changed status")
+                return result
             self.details.put(key, detail)
         return result.model_copy(update={"status_detail": detail}) if detail is not None else result
 

@@ -343,3 +343,42 @@ def test_a_stolen_keys_reinstatement_leaves_the_real_suspension_shown(
     res = _verify(batch.credentials[0], counting, config)
     assert res.status is Status.suspended and res.status_detail is not None
     assert res.status_detail.transaction == _hex(real) and res.status_detail.at == _tx_time(env, real)
+
+
+def test_status_logs_from_the_node_are_checked() -> None:
+    from eth_abi import encode
+
+    from registry.chain.schema import EVENTS, topic_of_address
+    from registry.errors import ChainError
+    from registry.verify.reader import MAX_REASON_DATA, _status_event
+
+    contract, issuer = "0x" + "11" * 20, "0x" + "22" * 20
+    from eth_utils import to_checksum_address
+
+    contract = str(to_checksum_address(contract))
+
+    def entry(reason: str, **over: Any) -> dict[str, Any]:
+        e = {
+            "address": contract,
+            "topics": [EVENTS["CredentialRevoked"].topic, topic_of_address(issuer), "0x" + "33" * 32],
+            "data": "0x" + encode(["string"], [reason]).hex(),
+            "blockNumber": "0x5",
+            "logIndex": "0x1",
+            "blockHash": "0x" + "44" * 32,
+            "transactionHash": "0x" + "55" * 32,
+        }
+        e.update(over)
+        return e
+
+    ev = _status_event(entry("why"), contract)
+    assert (ev.name, ev.block_number, ev.log_index, ev.reason) == ("CredentialRevoked", 5, 1, "why")
+    assert _status_event(entry("x" * (MAX_REASON_DATA + 1)), contract).reason == "(a reason too long to show)"
+    for bad in (
+        entry("why", address="0x" + "66" * 20),  # another contract's log
+        {k: v for k, v in entry("why").items() if k != "blockHash"},
+        entry("why", topics=["0x" + "77" * 32]),  # an event the registry does not have
+        entry("why", data="0xzz"),
+        "not a log",
+    ):
+        with pytest.raises(ChainError):
+            _status_event(bad, contract)
