@@ -133,7 +133,11 @@ def link_prepared_sync(verifier: Verifier, digest: bytes, issuer: str | None) ->
         prep = prepare_document(data, verifier.config, verifier.index, issuer)
         if prep.digest == digest and prep.proof is None:
             return replace(prep, stored_copy=True), None
-        missing = "the stored copy does not match the digest"
+        missing = (
+            "the stored copy cannot be read as a credential"
+            if prep.digest is None
+            else "the stored copy does not match the digest"
+        )
     return prepare_digest(digest, verifier.config, verifier.index, issuer), missing
 
 

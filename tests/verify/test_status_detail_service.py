@@ -115,3 +115,21 @@ def test_the_stored_copy_is_bounded_and_must_be_held(tmp_path: Path) -> None:
     path.write_bytes(b'{"b":3}')
     data, why = stored_document(store, hashlib.sha256(b'{"b":2}').digest(), 100)
     assert data is None and "could not be read" in str(why)
+
+
+def test_a_stored_copy_that_is_not_the_document_is_not_shown(anvil: Anvil, env: Env, tmp_path: Path) -> None:
+    """Bytes under the digest's CID that are not its canonical document (here: the same JSON with
+    other whitespace, so another digest) fall back to the digest alone, and the page says why."""
+    import json
+
+    store = LocalStore(tmp_path / "store")
+    doc = make_credential("Spaced")
+    b = anchor_batch(env, [doc], store=store)
+    loose = json.dumps(doc, indent=1).encode()  # not canonical: its own CID, not the digest's
+    path = store.path_for(store.put(canonical_bytes(doc)))
+    path.write_bytes(loose)  # the file under the digest's CID now holds other bytes
+    with serve_app(_app(anvil, env, store)) as url:
+        assert wait_for(lambda: httpx.get(url + "/readyz").status_code == 200, timeout=20)
+        page = httpx.get(f"{url}/v/0x{b.digests[0].hex()}", timeout=30).text
+        assert '"status":"valid"' in page and '"credential":null' in page
+        assert "could not be read" in page  # the store's own integrity check refused the bytes
