@@ -82,14 +82,14 @@ def _verify(
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:
-        _print_result(result)
+        _print_result(result, s.public_url)
     # sys.exit, not typer.Exit: the CLI frame runs click with standalone_mode=False, which turns
     # typer.Exit into a return value that is then dropped (exit code 0)
     if result.status is not Status.valid:
         sys.exit(EXIT_INDETERMINATE if result.status is Status.indeterminate else EXIT_NOT_VALID)
 
 
-def _print_result(result: object) -> None:
+def _print_result(result: object, public_url: str | None = None) -> None:
     from rich.console import Console
 
     from registry.verify.result import CHECK_TITLES, VerificationResult
@@ -100,6 +100,8 @@ def _print_result(result: object) -> None:
         result.status.value, "red" if result.status.value in ("invalid", "revoked") else "yellow"
     )
     con.print(f"[bold {colour}]{result.status.value.upper()}[/] — {result.summary}")
+    for line in status_lines(result, public_url):
+        con.print(line, markup=False)
     if result.credential is not None:
         for label, value in credential_lines(result.credential):
             con.print(f"{label}: {value}", markup=False)
@@ -116,6 +118,27 @@ def _print_result(result: object) -> None:
             f"{c.status.value}]: {c.message}",
             markup=False,
         )
+
+
+def status_lines(result: object, public_url: str | None = None) -> list[str]:
+    """When and why a revoked or suspended credential changed status, and what replaces it (the
+    permanent link of the replacement when ``public_url`` is set)."""
+    from registry.verify.qr import verification_link
+    from registry.verify.result import VerificationResult
+
+    assert isinstance(result, VerificationResult)
+    d = result.status_detail
+    if d is None:
+        return []
+    what = {"batch": "batch revoked"}.get(d.scope, d.status)
+    when = f" on {d.at.replace('T', ' ').replace('Z', ' UTC')}" if d.at else ""
+    why = f": {d.reason}" if d.reason else ": (no reason given)" if d.status == "revoked" else ""
+    lines = [f"{what}{when}{why} (transaction {d.transaction}, block {d.block})"]
+    if d.replaced_by:
+        who = result.issuer.address if result.issuer else None
+        link = f" — {verification_link(public_url, d.replaced_by, who)}" if public_url else ""
+        lines.append(f"replaced by: {d.replaced_by}{link}")
+    return lines
 
 
 def credential_lines(c: object) -> list[tuple[str, str]]:

@@ -22,7 +22,15 @@ from registry.dids.resolver import DidResolver
 from registry.errors import ChainError, ConfigError, RegistryError
 from registry.settings import Settings
 from registry.verify.config import VerifyConfig
-from registry.verify.core import Prepared, finish, prepare_document, resolve_issuer, run_chain, status_lists
+from registry.verify.core import (
+    Prepared,
+    finish,
+    prepare_document,
+    resolve_issuer,
+    run_chain,
+    status_lists,
+    with_status_detail,
+)
 from registry.verify.index import DigestIndex
 from registry.verify.reader import ChainReader
 from registry.verify.result import VerificationResult
@@ -119,7 +127,8 @@ class VerificationSession:
         view, error = run_chain(prep, self.reader)
         did = resolve_issuer(prep, view, self.resolver)
         lists = status_lists(prep, view, self.lists)
-        return finish(prep, view, error, self.config, now or datetime.now(UTC), did, lists)
+        result = finish(prep, view, error, self.config, now or datetime.now(UTC), did, lists)
+        return with_status_detail(result, prep, view, self.reader)
 
     def close(self) -> None:
         """Stop following the chain and close its connections (and the DID resolver's)."""
