@@ -86,7 +86,9 @@ class Recorder:
             script = self.data_answers.get(rcpt)
             if script:
                 return script.pop(0)
-            self.accepted.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, self.clock()))
+            self.accepted.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, self.clock())
+            )
         if rcpt in self.hang_up_after_data:
             server.transport.abort()  # taken, but the client never hears so
         return "250 2.0.0 Ok: queued"
@@ -137,7 +139,9 @@ class SmtpServer:
 def _authenticator(users: dict[str, str]) -> Callable[..., AuthResult]:
     def check(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
         login = auth_data.login.decode() if isinstance(auth_data.login, bytes) else auth_data.login
-        password = auth_data.password.decode() if isinstance(auth_data.password, bytes) else auth_data.password
+        password = (
+            auth_data.password.decode() if isinstance(auth_data.password, bytes) else auth_data.password
+        )
         return AuthResult(success=users.get(login) == password, handled=False)
 
     return check
@@ -174,8 +178,9 @@ def put_anchored(
         s.commit()
         batch_id = batch.id
     rows = [
-        {"digest": d, "source_digest": d, "cid": "b" + d.hex(), "kind": "ob3", "status": CredentialState.ANCHORED,
-         "batch_id": batch_id, "leaf_index": i, "document": body, "queued_at": now, "anchored_at": now}
+        {"digest": d, "source_digest": d, "cid": "b" + d.hex(), "kind": "ob3",
+         "status": CredentialState.ANCHORED, "batch_id": batch_id, "leaf_index": i, "document": body,
+         "queued_at": now, "anchored_at": now}
         for i, (d, body) in enumerate(zip(digests, bodies, strict=True))
     ]  # fmt: skip
     with db.begin() as conn:

@@ -9,14 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from delivery_kit import ISSUER_ADDRESS, MAIL_FROM, PUBLIC_URL, Recorder, SmtpServer, free_port, learner_badge, put_anchored
+from delivery_kit import (
+    ISSUER_ADDRESS,
+    MAIL_FROM,
+    PUBLIC_URL,
+    Recorder,
+    SmtpServer,
+    free_port,
+    learner_badge,
+    put_anchored,
+)
 from sqlalchemy import select
 
 from registry.db import Database, open_database
 from registry.db.models import Delivery
 from registry.deliver import store
 from registry.deliver.message import sender_address
-from registry.deliver.run import DeliveryConfig, Deliverer, DeliveryReport
+from registry.deliver.run import Deliverer, DeliveryConfig, DeliveryReport
 from registry.deliver.smtp import SmtpClient, SmtpConfig
 from registry.deliver.template import MessageTemplate
 from registry.verify.qr import verification_link
@@ -92,12 +101,19 @@ def test_each_recipient_gets_one_complete_message(db_url: str, tmp_path: Path, s
     db.close()
 
 
-def test_email_fallback_hashed_identifiers_and_bad_addresses(sqlite_url: str, tmp_path: Path, smtp: SmtpServer) -> None:
+def test_email_fallback_hashed_identifiers_and_bad_addresses(
+    sqlite_url: str, tmp_path: Path, smtp: SmtpServer
+) -> None:
     db = open_database(sqlite_url)
     out = tmp_path / "proofs"
     hashed = learner_badge(0, email_address=None)
     hashed["credentialSubject"]["identifier"] = [
-        {"type": "IdentityObject", "identityType": "emailAddress", "hashed": True, "identityHash": "sha256$ab"}
+        {
+            "type": "IdentityObject",
+            "identityType": "emailAddress",
+            "hashed": True,
+            "identityHash": "sha256$ab",
+        }
     ]
     fallback = learner_badge(1, email_address=None)
     fallback["credentialSubject"]["email"] = "plain@students.example.org"
@@ -106,10 +122,15 @@ def test_email_fallback_hashed_identifiers_and_bad_addresses(sqlite_url: str, tm
 
     report = run(db, out, smtp.port)
 
-    assert report.sent == 1 and [r.rcpt_tos for r in smtp.recorder.accepted] == [["plain@students.example.org"]]
+    assert report.sent == 1 and [r.rcpt_tos for r in smtp.recorder.accepted] == [
+        ["plain@students.example.org"]
+    ]
     state = rows(db)
     assert state[digests[0]].status == "no_address"
-    assert state[digests[2]].status == "no_address" and "not a usable email address" in state[digests[2]].last_response
+    assert (
+        state[digests[2]].status == "no_address"
+        and "not a usable email address" in state[digests[2]].last_response
+    )
     db.close()
 
 
@@ -180,7 +201,11 @@ def test_bounced_and_refused_are_recorded_and_never_retried(sqlite_url: str, tmp
     assert report.sent == 1 and again.sent == 0
     assert recorder.counts() == {digests[2]: 1} and recorder.data_seen == 2
     assert report.outcomes["refused"] == [
-        {"digest": digests[0], "recipient": "learner0@students.example.org", "answer": "550 5.1.1 no such user"}
+        {
+            "digest": digests[0],
+            "recipient": "learner0@students.example.org",
+            "answer": "550 5.1.1 no such user",
+        }
     ]
     assert report.outcomes["bounced"][0]["answer"] == "554 5.7.1 message rejected as spam"
     state = rows(db)
@@ -205,7 +230,9 @@ def test_server_down_retries_then_gives_up_then_delivers_when_back(sqlite_url: s
 
     report = run(db, out, port, max_attempts=4, backoff=0.5, clock=lambda: now[0], sleep=sleep)
     assert report.sent == 0 and report.server_unreachable is not None
-    assert "gave up after 4 attempt(s)" in report.server_unreachable and "127.0.0.1" in report.server_unreachable
+    assert (
+        "gave up after 4 attempt(s)" in report.server_unreachable and "127.0.0.1" in report.server_unreachable
+    )
     backoffs = [p for p in pauses if p > 0.01]  # the others are the rate limit's (1/10000 s)
     assert backoffs == [0.5, 1.0, 2.0]  # the back-off doubles; no pause after the last attempt
     state = rows(db)
@@ -246,16 +273,20 @@ def test_resend_and_mark_sent(sqlite_url: str, tmp_path: Path) -> None:
         from registry.anchor.manage import parse_digests
 
         assert store.mark_sent_by_issuer(db, parse_digests([digests[1], digests[2]])) == {
-            digests[1]: "sent", digests[2]: "sent"  # the second was sent already: unchanged
+            digests[1]: "sent",
+            digests[2]: "sent",  # the second was sent already: unchanged
         }
         assert store.resend(db, parse_digests([digests[0], digests[2]]), out) == {
-            digests[0]: "pending", digests[2]: "pending"
+            digests[0]: "pending",
+            digests[2]: "pending",
         }
         report = run(db, out, server.port)
     assert report.sent == 2
     ids = recorder.message_ids()
     assert ids[f"<{digests[0]}.1@example.edu>"] == 1  # first message that arrived: edition 1
-    assert ids[f"<{digests[2]}.1@example.edu>"] == 1 and ids[f"<{digests[2]}.2@example.edu>"] == 1  # asked again
+    assert (
+        ids[f"<{digests[2]}.1@example.edu>"] == 1 and ids[f"<{digests[2]}.2@example.edu>"] == 1
+    )  # asked again
     assert rows(db)[digests[2]].edition == 2
     with pytest.raises(Exception, match="no delivery"):
         store.resend(db, [b"\x09" * 32], out)
@@ -269,7 +300,8 @@ def test_revoked_credentials_are_withheld(sqlite_url: str, tmp_path: Path, smtp:
     out = tmp_path / "proofs"
     digests = put_anchored(db, out, [learner_badge(i) for i in range(2)])
     with db.begin() as conn:
-        conn.execute(credentials_table.update().where(credentials_table.c.digest == bytes.fromhex(digests[0][2:]))
+        c = credentials_table.c
+        conn.execute(credentials_table.update().where(c.digest == bytes.fromhex(digests[0][2:]))
                      .values(chain_status="revoked"))  # fmt: skip
     assert run(db, out, smtp.port).sent == 1 and smtp.recorder.counts() == {digests[1]: 1}
     assert store.summary(db)["not_yet_queued"] == 0
@@ -329,5 +361,8 @@ def test_template_of_the_issuer(sqlite_url: str, tmp_path: Path, smtp: SmtpServe
     assert msg.get_body(("html",)) is None  # no html block: plain text only
     body = msg.get_body(("plain",)).get_content()
     link = verification_link(PUBLIC_URL, digest, ISSUER_ADDRESS)
-    assert body.strip() == f"Example Institute of Technology -> {doc['credentialSubject']['achievement']['name']}: {link}"
+    assert (
+        body.strip()
+        == f"Example Institute of Technology -> {doc['credentialSubject']['achievement']['name']}: {link}"
+    )
     db.close()
