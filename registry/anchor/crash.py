@@ -6,7 +6,10 @@ point of that name, the way a power cut or the OOM killer would: no cleanup, no 
 ``after-mined``, ``mid-proofs`` (the stage matrix every run passes), and ``after-reorg`` (reached
 only when a reorg removed an anchor; the finality tests use it), and ``mid-copies`` (signed
 copies' files renamed, not yet marked written; tests/pipeline/test_pipeline_signing.py). Unset (the
-normal case) the check costs one dict lookup.
+normal case) the check costs one dict lookup. ``registry deliver`` has :data:`DELIVERY_STAGES`
+(tests/delivery/test_deliver_crash.py): ``deliver-mid-data`` (message body sent, ``sending`` not
+committed), ``deliver-before-end`` (``sending`` committed, end of data not sent),
+``deliver-after-reply`` (the server's 250 read, ``sent`` not committed).
 
 ``REGISTRY_TEST_PAUSE_AT=<stage>:<folder>`` makes the process stop at the pause point of that name
 (``before-queue``: intake, between the duplicate check and the insert), write
@@ -32,6 +35,7 @@ STAGES = (
     "mid-proofs",
 )
 REORG_STAGES = ("after-reorg",)
+DELIVERY_STAGES = ("deliver-mid-data", "deliver-before-end", "deliver-after-reply")  # issue 15
 
 
 def crash_point(stage: str) -> None:

@@ -124,7 +124,10 @@ class SmtpServer:
             kwargs.update(tls_context=tls, require_starttls=True)
         if users is not None:
             kwargs.update(
-                authenticator=_authenticator(users), auth_required=True, auth_require_tls=tls is not None
+                authenticator=_authenticator(users),
+                auth_required=True,
+                # aiosmtpd 1.4 only counts STARTTLS as TLS; the implicit TLS socket is encrypted all the same
+                auth_require_tls=tls is not None and not implicit,
             )
         self.controller = Controller(self.recorder, **kwargs)
 

@@ -23,10 +23,9 @@ from delivery_kit import SmtpServer, client_env, learner_badge, put_anchored
 from pipeline_kit import REGISTRY_BIN, run_cli
 from sqlalchemy import select
 
+from registry.anchor.crash import DELIVERY_STAGES as STAGES
 from registry.db import open_database
 from registry.db.models import Delivery
-
-STAGES = ("deliver-mid-data", "deliver-before-end", "deliver-after-reply")
 
 
 def states(db_url: str) -> dict[str, str]:
