@@ -168,7 +168,8 @@ class SmtpClient:
                 self._encrypted = False
             # the end-of-data line is a small write after the body: without TCP_NODELAY, Nagle's
             # algorithm holds it until the server's delayed ACK (40 ms on Linux) for every message
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if conn.sock is not None:
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.ehlo_or_helo_if_needed()
             if cfg.tls in ("starttls", "starttls-optional"):
                 self._starttls(conn)
