@@ -40,7 +40,7 @@ def loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
-def _serve(port: int, ready: Any, stop: Any, counts: Any) -> None:
+def _serve(port: int, ready: Any, stop: Any, counts: Any, cpu: Any) -> None:
     """The SMTP server process: accept and count messages until ``stop`` is set."""
     from aiosmtpd.controller import Controller
 
@@ -55,6 +55,7 @@ def _serve(port: int, ready: Any, stop: Any, counts: Any) -> None:
     ready.set()
     stop.wait()
     controller.stop()
+    cpu.value = time.process_time()
 
 
 def _put_anchored(db: Any, out: Path, n: int) -> None:
@@ -107,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ctx = multiprocessing.get_context("fork")
-    ready, stop, counts = ctx.Event(), ctx.Event(), ctx.Array("q", 2)
-    server = ctx.Process(target=_serve, args=(port, ready, stop, counts), daemon=True)
+    ready, stop, counts, server_cpu = ctx.Event(), ctx.Event(), ctx.Array("q", 2), ctx.Value("d", 0.0)
+    server = ctx.Process(target=_serve, args=(port, ready, stop, counts, server_cpu), daemon=True)
     server.start()
     ready.wait(30)
     with tempfile.TemporaryDirectory(prefix="bench-deliver-") as tmp:
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     emit("wall_time", round(wall, 2), "s", **extra)
     emit("throughput", round(report.sent / wall, 1), "messages/s", **extra)
     emit("deliverer_cpu_per_message", round(cpu / max(report.sent, 1) * 1000, 3), "ms", **extra)
+    emit("server_cpu_per_message", round(server_cpu.value / max(counts[0], 1) * 1000, 3), "ms", **extra)
     emit("throughput_per_cpu_second", round(report.sent / cpu, 1) if cpu else None, "messages/cpu-s", **extra)
     return 0 if report.sent == args.count == counts[0] else 1
 
