@@ -138,6 +138,10 @@ class ErrorCode(StrEnum):
     # status lists derived from the chain (issue 13, part G: registry/status)
     STATUS_INDEX_TAKEN = "status_index_taken", *_OTHER
     STATUS_SIGNING_KEY_MISSING = "status_signing_key_missing", *_CONFIG
+    # delivery by email (issue 15 item 3: registry/deliver)
+    SMTP_UNAVAILABLE = "smtp_unavailable", *_STORE  # server unreachable, TLS failed: nothing sent
+    SMTP_AUTH_FAILED = "smtp_auth_failed", *_CONFIG  # never retried: a wrong password locks accounts
+    DELIVERY_TEMPLATE_INVALID = "delivery_template_invalid", *_CONFIG
     STATUS_LIST_NOT_FOUND = "status_list_not_found", ExitCode.FAILED, 404
     # issue 13 part I (verify-status): the verifier reads credentialStatus (registry.net)
     FETCH_FAILED = "fetch_failed", *_STORE
@@ -249,3 +253,12 @@ class DataIntegrityError(InputError):
     """A Data Integrity proof, JSON-LD context, DID or Multikey that cannot be used."""
 
     code = ErrorCode.INVALID_DATA_INTEGRITY_PROOF
+
+
+# delivery by email (issue 15 item 3: registry/deliver)
+
+
+class SmtpError(RegistryError):
+    """The SMTP server cannot be used (unreachable, no TLS, AUTH refused). Never shows the password."""
+
+    code = ErrorCode.SMTP_UNAVAILABLE

@@ -264,6 +264,7 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise PydanticCustomError("rpc_quorum", str(exc)) from None
         return value
+
     # issue 14 items 4-5 (vcapi): W3C VC-API and bulk verification (docs/verification.md)
     vcapi_max_credentials: int = Field(
         default=50, gt=0, le=1000, description="credentials in one presentation at /presentations/verify"
@@ -288,6 +289,40 @@ class Settings(BaseSettings):
     )
     bulk_max_concurrent: int = Field(
         default=2, gt=0, le=64, description="bulk verifications in progress per worker; over it: 503"
+    )
+    # delivery by email (issue 15 item 3: `registry deliver`, docs/delivery.md)
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server host name (needed by `registry deliver`)"
+    )
+    smtp_port: int | None = Field(
+        default=None, gt=0, lt=65536, description="SMTP port (default: 465 for implicit TLS, 587 otherwise)"
+    )
+    smtp_tls: Literal["starttls", "starttls-optional", "implicit", "off"] = Field(
+        default="starttls",
+        description="starttls: STARTTLS required; starttls-optional: used when offered; implicit: TLS from "
+        "the first byte (port 465); off: plain text (loopback or a trusted relay only)",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP AUTH user name (none: no AUTH)")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP AUTH password")
+    smtp_password_file: Path | None = Field(default=None, description="file holding the SMTP password")
+    smtp_ca_bundle: Path | None = Field(
+        default=None, description="PEM file of the CAs trusted for the SMTP server (default: the system's)"
+    )
+    smtp_timeout: float = Field(default=30.0, gt=0, le=600, description="seconds for one SMTP reply")
+    mail_from: str | None = Field(
+        default=None, description='sender of the emails, "Name <address>" or an address (needed by deliver)'
+    )
+    delivery_rate: float = Field(default=5.0, gt=0, description="most messages per second sent")
+    delivery_max_attempts: int = Field(
+        default=5, gt=0, le=100, description="tries of a message (or of the server) before giving up"
+    )
+    delivery_backoff: float = Field(
+        default=30.0, ge=0, description="seconds before the first retry; doubled for each further one"
+    )
+    delivery_template: Path | None = Field(
+        default=None,
+        description="message template (default data_dir/delivery-message.j2 when it exists, else the "
+        "built-in one; `registry deliver --template-new` writes a copy)",
     )
 
     @classmethod
@@ -325,6 +360,11 @@ class Settings(BaseSettings):
     def resolved_status_lists_dir(self) -> Path:
         """Folder of the published status lists (issue 13)."""
         return self.status_lists_dir or self.data_dir / "status-lists"
+
+    @property
+    def resolved_delivery_template(self) -> Path:
+        """The message template file of ``registry deliver`` (issue 15; may not exist: built-in then)."""
+        return self.delivery_template or self.data_dir / "delivery-message.j2"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -8,7 +8,10 @@ only when a reorg removed an anchor; the finality tests use it), and ``mid-copie
 copies' files renamed, not yet marked written; tests/pipeline/test_pipeline_signing.py), and
 ``after-correction-anchored`` (``registry reissue``: the correction anchored, the old credential
 not revoked yet; tests/roster). Unset (the
-normal case) the check costs one dict lookup.
+normal case) the check costs one dict lookup. ``registry deliver`` has :data:`DELIVERY_STAGES`
+(tests/delivery/test_deliver_crash.py): ``deliver-mid-data`` (message body sent, ``sending`` not
+committed), ``deliver-before-end`` (``sending`` committed, end of data not sent),
+``deliver-after-reply`` (the server's 250 read, ``sent`` not committed).
 
 ``REGISTRY_TEST_PAUSE_AT=<stage>:<folder>`` makes the process stop at the pause point of that name
 (``before-queue``: intake, between the duplicate check and the insert; ``before-seal``: the sealer,
@@ -35,6 +38,7 @@ STAGES = (
     "mid-proofs",
 )
 REORG_STAGES = ("after-reorg",)
+DELIVERY_STAGES = ("deliver-mid-data", "deliver-before-end", "deliver-after-reply")  # issue 15
 
 
 def crash_point(stage: str) -> None:

@@ -301,3 +301,34 @@ roster_secret_table = RosterSecret.__table__  # type: ignore[attr-defined]
 roster_runs_table = RosterRun.__table__  # type: ignore[attr-defined]
 roster_rows_table = RosterRow.__table__  # type: ignore[attr-defined]
 corrections_table = Correction.__table__  # type: ignore[attr-defined]
+# -- delivery by email (issue 15, migration 0007_deliveries) ---------------------------------------
+
+
+class Delivery(SQLModel, table=True):
+    """The email of one anchored credential to its recipient (``registry deliver``).
+
+    ``status`` is a :class:`registry.db.states.DeliveryState`. ``edition`` numbers the messages
+    the issuer asked for (1, then one more per ``--resend`` of a message that may have arrived);
+    the Message-ID is ``<0x<digest>.<edition>@<sender's domain>>``, the same for every retry of
+    one edition. ``attempts`` counts temporary failures of the current edition.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_status_id", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    recipient: str | None = Field(default=None, max_length=320)
+    status: str = Field(default="pending", max_length=16)
+    edition: int = Field(default=1, sa_column=Column(BigInteger, nullable=False, server_default="1"))
+    message_id: str | None = Field(default=None, max_length=255)
+    attempts: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_code: int | None = None
+    last_response: str | None = Field(default=None, sa_column=Column(Text))  # server's answer or reason
+    created_at: datetime = Field(sa_column=_ts(False))
+    updated_at: datetime = Field(sa_column=_ts(False))
+    sent_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+deliveries_table = Delivery.__table__  # type: ignore[attr-defined]
