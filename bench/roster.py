@@ -1,12 +1,18 @@
 """Roster benchmark: a generated roster through ``registry issue --template --roster``,
 ``registry preview`` and ``registry anchor``, as the registrar runs them (the real CLI, SQLite,
-the local content store, anvil started here on 127.0.0.1 and stopped afterwards).
+the local content store, anvil started here on 127.0.0.1 and stopped afterwards); with
+``--deliver``, then ``registry deliver`` to an aiosmtpd server in its own process on 127.0.0.1,
+SIGKILLed after ``--kill-after`` seconds and run again: the server counts every message by its
+``X-Credential-Digest`` header, so the JSON lines say how many credentials arrived once, twice
+or not at all, and how many rows the rerun left ``unknown`` (settled as the issuer would, from the
+server's own record: ``--mark-sent`` when it has the message, ``--resend`` when not).
 
 Prints one JSON line per figure: wall and CPU seconds of each command (CPU: the command's
 process, from ``RUSAGE_CHILDREN``), rows per second, the load average. Nothing here asserts a time.
 
     .venv/bin/python bench/roster.py                 # 10,000 rows
     .venv/bin/python bench/roster.py --rows 2000     # a quick run
+    .venv/bin/python bench/roster.py --deliver       # … and deliver, killed once, to a local SMTP server
 """
 
 from __future__ import annotations
@@ -48,6 +54,100 @@ def _run(args: list[str], env: dict[str, str]) -> tuple[float, float, Any]:
     return wall, cpu, json.loads(res.stdout)
 
 
+def _smtp_serve(port: int, ready: Any, stop: Any, seen: Any) -> None:
+    """The SMTP server process: count each message by its credential digest until ``stop``."""
+    from email import message_from_bytes
+
+    from aiosmtpd.controller import Controller
+
+    class Counter:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            digest = message_from_bytes(envelope.content).get("X-Credential-Digest", "?")
+            seen[digest] = seen.get(digest, 0) + 1
+            return "250 2.0.0 Ok: queued"
+
+    controller = Controller(Counter(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+
+
+def _deliver(env: dict[str, str], rows: int, kill_after: float) -> None:
+    """``registry deliver`` killed once with SIGKILL, then rerun; every figure counted at the server."""
+    import multiprocessing
+    import signal
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = multiprocessing.get_context("spawn")
+    manager = ctx.Manager()
+    seen = manager.dict()
+    ready, stop = ctx.Event(), ctx.Event()
+    server = ctx.Process(target=_smtp_serve, args=(port, ready, stop, seen), daemon=True)
+    server.start()
+    ready.wait(60)
+    env = dict(env)
+    env.update(
+        REGISTRY_PUBLIC_URL="https://verify.example.edu",
+        REGISTRY_MAIL_FROM="Registrar <registrar@example.edu>",
+        REGISTRY_SMTP_HOST="127.0.0.1", REGISTRY_SMTP_PORT=str(port), REGISTRY_SMTP_TLS="off",
+        REGISTRY_DELIVERY_RATE="1000000",
+    )  # fmt: skip
+    try:
+        t0 = time.perf_counter()
+        first = subprocess.Popen(
+            [REGISTRY_BIN, "deliver", "--json", "--quiet"], env=env, stdout=subprocess.DEVNULL
+        )
+        time.sleep(kill_after)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        emit("deliver_killed_after", kill_after, "s", at_server=len(seen))
+        wall, cpu, rep = _run(["deliver", "--quiet"], env)
+        total = time.perf_counter() - t0
+        emit("deliver_rerun_wall", round(wall, 2), "s", sent=rep.get("sent"), cpu_s=round(cpu, 2))
+        unknown = _run(["deliver", "--status"], env)[2]["counts"].get("unknown", 0)
+        emit("deliver_unknown_after_rerun", unknown, "rows")
+        counts = dict(seen)
+        emit(
+            "deliver_messages_per_s",
+            round(sum(counts.values()) / total, 1),
+            "messages/s",
+            wall_s=round(total, 1),
+        )
+        _settle(env, counts)
+        counts = dict(seen)
+        once = sum(1 for v in counts.values() if v == 1)
+        emit("deliver_exactly_once", once, "credentials", of=rows)
+        emit("deliver_twice_or_more", sum(1 for v in counts.values() if v > 1), "credentials")
+        emit("deliver_missing", rows - len(counts), "credentials")
+    finally:
+        stop.set()
+        server.join(30)
+        manager.shutdown()
+
+
+def _settle(env: dict[str, str], counts: dict[str, int]) -> None:
+    """Settle ``unknown`` rows as the issuer would from the mail server's log, then deliver again."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(env["REGISTRY_DATABASE_URL"])
+    with engine.connect() as conn:
+        unknown = [
+            bytes(r[0]) for r in conn.execute(text("SELECT digest FROM deliveries WHERE status = 'unknown'"))
+        ]
+    engine.dispose()
+    for digest in unknown:
+        hex_digest = "0x" + digest.hex()
+        flag = "--mark-sent" if counts.get(hex_digest) else "--resend"
+        subprocess.run([REGISTRY_BIN, "deliver", flag, hex_digest, "--quiet"], env=env, capture_output=True)
+        emit("deliver_settled_unknown", hex_digest, "", how=flag)
+    if unknown:
+        _run(["deliver", "--quiet"], env)
+
+
 def _roster(path: Path, rows: int) -> None:
     with path.open("w", encoding="utf-8") as fh:
         fh.write("id,name,email,completion_date,grade\n")
@@ -65,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=10_000, help="credentials per batch (default 10000)")
     ap.add_argument("--workdir", type=Path, default=None, help="work folder (default: a temp folder)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--deliver", action="store_true", help="then deliver to a local SMTP server, killed once")
+    ap.add_argument("--kill-after", type=float, default=5.0, help="seconds before the SIGKILL of deliver")
     args = ap.parse_args(argv)
 
     from bench_chain import bench_registry
@@ -80,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         env.update(
             REGISTRY_CONFIG=str(work / "none.toml"),
             REGISTRY_DATA_DIR=str(work / "data"),
+            REGISTRY_DATABASE_URL=f"sqlite:///{work / 'data' / 'registry.db'}",
             REGISTRY_RPC_URL=node.url,
             REGISTRY_CONTRACT=reg.address,
             REGISTRY_PRIVATE_KEY=issuer.key.hex(),
@@ -133,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             cpu_s=round(cpu, 2),
         )
         emit("rerun_rows_per_s", round(args.rows / wall, 1), "rows/s")
+        if args.deliver:
+            _deliver(env, args.rows, args.kill_after)
         emit("load_average_1m_end", round(os.getloadavg()[0], 2), "")
     finally:
         node.stop()

@@ -30,7 +30,12 @@ def recipient_address(session: Any, digest: bytes, document: Mapping[str, Any]) 
 
 
 def address_in_roster(session: Any, digest: bytes) -> str | None:
-    """The email of the latest issued roster row that made the credential ``digest``, if any."""
+    """The email of the latest issued roster row that made the credential ``digest``, if any.
+
+    ``session`` None (no issuer database at hand) gives None.
+    """
+    if session is None:
+        return None
     from sqlalchemy import select
 
     from registry.db.models import roster_rows_table as t
