@@ -141,6 +141,13 @@ class ErrorCode(StrEnum):
     STATUS_LIST_NOT_FOUND = "status_list_not_found", ExitCode.FAILED, 404
     # issue 13 part I (verify-status): the verifier reads credentialStatus (registry.net)
     FETCH_FAILED = "fetch_failed", *_STORE
+    # issue 14 item 3 (keepsakes): credentials inside uploaded PDFs and baked badges (registry.keepsakes)
+    CONTAINER_MALFORMED = "container_malformed", *_INPUT
+    CONTAINER_TOO_LARGE = "container_too_large", *_INPUT
+    NO_EMBEDDED_CREDENTIAL = "no_embedded_credential", *_INPUT
+    AMBIGUOUS_EMBEDDED_CREDENTIAL = "ambiguous_embedded_credential", *_INPUT
+    UNSAFE_XML = "unsafe_xml", *_INPUT
+    VC_JWT_NOT_SUPPORTED = "vc_jwt_not_supported", *_INPUT
 
 
 class RegistryError(Exception):

@@ -154,6 +154,14 @@ class CredentialSummary(BaseModel):
     )
 
 
+class SourceInfo(BaseModel):
+    """Where the verified credential came from when it was not posted as JSON (issue 14, item 3)."""
+
+    kind: str = Field(description="pdf (an attached file), png or svg (an Open Badges 3.0 baked badge)")
+    embedded: str | None = Field(default=None, description="the attachment's name, or the chunk / element")
+    note: str = Field(description="one sentence for people")
+
+
 class VerificationResult(BaseModel):
     """What a verifier gets back: ``verified`` is true only when ``status`` is ``valid``."""
 
@@ -167,6 +175,9 @@ class VerificationResult(BaseModel):
     checked_at: str = Field(description="RFC 3339 UTC time the verdict applies to")
     credential: CredentialSummary | None = Field(
         default=None, description="what the presented document claims (absent for a bare digest)"
+    )
+    source: SourceInfo | None = Field(
+        default=None, description="the PDF or baked badge the credential was taken from (absent for JSON)"
     )
 
     def check(self, name: str) -> Check:
