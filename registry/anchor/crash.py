@@ -5,7 +5,9 @@ point of that name, the way a power cut or the OOM killer would: no cleanup, no 
 ``after-intake``, ``after-seal``, ``after-pin``, ``after-sign``, ``after-broadcast``,
 ``after-mined``, ``mid-proofs`` (the stage matrix every run passes), and ``after-reorg`` (reached
 only when a reorg removed an anchor; the finality tests use it), and ``mid-copies`` (signed
-copies' files renamed, not yet marked written; tests/pipeline/test_pipeline_signing.py). Unset (the
+copies' files renamed, not yet marked written; tests/pipeline/test_pipeline_signing.py), and
+``mid-keepsakes`` (certificates and badges written to temporary files, not yet renamed;
+tests/pipeline/test_pipeline_keepsakes.py). Unset (the
 normal case) the check costs one dict lookup.
 
 ``REGISTRY_TEST_PAUSE_AT=<stage>:<folder>`` makes the process stop at the pause point of that name

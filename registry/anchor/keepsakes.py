@@ -126,6 +126,7 @@ def write(
     """Write the documents of ``digests`` (0x hex) from their proof files in ``out_dir``: the missing
     ones, or all with ``force``. Returns the number of files written; a proof file that is missing
     or cannot be rendered is reported through ``say`` and skipped."""
+    from registry.anchor.crash import crash_point
     from registry.anchor.pipeline import _write_files
     from registry.ipfs.local import sync_filesystem
 
@@ -140,6 +141,7 @@ def write(
             return
         _write_files(group)
         sync_filesystem(out_dir)
+        crash_point("mid-keepsakes")
         for tmp, final in moves:
             os.replace(tmp, final)
         sync_filesystem(out_dir)

@@ -23,7 +23,9 @@ _ICONS = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "-"}
 
 
 def _verify(
-    file: Path = typer.Argument(..., help="credential JSON file ('-' reads standard input)"),
+    file: Path = typer.Argument(
+        ..., help="credential JSON file, or a certificate PDF or baked PNG/SVG badge ('-' reads stdin)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     rpc_url: str | None = typer.Option(None, "--rpc-url", help="EVM JSON-RPC URL"),
     contract: str | None = typer.Option(None, "--contract", help="registry contract address"),
@@ -79,6 +81,8 @@ def _print_result(result: object) -> None:
         result.status.value, "red" if result.status.value in ("invalid", "revoked") else "yellow"
     )
     con.print(f"[bold {colour}]{result.status.value.upper()}[/] — {result.summary}")
+    if result.source is not None:  # a PDF's attachment or a baked badge's credential
+        con.print(result.source.note, markup=False)
     if result.credential is not None:
         for label, value in credential_lines(result.credential):
             con.print(f"{label}: {value}", markup=False)

@@ -113,7 +113,7 @@ def test_achievement_image_is_used_when_the_document_carries_one() -> None:
     svg_badge = baked_badge(data, "svg")
     assert b"<image" in svg_badge and extract_credential(svg_badge).data == data
 
-    own_svg = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10"/></svg>'
+    own_svg = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9"><rect width="9" height="9"/></svg>'
     doc["credentialSubject"]["achievement"]["image"] = "data:image/svg+xml;base64," + base64.b64encode(
         own_svg).decode()
     baked_svg = baked_badge(as_bytes(doc), "svg")

@@ -116,7 +116,9 @@ def test_png_with_too_many_chunks_is_refused() -> None:
         + SVG_HEAD + b"<openbadges:credential>&xxe;</openbadges:credential></svg>",
         # billion laughs: nested entity expansion
         b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
-        b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>' + SVG_HEAD + b"<openbadges:credential>&c;</openbadges:credential></svg>",
+        b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        + SVG_HEAD
+        + b"<openbadges:credential>&c;</openbadges:credential></svg>",
         # an external DTD
         b'<?xml version="1.0"?><!DOCTYPE svg SYSTEM "http://127.0.0.1:9/evil.dtd">' + SVG_HEAD + b"</svg>",
         # a DTD with no entity at all is refused too
