@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine: Python venv with the locked packages, the pinned
 # node tools (npm ci), and with --test the Debian packages the tests need: chromium for the
-# browser tests, fonts-dejavu-core for the certificate PDFs, postgresql for the throwaway server the PostgreSQL tests start (tests/pg_server.py).
+# browser tests, fonts-dejavu-core for the certificate PDFs, postgresql for the throwaway server
+# the PostgreSQL tests start (tests/pg_server.py).
 # Re-running it does nothing when everything is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
