@@ -124,11 +124,11 @@ def _lines(pdf: Any, x: float, y: float, width: float, height: float, text: str,
 def _body(pdf: Any, box: _Box, f: Facts) -> None:
     inner = box.w - 60
     with _style(pdf, 13, bold=True):
-        _lines(pdf, 30, 24, inner, 6, f.issuer_name, 2)
+        _lines(pdf, 30, 29, inner, 6, f.issuer_name, 2)
     with _style(pdf, 11, colour=MUTED):
-        pdf.set_xy(30, 40)
+        pdf.set_xy(30, 46)
         pdf.cell(inner, 6, "certifies that" if f.recipient else "awards", align="C")
-    y = 49.0
+    y = 55.0
     if f.recipient:
         size = _fit(pdf, f.recipient, inner, 30, 16, bold=True)
         with _style(pdf, size, bold=True):
