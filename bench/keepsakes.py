@@ -84,7 +84,8 @@ def verification(n: int) -> None:
         pdfs = []
         for b in bodies:
             p = decode_anchor_proof(json.loads(b)["proof"][-1])
-            pdfs.append(certificate_pdf(b, verification_link("https://verify.example.edu", p.digest, p.issuer)))
+            link = verification_link("https://verify.example.edu", p.digest, p.issuer)
+            pdfs.append(certificate_pdf(b, link))
         settings = load_settings(rpc_url=node.url, trusted_registries=[registry], cache_staleness=60.0,
                                  finality="depth")
         with VerificationSession(settings) as session:
