@@ -286,8 +286,14 @@ def _attached(spec: Any, fallback: str, cap: int) -> tuple[str, bytes] | None:
 
 
 def _from_pdf(data: bytes, lim: Limits) -> tuple[str, bytes]:
+    import logging
+
     from pypdf import PdfReader, apply_configuration
     from pypdf.errors import LimitReachedError
+
+    # an uploaded file is untrusted: pypdf's warnings about its damage would let anyone fill the
+    # service's log; what matters reaches the caller as the error below
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
 
     try:
         with apply_configuration(None, **_pdf_limits(lim)):

@@ -9,6 +9,8 @@ import time
 
 import pytest
 from fpdf import FPDF
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from keepsake_kit import as_bytes, credential, itxt, pdf_with_attachments, raw_pdf, tiny_png
 from pypdf import PdfWriter
 
@@ -143,3 +145,26 @@ def test_svg_two_elements_none_jwt_and_malformed() -> None:
     assert _code(SVG_HEAD + b"<openbadges:credential>") == "container_malformed"
     assert _code(b'<svg xmlns="http://example.org/not-svg"></svg>') == "container_malformed"
     assert _code(b'<html xmlns="http://www.w3.org/1999/xhtml"><svg/></html>') == "container_malformed"
+
+
+_SAMPLES = {
+    "pdf": certificate_pdf(CRED, "https://v.example/v/0x" + "00" * 32),
+    "png": tiny_png(itxt(CRED)),
+    "svg": bake_svg(SVG_HEAD + b"<rect/></svg>", CRED),
+}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(_SAMPLES)), edits=st.lists(
+    st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=8))
+def test_damaged_files_give_a_clear_error_or_a_credential(kind: str, edits: list[tuple[float, int]]) -> None:
+    """Random byte changes anywhere: the answer is a credential or an InputError, never a crash."""
+    data = bytearray(_SAMPLES[kind])
+    for where, value in edits:
+        data[int(where * len(data))] = value
+    try:
+        got = extract_credential(bytes(data))
+    except InputError as exc:
+        assert exc.code.http_status == 422
+    else:
+        assert isinstance(got.data, bytes)

@@ -156,4 +156,11 @@ def test_http_file_endpoint_accepts_pdf_and_badges(anvil: Anvil, env: Env, batch
         assert r.json()["code"] == "ambiguous_embedded_credential"
         r = api.post("/api/v1/verify/file", files={"file": ("x.svg", xxe)})
         assert r.status_code == 422 and r.json()["code"] == "unsafe_xml" and "root:" not in r.text
+        from fpdf import FPDF
+
+        bomb = FPDF()
+        bomb.add_page()  # 64 MiB of JSON deflated into ~64 KB
+        bomb.embed_file(bytes=b"{" + b" " * (64 << 20) + b"}", basename="credential.json", compress=True)
+        r = api.post("/api/v1/verify/file", files={"file": ("bomb.pdf", bytes(bomb.output()))})
+        assert r.status_code == 422 and r.json()["code"] == "container_too_large"
         assert api.get("/healthz").status_code == 200  # still answering
