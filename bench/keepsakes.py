@@ -65,6 +65,33 @@ def generation(n: int) -> None:
     timed("extract_pdf", pdfs, extract_credential)
     timed("extract_png", pngs, extract_credential)
     timed("extract_svg", svgs, extract_credential)
+    folder(creds)
+
+
+def folder(creds: list[bytes]) -> None:
+    """``registry keepsakes --all --pdf a4``'s work: PDFs written beside proof files, rendered in
+    this process and in the worker processes (wall clock: the figure the issuer waits for)."""
+    import tempfile
+
+    from registry.anchor import keepsakes
+    from registry.anchor.keepsakes import KeepsakeOptions, write
+    from registry.core.canonical import document_digest
+
+    opts = KeepsakeOptions("https://verify.example.edu", pdf="a4")
+    for label, threshold in (("serial", 10**9), ("workers", 1)):
+        keepsakes.PARALLEL_FROM = threshold
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            digests = []
+            for c in creds:
+                d = "0x" + document_digest(json.loads(c)).hex()
+                (out / f"{d}.json").write_bytes(c)
+                digests.append(d)
+            t0 = time.perf_counter()
+            n = write(out, digests, opts)
+            wall = time.perf_counter() - t0
+        emit(f"write_pdfs_{label}", docs=n, seconds=round(wall, 2), docs_per_s=round(n / wall, 1),
+             workers=min(os.cpu_count() or 1, keepsakes.MAX_WORKERS) if label == "workers" else 1)
 
 
 def verification(n: int) -> None:
