@@ -141,6 +141,26 @@ class ErrorCode(StrEnum):
     STATUS_LIST_NOT_FOUND = "status_list_not_found", ExitCode.FAILED, 404
     # issue 13 part I (verify-status): the verifier reads credentialStatus (registry.net)
     FETCH_FAILED = "fetch_failed", *_STORE
+    # issue 15 (roster): templates, rosters, preview, discard, corrections (registry/roster)
+    ROSTER_UNREADABLE = "roster_unreadable", *_INPUT
+    ROSTER_ENCODING = "roster_encoding", *_INPUT
+    ROSTER_TOO_LARGE = "roster_too_large", *_INPUT
+    MISSING_COLUMN = "missing_column", *_INPUT
+    BAD_HEADER = "bad_header", *_INPUT
+    BAD_ROW = "bad_row", *_INPUT
+    DUPLICATE_ROW = "duplicate_row", *_INPUT
+    INVALID_CELL = "invalid_cell", *_INPUT
+    EMPTY_CELL = "empty_cell", *_INPUT
+    INVALID_TEMPLATE = "invalid_template", *_INPUT
+    TEMPLATE_REFUSED = "template_refused", *_INPUT
+    ROSTER_ROW_CHANGED = "roster_row_changed", *_INPUT
+    NOT_DISCARDABLE = "not_discardable", ExitCode.FAILED, 409
+    CORRECTION_REFUSED = "correction_refused", ExitCode.FAILED, 409
+    CORRECTION_PENDING = "correction_pending", ExitCode.FAILED, 409
+    # issue 14 items 4-5 (vcapi): W3C VC-API requests and bulk verification (registry.verify.bulk)
+    BAD_REQUEST = "bad_request", ExitCode.INPUT, 400  # a VC-API request the spec calls invalid input
+    BULK_LIMIT = "bulk_limit", ExitCode.INPUT, 413  # too many files / bytes in one bulk verification
+    ARCHIVE_REFUSED = "archive_refused", *_INPUT  # a ZIP (member) that is not opened: bomb, nested, ...
     # issue 14 item 3 (keepsakes): credentials inside uploaded PDFs and baked badges (registry.keepsakes)
     CONTAINER_MALFORMED = "container_malformed", *_INPUT
     CONTAINER_TOO_LARGE = "container_too_large", *_INPUT

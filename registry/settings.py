@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -196,6 +198,96 @@ class Settings(BaseSettings):
     verify_status_local: bool = Field(
         default=False,
         description="read lists under REGISTRY_PUBLIC_URL/status/ from status_lists_dir, not over HTTP",
+    )
+    # issue 15 (roster): bounds of `registry issue --template --roster` (registry/roster)
+    roster_max_rows: int = Field(
+        default=100_000, gt=0, le=1_000_000, description="most data rows of a roster"
+    )
+    roster_max_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="largest roster file (CSV, or XLSX compressed)"
+    )
+    # issue 16 item 3 (quorum reads): verification reads from several endpoints that must agree
+    rpc_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="JSON-RPC endpoints of the verifier's chain reads, comma separated; when set they "
+        "replace rpc_url for verification (issuance still uses rpc_url)",
+    )
+    rpc_quorum_minority: bool = Field(
+        default=False, description="allow rpc_quorum <= half the endpoints (two disjoint sets could agree)"
+    )
+    rpc_quorum: int | None = Field(
+        default=None,
+        description="endpoints that must agree (block hash and answer); default a strict majority",
+    )
+
+    @field_validator("rpc_urls", mode="before")
+    @classmethod
+    def _split_rpc_urls(cls, value: Any) -> Any:
+        """``a,b,c`` (the environment's form) as a list; a TOML list as it is."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rpc_urls")
+    @classmethod
+    def _check_rpc_urls(cls, value: list[str]) -> list[str]:
+        """Every entry an http(s) URL, no endpoint twice (the messages never show a URL's secrets)."""
+        from registry.chain.connection import safe_url
+
+        seen: dict[str, int] = {}
+        for i, url in enumerate(value, 1):
+            name = safe_url(url)
+            if name == "<invalid URL>" or not name.startswith(("http://", "https://")):
+                raise PydanticCustomError("rpc_url", f"entry {i} is not an http:// or https:// URL")
+            if name in seen:
+                raise PydanticCustomError(
+                    "rpc_url",
+                    f"entries {seen[name]} and {i} are the same endpoint ({name}): "
+                    "one endpoint must not vote twice",
+                )
+            seen[name] = i
+        return value
+
+    @field_validator("rpc_quorum")
+    @classmethod
+    def _check_rpc_quorum(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """A quorum between 1 and the number of endpoints, and more than half of them unless allowed."""
+        if value is None or "rpc_urls" not in info.data:
+            return value
+        from registry.verify.quorum import check_quorum
+
+        n = len(info.data["rpc_urls"]) or 1
+        if n == 1 and value != 1:
+            raise PydanticCustomError("rpc_quorum", "needs several endpoints in REGISTRY_RPC_URLS")
+        try:
+            check_quorum(n, value, allow_minority=bool(info.data.get("rpc_quorum_minority")))
+        except ValueError as exc:
+            raise PydanticCustomError("rpc_quorum", str(exc)) from None
+        return value
+    # issue 14 items 4-5 (vcapi): W3C VC-API and bulk verification (docs/verification.md)
+    vcapi_max_credentials: int = Field(
+        default=50, gt=0, le=1000, description="credentials in one presentation at /presentations/verify"
+    )
+    bulk_max_files: int = Field(
+        default=200,
+        gt=0,
+        le=10_000,
+        description="credentials in one bulk verification (files and ZIP members)",
+    )
+    bulk_max_request_bytes: int = Field(
+        default=16 * 1024 * 1024, gt=0, description="body cap of POST /api/v1/verify/bulk"
+    )
+    bulk_max_file_bytes: int = Field(
+        default=2 * 1024 * 1024, gt=0, description="one file or ZIP member, uncompressed"
+    )
+    bulk_max_total_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="all the files of one bulk verification, uncompressed"
+    )
+    bulk_max_ratio: int = Field(
+        default=100, gt=1, description="a ZIP member expanding more than this many times is refused (bomb)"
+    )
+    bulk_max_concurrent: int = Field(
+        default=2, gt=0, le=64, description="bulk verifications in progress per worker; over it: 503"
     )
     # issue 14 item 3 (keepsakes): documents `registry anchor` writes beside the proof files
     keepsake_pdf: Literal["a4", "letter"] | None = Field(

@@ -7,11 +7,13 @@ point of that name, the way a power cut or the OOM killer would: no cleanup, no 
 only when a reorg removed an anchor; the finality tests use it), and ``mid-copies`` (signed
 copies' files renamed, not yet marked written; tests/pipeline/test_pipeline_signing.py), and
 ``mid-keepsakes`` (certificates and badges written to temporary files, not yet renamed;
-tests/pipeline/test_pipeline_keepsakes.py). Unset (the
+tests/pipeline/test_pipeline_keepsakes.py), and ``after-correction-anchored`` (``registry reissue``:
+the correction anchored, the old credential not revoked yet; tests/roster). Unset (the
 normal case) the check costs one dict lookup.
 
 ``REGISTRY_TEST_PAUSE_AT=<stage>:<folder>`` makes the process stop at the pause point of that name
-(``before-queue``: intake, between the duplicate check and the insert), write
+(``before-queue``: intake, between the duplicate check and the insert; ``before-seal``: the sealer,
+between reading the queue and moving it into a batch), write
 ``<folder>/<pid>.ready`` and wait until ``<folder>/go`` exists (at most 120 s): the concurrency
 tests line two real processes up at the same point.
 """

@@ -47,7 +47,7 @@ from sqlalchemy import select, update
 from sqlmodel import col
 from web3 import Web3
 
-from registry.anchor.crash import crash_point
+from registry.anchor.crash import crash_point, pause_point
 from registry.anchor.txmanager import GWEI, Lost, Mined, TxManager, is_node_down
 from registry.chain.contract import RegistryContract, decode_revert, is_revert
 from registry.chain.finality import FinalityRule, FinalityView, is_final, read_view, resolve_rule
@@ -119,6 +119,10 @@ def _rfc3339(d: datetime) -> str:
     if d.tzinfo is None:
         d = d.replace(tzinfo=UTC)
     return d.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _QueueChanged(Exception):
+    """Fewer credentials were still queued than the sealer read (a discard won the race)."""
 
 
 class Pipeline:
@@ -216,31 +220,43 @@ class Pipeline:
                     break
             digests = [bytes(r[1]) for r in rows]
             tree = MerkleTree.build(digests)
-            with self.db.begin() as conn:
-                batch_id = conn.execute(
-                    batches_table.insert().values(
-                        root=tree.root,
-                        count=len(rows),
-                        status=BatchState.SEALED,
-                        issuer=self.address,
-                        registry_ref=self.registry_ref,
-                        sealed_at=utcnow(),
-                        attempts=0,
-                    )
-                ).inserted_primary_key[0]  # type: ignore[index]
-                res = conn.execute(
-                    t.update()
-                    .where(t.c.id == _bind("b_id"), t.c.status == CredentialState.QUEUED)
-                    .values(batch_id=batch_id, leaf_index=_bind("b_leaf"), status=CredentialState.SEALED),
-                    [{"b_id": r[0], "b_leaf": i} for i, r in enumerate(rows)],
-                )
-                if res.rowcount != len(rows):
-                    raise RegistryError("queued credentials changed while sealing (another sealer?)")
+            pause_point("before-seal")
+            try:
+                batch_id = self._seal_rows(rows, tree)
+            except _QueueChanged:  # `registry discard` dropped some of them meanwhile: read again
+                self.say("queued credentials changed while sealing (discarded?); sealing again")
+                continue
             made.append(int(batch_id))
             self.report.sealed += 1
             self.say(f"sealed batch {batch_id}: {len(rows)} credentials, root 0x{tree.root.hex()}")
             crash_point("after-seal")
         return made
+
+    def _seal_rows(self, rows: Any, tree: MerkleTree) -> int:
+        """Insert the batch and move ``rows`` into it in one transaction (all still queued, or
+        nothing: :class:`_QueueChanged`)."""
+        t = credentials_table
+        with self.db.begin() as conn:
+            batch_id = conn.execute(
+                batches_table.insert().values(
+                    root=tree.root,
+                    count=len(rows),
+                    status=BatchState.SEALED,
+                    issuer=self.address,
+                    registry_ref=self.registry_ref,
+                    sealed_at=utcnow(),
+                    attempts=0,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            res = conn.execute(
+                t.update()
+                .where(t.c.id == _bind("b_id"), t.c.status == CredentialState.QUEUED)
+                .values(batch_id=batch_id, leaf_index=_bind("b_leaf"), status=CredentialState.SEALED),
+                [{"b_id": r[0], "b_leaf": i} for i, r in enumerate(rows)],
+            )
+            if res.rowcount != len(rows):
+                raise _QueueChanged  # rolls the batch back
+        return int(batch_id)
 
     # ---------------------------------------------------------------------------------------
     # batch steps

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from registry.cli import admin, auditing, dev, issuing, keepsakes, verifying
+from registry.cli import admin, auditing, dev, issuing, keepsakes, rosters, verifying
 from registry.cli.common import state
 from registry.errors import ExitCode, RegistryError
 
@@ -41,6 +41,7 @@ def _root(
 for _area in (admin, issuing, verifying, auditing, dev, keepsakes):
     _area.register(app)
 issuing.register_status_lists(app)  # issue 13: replaces revoke/suspend/reinstate (with --file)
+rosters.register(app)  # issue 15: issue --roster, anchor/status wrappers, preview, discard, reissue
 
 
 def run() -> None:

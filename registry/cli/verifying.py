@@ -3,6 +3,7 @@
 ``verify`` uses the same verification session as the service (:mod:`registry.verify.session`),
 prints every check and exits 0 only when the credential is valid (1 when it is not or the
 configuration is wrong, 3 when it cannot be decided now, 2 for unreadable input).
+With several files, a folder or a ZIP archive it prints one table (:mod:`.bulk_verifying`).
 """
 
 from __future__ import annotations
@@ -23,11 +24,16 @@ _ICONS = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "-"}
 
 
 def _verify(
-    file: Path = typer.Argument(
-        ..., help="credential JSON file, or a certificate PDF or baked PNG/SVG badge ('-' reads stdin)"
+    files: list[Path] = typer.Argument(
+        ...,
+        help="credential files: JSON, certificate PDFs or baked PNG/SVG badges ('-' reads standard "
+        "input); several files, folders or ZIP archives give one table",
     ),
-    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
-    rpc_url: str | None = typer.Option(None, "--rpc-url", help="EVM JSON-RPC URL"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON (several: one array)"),
+    as_csv: bool = typer.Option(False, "--csv", help="print the table as CSV"),
+    rpc_url: str | None = typer.Option(
+        None, "--rpc-url", help="EVM JSON-RPC URL (one endpoint: replaces REGISTRY_RPC_URLS)"
+    ),
     contract: str | None = typer.Option(None, "--contract", help="registry contract address"),
     trusted: list[str] | None = typer.Option(
         None, "--trusted", help="trusted registry eip155:<chainId>:<address> (repeatable)"
@@ -42,7 +48,9 @@ def _verify(
         help="a did:web issuer whose DID document cannot be fetched is indeterminate",
     ),
 ) -> None:
-    """Verify a credential file against the chain; exit 0 only when it is valid."""
+    """Verify credential files against the chain; exit 0 only when every one is valid."""
+    from registry.cli import bulk_verifying
+    from registry.verify.bulk import is_zip
     from registry.verify.result import Status
     from registry.verify.session import VerificationSession
 
@@ -54,10 +62,21 @@ def _verify(
         verify_require_signature=True if require_signature else None,
         verify_require_did_web=True if require_domain else None,
     )
-    try:
-        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {file}: {exc.strerror}", code="unreadable_file") from None
+    if rpc_url:  # one endpoint named on the command line replaces REGISTRY_RPC_URLS for this run
+        s = s.model_copy(update={"rpc_urls": [], "rpc_quorum": None})
+    data = None
+    if len(files) == 1 and not files[0].is_dir() and not as_csv:
+        file = files[0]
+        try:
+            data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {file}: {exc.strerror}", code="unreadable_file") from None
+    if data is None or is_zip(data):  # several files, a folder or an archive: one table
+        with VerificationSession(s) as session:
+            code = bulk_verifying.run(files, session, s, as_json=as_json, as_csv=as_csv, stdin=data)
+        if code:
+            sys.exit(code)
+        return
     with VerificationSession(s) as session:  # the session `registry serve` uses: same trust, same errors
         result = session.verify(data)
     if as_json:

@@ -222,10 +222,19 @@ def chain_part(
         return ChainPart([skipped(name, f"Not checked because {why}.") for name in CHAIN_CHECK_NAMES])
     if view is None:
         reason = error_.message if error_ is not None else "no chain reader is configured"
-        return ChainPart([error(name, f"Could not read the chain: {reason}") for name in CHAIN_CHECK_NAMES])
+        extra = _quorum_details(error_)
+        return ChainPart(
+            [error(name, f"Could not read the chain: {reason}", **extra) for name in CHAIN_CHECK_NAMES]
+        )
     findings = chain_findings(prep, view, config)
     issuer = _issuer_info(view, prep) if view.lookup.batch_exists else None
     return ChainPart(findings, _anchor_info(prep, view, config), issuer)
+
+
+def _quorum_details(error_: ChainError | None) -> dict[str, Any]:
+    """What each chain endpoint did, when a quorum read failed (``endpoints``: name → what)."""
+    endpoints = error_.details.get("endpoints") if error_ is not None else None
+    return {"endpoints": dict(endpoints)} if isinstance(endpoints, dict) else {}
 
 
 def _anchor_info(prep: Prepared, view: ChainView, config: VerifyConfig) -> AnchorInfo:

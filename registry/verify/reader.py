@@ -29,7 +29,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from eth_utils import to_checksum_address
@@ -47,6 +47,9 @@ from registry.chain.schema import (
     topic_of_address,
 )
 from registry.errors import ChainError
+
+if TYPE_CHECKING:
+    from registry.verify.quorum import QuorumClient
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +289,7 @@ class ChainReader:
 
     def __init__(
         self,
-        rpc_url: str,
+        rpc_url: str | Sequence[str],
         contracts: Iterable[str] = (),
         *,
         timeout: float = 10.0,
@@ -298,9 +301,17 @@ class ChainReader:
         tip_blocks: int = 8,
         clock: Callable[[], float] = time.monotonic,
         finality: str = "depth",
+        quorum: int | None = None,
+        allow_minority: bool = False,
     ) -> None:
-        self.rpc = RpcClient(rpc_url, timeout=timeout)
-        self.url = safe_url(rpc_url)
+        # several URLs: every read goes through a quorum of them (registry/verify/quorum.py)
+        if isinstance(rpc_url, str):
+            self.rpc: RpcClient | QuorumClient = RpcClient(rpc_url, timeout=timeout)
+        else:
+            from registry.verify.quorum import client_for
+
+            self.rpc = client_for(rpc_url, quorum=quorum, timeout=timeout, allow_minority=allow_minority)
+        self.url = self.rpc.url
         self.contracts: list[str] = [str(to_checksum_address(c)) for c in contracts]
         self.staleness = staleness
         self.clock = clock

@@ -35,12 +35,14 @@ def build_reader(settings: Settings, config: VerifyConfig | None = None) -> Chai
     """A reader of the settings' node following every trusted contract of ``config``."""
     contracts = sorted({a for _, a in config.trusted}) if config is not None else []
     return ChainReader(
-        settings.rpc_url,
+        settings.rpc_urls or settings.rpc_url,  # several: quorum reads (registry/verify/quorum.py)
         contracts,
         timeout=settings.rpc_timeout,
         staleness=settings.cache_staleness,
         from_block=settings.start_block,
         finality=settings.finality,
+        quorum=settings.rpc_quorum,
+        allow_minority=settings.rpc_quorum_minority,
     )
 
 
