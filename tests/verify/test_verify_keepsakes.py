@@ -4,6 +4,7 @@ through the session (``registry verify``'s), the CLI and ``POST /api/v1/verify/f
 from __future__ import annotations
 
 import copy
+import io
 import json
 import subprocess
 import sys
@@ -164,3 +165,32 @@ def test_http_file_endpoint_accepts_pdf_and_badges(anvil: Anvil, env: Env, batch
         r = api.post("/api/v1/verify/file", files={"file": ("bomb.pdf", bytes(bomb.output()))})
         assert r.status_code == 422 and r.json()["code"] == "container_too_large"
         assert api.get("/healthz").status_code == 200  # still answering
+
+
+def test_bulk_takes_certificates_and_badges(anvil: Anvil, env: Env, batch: Batch, tmp_path: Path) -> None:
+    """Several files on the command line, and POST /api/v1/verify/bulk (with a ZIP of them)."""
+    import zipfile
+
+    docs = _documents(batch.credentials[3])
+    bundle = io.BytesIO()
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.writestr("in/cert.pdf", docs["pdf"])
+    files = {"cert.pdf": docs["pdf"], "badge.png": docs["png"], "badge.svg": docs["svg"],
+             "two.pdf": _two_credentials(batch), "bundle.zip": bundle.getvalue()}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    common = ["--rpc-url", anvil.url, "--trusted", env.registry, "--json"]
+    res = _cli(["verify", *files, *common], tmp_path)
+    rows = {r["file"]: r["status"] for r in json.loads(res.stdout)}
+    assert rows == {"cert.pdf": "valid", "badge.png": "valid", "badge.svg": "valid", "two.pdf": "error",
+                    "bundle.zip/in/cert.pdf": "valid"}, res.stderr
+    settings = load_settings(rpc_url=anvil.url, trusted_registries=[env.registry], cache_staleness=2.0)
+    with serve_app(create_app(settings)) as url, httpx.Client(base_url=url, timeout=30) as api:
+        r = api.post("/api/v1/verify/bulk", files=[("files", (n, d)) for n, d in files.items()])
+        assert r.status_code == 200, r.text
+        got = {row["file"]: row["status"] for row in r.json()["rows"]}
+        assert got == rows
+        two = next(row for row in r.json()["rows"] if row["file"] == "two.pdf")
+        assert "ambiguous" in two["message"] or "different credentials" in two["message"]
+        pdf_row = next(row for row in r.json()["rows"] if row["file"] == "cert.pdf")
+        assert pdf_row["result"]["source"]["kind"] == "pdf"
