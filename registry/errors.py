@@ -165,6 +165,13 @@ class ErrorCode(StrEnum):
     BAD_REQUEST = "bad_request", ExitCode.INPUT, 400  # a VC-API request the spec calls invalid input
     BULK_LIMIT = "bulk_limit", ExitCode.INPUT, 413  # too many files / bytes in one bulk verification
     ARCHIVE_REFUSED = "archive_refused", *_INPUT  # a ZIP (member) that is not opened: bomb, nested, ...
+    # issue 14 item 3 (keepsakes): credentials inside uploaded PDFs and baked badges (registry.keepsakes)
+    CONTAINER_MALFORMED = "container_malformed", *_INPUT
+    CONTAINER_TOO_LARGE = "container_too_large", *_INPUT
+    NO_EMBEDDED_CREDENTIAL = "no_embedded_credential", *_INPUT
+    AMBIGUOUS_EMBEDDED_CREDENTIAL = "ambiguous_embedded_credential", *_INPUT
+    UNSAFE_XML = "unsafe_xml", *_INPUT
+    VC_JWT_NOT_SUPPORTED = "vc_jwt_not_supported", *_INPUT
 
 
 class RegistryError(Exception):

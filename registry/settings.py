@@ -324,6 +324,17 @@ class Settings(BaseSettings):
         description="message template (default data_dir/delivery-message.j2 when it exists, else the "
         "built-in one; `registry deliver --template-new` writes a copy)",
     )
+    # issue 14 item 3 (keepsakes): documents `registry anchor` writes beside the proof files
+    keepsake_pdf: Literal["a4", "letter"] | None = Field(
+        default=None, description="write a certificate PDF 0x<digest>.pdf of this paper size per credential"
+    )
+    keepsake_badge: Literal["png", "svg"] | None = Field(
+        default=None, description="write an Open Badges 3.0 baked badge 0x<digest>.png or .svg per credential"
+    )
+    keepsake_qr: bool = Field(default=False, description="write the link's QR code 0x<digest>.qr.png")
+    keepsake_font: Path | None = Field(
+        default=None, description="TrueType font of certificates and badges (default: Debian's DejaVu Sans)"
+    )
 
     @classmethod
     def settings_customise_sources(

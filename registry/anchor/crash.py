@@ -6,8 +6,9 @@ point of that name, the way a power cut or the OOM killer would: no cleanup, no 
 ``after-mined``, ``mid-proofs`` (the stage matrix every run passes), and ``after-reorg`` (reached
 only when a reorg removed an anchor; the finality tests use it), and ``mid-copies`` (signed
 copies' files renamed, not yet marked written; tests/pipeline/test_pipeline_signing.py), and
-``after-correction-anchored`` (``registry reissue``: the correction anchored, the old credential
-not revoked yet; tests/roster). Unset (the
+``mid-keepsakes`` (certificates and badges written to temporary files, not yet renamed;
+tests/pipeline/test_pipeline_keepsakes.py), and ``after-correction-anchored`` (``registry reissue``:
+the correction anchored, the old credential not revoked yet; tests/roster). Unset (the
 normal case) the check costs one dict lookup. ``registry deliver`` has :data:`DELIVERY_STAGES`
 (tests/delivery/test_deliver_crash.py): ``deliver-mid-data`` (message body sent, ``sending`` not
 committed), ``deliver-before-end`` (``sending`` committed, end of data not sent),

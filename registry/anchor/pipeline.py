@@ -166,6 +166,7 @@ class Pipeline:
         self._parked: dict[int, float] = {}  # failed batch id -> monotonic time it may be retried
         self._failures_in_run: dict[int, int] = {}
         self.after_round: Callable[[], bool] | None = None  # --watch: e.g. status list publication
+        self.keepsakes: Any = None  # a registry.anchor.keepsakes.KeepsakeWriter (--pdf, --badge, --qr)
 
     def __repr__(self) -> str:
         return f"Pipeline(issuer={self.address}, registry={self.registry_ref})"
@@ -499,7 +500,10 @@ class Pipeline:
                 .values(status=BatchState.MINED, done_at=None)
             )
             copy_files = copies.withdraw(conn, int(batch.id))  # type: ignore[arg-type]
-        for name in [f"0x{d.hex()}.json" for d in digests] + copy_files:
+        from registry.anchor.keepsakes import names_of
+
+        documents = [n for d in digests for n in names_of(f"0x{d.hex()}")]  # before the proofs they show
+        for name in documents + [f"0x{d.hex()}.json" for d in digests] + copy_files:
             with contextlib.suppress(FileNotFoundError):
                 (self.cfg.output_dir / name).unlink()
         sync_filesystem(self.cfg.output_dir)
@@ -600,6 +604,8 @@ class Pipeline:
             )
         self._report_anchored(batch, len(rows), "0x" + batch.tx_hash.hex())
         self.say(f"batch {batch.id}: {len(rows)} proof files written to {out_dir}")
+        if self.keepsakes is not None:  # their certificates and badges: after the proofs are durable
+            self.keepsakes.proofs_written(r[1] for r in rows)
         return True
 
     def _write_proof_files(
@@ -782,6 +788,8 @@ class Pipeline:
             from registry.anchor import copies
 
             copies.write_pending(self)  # signed copies of credentials whose batch is done
+            if self.keepsakes is not None:
+                self.keepsakes.write_due(self.cfg.output_dir, self.say)
         return not pending and all(b.id in self._parked for b in self.open_batches())
 
     def run_once(self) -> AnchorReport:

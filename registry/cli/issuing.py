@@ -178,15 +178,25 @@ def anchor(
         None, "--node-timeout", help="give up after this many seconds without a node (default: wait)"
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress messages"),
+    pdf: str = typer.Option(
+        None, "--pdf", help="also write a certificate 0x<digest>.pdf per credential: a4 or letter"
+    ),
+    badge: str = typer.Option(
+        None, "--badge", help="also write an Open Badges 3.0 baked badge per credential: png or svg"
+    ),
+    qr: bool = typer.Option(None, "--qr", help="also write the link's QR code 0x<digest>.qr.png"),
 ) -> None:
-    """Seal queued credentials into batches, anchor them on chain and write the proof files."""
+    """Seal queued credentials into batches, anchor them on chain and write the proof files
+    (and with --pdf / --badge / --qr the documents people keep; REGISTRY_PUBLIC_URL is the link)."""
     from registry.anchor.context import build_pipeline
+    from registry.anchor.keepsakes import KeepsakeWriter, options_from
     from registry.anchor.manage import finish_pending
     from registry.db import open_database
 
     s = settings(
         batch_size=batch_size, batch_max_wait=max_wait, confirmations=confirmations, output_dir=output
     )
+    keep = options_from(s, pdf=pdf, badge=badge, qr=qr)  # a missing setting fails before anything runs
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -198,6 +208,7 @@ def anchor(
     db = open_database(settings=s)
     with db.lock("anchor", wait=False):
         pipe = build_pipeline(s, db, say=_say_to_stderr(quiet), stop=stop, node_timeout=node_timeout)
+        pipe.keepsakes = KeepsakeWriter(keep) if keep is not None else None
         finish_pending(pipe)
         report = pipe.watch() if watch else pipe.run_once()
     db.close()

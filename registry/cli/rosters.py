@@ -412,8 +412,16 @@ def anchor(
         None, "--node-timeout", help="give up after this many seconds without a node (default: wait)"
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress messages"),
+    pdf: str = typer.Option(
+        None, "--pdf", help="also write a certificate 0x<digest>.pdf per credential: a4 or letter"
+    ),
+    badge: str = typer.Option(
+        None, "--badge", help="also write an Open Badges 3.0 baked badge per credential: png or svg"
+    ),
+    qr: bool = typer.Option(None, "--qr", help="also write the link's QR code 0x<digest>.qr.png"),
 ) -> None:
-    """Seal queued credentials into batches, anchor them on chain and write the proof files."""
+    """Seal queued credentials into batches, anchor them on chain and write the proof files
+    (and with --pdf / --badge / --qr the documents people keep; REGISTRY_PUBLIC_URL is the link)."""
     kw: dict[str, Any] = dict(
         watch=watch,
         as_json=as_json,
@@ -423,6 +431,9 @@ def anchor(
         output=output,
         node_timeout=node_timeout,
         quiet=quiet,
+        pdf=pdf,
+        badge=badge,
+        qr=qr,
     )
     bar = None
     if not (watch or as_json or quiet) and err.is_terminal:

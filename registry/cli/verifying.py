@@ -26,8 +26,8 @@ _ICONS = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "-"}
 def _verify(
     files: list[Path] = typer.Argument(
         ...,
-        help="credential files ('-' reads standard input); several files, folders or ZIP archives "
-        "give one table",
+        help="credential files: JSON, certificate PDFs or baked PNG/SVG badges ('-' reads standard "
+        "input); several files, folders or ZIP archives give one table",
     ),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON (several: one array)"),
     as_csv: bool = typer.Option(False, "--csv", help="print the table as CSV"),
@@ -100,6 +100,8 @@ def _print_result(result: object, public_url: str | None = None) -> None:
         result.status.value, "red" if result.status.value in ("invalid", "revoked") else "yellow"
     )
     con.print(f"[bold {colour}]{result.status.value.upper()}[/] — {result.summary}")
+    if result.source is not None:  # a PDF's attachment or a baked badge's credential
+        con.print(result.source.note, markup=False)
     for line in status_lines(result, public_url):
         con.print(line, markup=False)
     if result.credential is not None:

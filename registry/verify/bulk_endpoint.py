@@ -33,6 +33,7 @@ from registry.verify.bulk import (
 )
 from registry.verify.problems import problem
 from registry.verify.responses import bound_result
+from registry.verify.uploads import with_source
 from registry.verify.verifier import Verifier
 
 log = logging.getLogger("registry.verify.service")
@@ -65,8 +66,9 @@ async def _row(verifier: Verifier, item: Item) -> BulkRow:
         return error_row(item.name, item.error or "not read")
     try:
         data = await anyio.to_thread.run_sync(item.read)
-        prep = await verifier.prepare_async(data)
-        return row_for(item.name, bound_result(await verifier.verify(prep)))
+        upload = await verifier.unwrap_async(data)  # a PDF's attachment, a baked badge's credential
+        prep = await verifier.prepare_async(upload.data)
+        return row_for(item.name, bound_result(with_source(await verifier.verify(prep), upload)))
     except RegistryError as exc:
         return error_row(item.name, exc.message)
     except Exception:  # one bad file never stops the others; nothing of it in the answer

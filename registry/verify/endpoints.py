@@ -27,6 +27,7 @@ from registry.verify.reader import ChainReader
 from registry.verify.responses import bound_result, result_response
 from registry.verify.result import Status
 from registry.verify.stored import stored_document
+from registry.verify.uploads import with_source
 from registry.verify.verifier import Verifier
 
 HEX32 = r"^0x[0-9a-fA-F]{64}$"
@@ -170,9 +171,10 @@ async def verify(request: Request) -> Response:
 
 
 async def verify_file(
-    request: Request, file: UploadFile = File(..., description="credential JSON file")
+    request: Request,
+    file: UploadFile = File(..., description="credential JSON file, or a PDF or baked PNG/SVG carrying one"),
 ) -> Response:
-    """Verify an uploaded credential file."""
+    """Verify an uploaded credential file (JSON, a certificate PDF or an OB 3.0 baked badge)."""
     verifier = _verifier(request)
     cap = verifier.settings.max_request_bytes
     data = await file.read(cap + 1)
@@ -180,8 +182,9 @@ async def verify_file(
         err = RegistryError(f"file is over the {cap}-byte cap", code="request_too_large")
         err.http_status = 413
         raise err
-    prep = await verifier.prepare_async(data)
-    return result_response(await verifier.verify(prep))
+    upload = await verifier.unwrap_async(data)
+    prep = await verifier.prepare_async(upload.data)
+    return result_response(with_source(await verifier.verify(prep), upload))
 
 
 async def credential(

@@ -172,6 +172,14 @@ class StatusDetail(BaseModel):
     block: int
 
 
+class SourceInfo(BaseModel):
+    """Where the verified credential came from when it was not posted as JSON (issue 14, item 3)."""
+
+    kind: str = Field(description="pdf (an attached file), png or svg (an Open Badges 3.0 baked badge)")
+    embedded: str | None = Field(default=None, description="the attachment's name, or the chunk / element")
+    note: str = Field(description="one sentence for people")
+
+
 class VerificationResult(BaseModel):
     """What a verifier gets back: ``verified`` is true only when ``status`` is ``valid``."""
 
@@ -188,6 +196,9 @@ class VerificationResult(BaseModel):
     )
     status_detail: StatusDetail | None = Field(
         default=None, description="for a revoked or suspended credential: when and why, from the chain"
+    )
+    source: SourceInfo | None = Field(
+        default=None, description="the PDF or baked badge the credential was taken from (absent for JSON)"
     )
 
     def check(self, name: str) -> Check:

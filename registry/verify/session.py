@@ -122,7 +122,14 @@ class VerificationSession:
         return prep
 
     def verify(self, data: bytes, now: datetime | None = None) -> VerificationResult:
-        """Verify one document now (or at ``now``)."""
+        """Verify one document now (or at ``now``): a credential JSON, or a PDF or baked PNG/SVG
+        carrying one (:mod:`registry.verify.uploads`; the result's ``source`` says so)."""
+        from registry.verify.uploads import unwrap, with_source
+
+        upload = unwrap(data, self.settings)
+        return with_source(self._verify(upload.data, now), upload)
+
+    def _verify(self, data: bytes, now: datetime | None) -> VerificationResult:
         prep = self.prepare(data)
         view, error = run_chain(prep, self.reader)
         did = resolve_issuer(prep, view, self.resolver)

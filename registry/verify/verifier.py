@@ -145,6 +145,16 @@ class Verifier:
         self._remember(key, body, prep)
         return prep
 
+    async def unwrap_async(self, data: bytes) -> Any:
+        """The credential inside an uploaded PDF or baked PNG/SVG (JSON passes through unchanged),
+        taken out in the bounded thread pool; an :class:`registry.keepsakes.extract.Extracted`."""
+        from registry.keepsakes.extract import sniff
+        from registry.verify.uploads import unwrap
+
+        if sniff(data) == "json":
+            return unwrap(data, self.settings)
+        return await anyio.to_thread.run_sync(unwrap, data, self.settings, limiter=self._cpu)
+
     def _remember(self, key: bytes, body: bytes, prep: Prepared) -> None:
         if self._memoisable(prep):
             size = len(body) + MEMO_ENTRY_OVERHEAD + sum(len(c.message) for c in prep.checks)
