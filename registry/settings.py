@@ -197,6 +197,13 @@ class Settings(BaseSettings):
         default=False,
         description="read lists under REGISTRY_PUBLIC_URL/status/ from status_lists_dir, not over HTTP",
     )
+    # issue 16 item 4 (issuance throughput): what the pipeline writes per batch (docs/issuing.md)
+    proof_files: Literal["each", "batch"] = Field(
+        default="each",
+        description="each: one proof file per credential (<output_dir>/0x<digest>.json); batch: one "
+        "JSON Lines file per batch (<output_dir>/batches/0x<root>.jsonl), per-credential files on "
+        "demand with `registry proofs export`",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -41,6 +41,7 @@ def _root(
 for _area in (admin, issuing, verifying, auditing, dev):
     _area.register(app)
 issuing.register_status_lists(app)  # issue 13: replaces revoke/suspend/reinstate (with --file)
+issuing.register_proofs(app)  # issue 16: registry proofs export
 
 
 def run() -> None:
