@@ -228,12 +228,20 @@ class Pipeline:
                         attempts=0,
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
-                res = conn.execute(
-                    t.update()
-                    .where(t.c.id == _bind("b_id"), t.c.status == CredentialState.QUEUED)
-                    .values(batch_id=batch_id, leaf_index=_bind("b_leaf"), status=CredentialState.SEALED),
-                    [{"b_id": r[0], "b_leaf": i} for i, r in enumerate(rows)],
-                )
+                first, last = int(rows[0][0]), int(rows[-1][0])
+                if last - first + 1 == len(rows):  # consecutive ids (the usual case): one statement
+                    res = conn.execute(
+                        t.update()
+                        .where(t.c.id >= first, t.c.id <= last, t.c.status == CredentialState.QUEUED)
+                        .values(batch_id=batch_id, leaf_index=t.c.id - first, status=CredentialState.SEALED)
+                    )
+                else:
+                    res = conn.execute(
+                        t.update()
+                        .where(t.c.id == _bind("b_id"), t.c.status == CredentialState.QUEUED)
+                        .values(batch_id=batch_id, leaf_index=_bind("b_leaf"), status=CredentialState.SEALED),
+                        [{"b_id": r[0], "b_leaf": i} for i, r in enumerate(rows)],
+                    )
                 if res.rowcount != len(rows):
                     raise RegistryError("queued credentials changed while sealing (another sealer?)")
             made.append(int(batch_id))
