@@ -122,10 +122,12 @@ class IntakeReport:
     duplicate: int = 0
     rejected: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step (prepare, pin, db)
+    keep_accepted: bool = True  # False: accepted outcomes only counted (memory flat in the run's size)
 
     def add(self, o: Outcome) -> None:
         """Record one outcome."""
-        self.outcomes.append(o)
+        if self.keep_accepted or o.status != "accepted":
+            self.outcomes.append(o)
         setattr(self, o.status, getattr(self, o.status) + 1)
 
     def to_json(self) -> dict[str, Any]:
@@ -443,15 +445,21 @@ class Intake:
         *,
         on_bytes: Callable[[int], None] | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
+        keep_accepted: bool = True,
     ) -> IntakeReport:
-        """Take in every document under ``paths``; return the report."""
-        return self.run_items(iter_items(paths, on_bytes), on_outcome=on_outcome)
+        """Take in every document under ``paths``; return the report (``keep_accepted=False``: the
+        accepted documents are counted and given to ``on_outcome``, not kept in the report)."""
+        return self.run_items(iter_items(paths, on_bytes), on_outcome=on_outcome, keep_accepted=keep_accepted)
 
     def run_items(
-        self, items: Iterable[Item | Outcome], *, on_outcome: Callable[[Outcome], None] | None = None
+        self,
+        items: Iterable[Item | Outcome],
+        *,
+        on_outcome: Callable[[Outcome], None] | None = None,
+        keep_accepted: bool = True,
     ) -> IntakeReport:
         """Take in documents given as items (e.g. generated in memory)."""
-        report = IntakeReport()
+        report = IntakeReport(keep_accepted=keep_accepted)
 
         def emit(o: Outcome) -> None:
             report.add(o)
