@@ -335,6 +335,13 @@ class Settings(BaseSettings):
     keepsake_font: Path | None = Field(
         default=None, description="TrueType font of certificates and badges (default: Debian's DejaVu Sans)"
     )
+    # issue 16 item 4 (issuance throughput): what the pipeline writes per batch (docs/issuing.md)
+    proof_files: Literal["each", "batch"] = Field(
+        default="each",
+        description="each: one proof file per credential (<output_dir>/0x<digest>.json); batch: one "
+        "JSON Lines file per batch (<output_dir>/batches/0x<root>.jsonl), per-credential files on "
+        "demand with `registry proofs export`",
+    )
 
     @classmethod
     def settings_customise_sources(

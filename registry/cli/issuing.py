@@ -463,3 +463,38 @@ def register_status_lists(app: typer.Typer) -> None:
     lists = typer.Typer(help="W3C Bitstring Status Lists derived from the chain.", no_args_is_help=True)
     lists.command("publish")(status_lists_publish)
     app.add_typer(lists, name="status-lists")
+
+
+# ------------------------------------------------------------------------------------------------
+# issue 16 item 4: per-credential proof files from the batch proof files (REGISTRY_PROOF_FILES=batch)
+
+
+def proofs_export(
+    batch: list[int] = typer.Option(None, "--batch", help="only these batch ids (repeatable)"),
+    out: Path = typer.Option(None, "--out", help="folder for the files (default: the proofs folder)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Write 0x<digest>.json for every credential of the done batches, from their batch proof files."""
+    from registry.anchor.export import export_proofs
+    from registry.db import open_database
+
+    s = settings()
+    db = open_database(settings=s)
+    try:
+        report = export_proofs(db, s.resolved_output_dir, dest=out, batch_ids=batch or None)
+    finally:
+        db.close()
+    if as_json:
+        print_json(report.to_json())
+        return
+    print(f"{report.written} proof files written, {report.unchanged} unchanged, "
+          f"from {len(report.batches)} batch file(s)")
+    if report.missing:
+        print(f"done batches without a batch proof file (written one file per credential): {report.missing}")
+
+
+def register_proofs(app: typer.Typer) -> None:
+    """Add ``registry proofs export``."""
+    proofs = typer.Typer(help="Proof files of anchored credentials.", no_args_is_help=True)
+    proofs.command("export")(proofs_export)
+    app.add_typer(proofs, name="proofs")
