@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from registry.cli.common import print_json, settings
-from registry.errors import ExitCode
+from registry.errors import ConfigError, ExitCode
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 PROGRESS_MIN_BYTES = 256 * 1024
@@ -197,6 +197,12 @@ def anchor(
         batch_size=batch_size, batch_max_wait=max_wait, confirmations=confirmations, output_dir=output
     )
     keep = options_from(s, pdf=pdf, badge=badge, qr=qr)  # a missing setting fails before anything runs
+    if keep is not None and s.proof_files == "batch":
+        raise ConfigError(
+            "certificates, badges and QR codes are made from the per-credential proof files, which "
+            "REGISTRY_PROOF_FILES=batch does not write: anchor without --pdf/--badge/--qr, then run "
+            "`registry proofs export` and `registry keepsakes --all`"
+        )
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:

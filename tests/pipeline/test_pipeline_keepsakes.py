@@ -139,3 +139,11 @@ def test_documents_need_the_public_url(chain: Chain, tmp_path: Path) -> None:
     bad = run_cli(["anchor", "--pdf", "a5"], {**env, "REGISTRY_PUBLIC_URL": PUBLIC})
     assert bad.returncode == 1 and "a4 or letter" in bad.stderr
     assert not list((tmp_path / "data" / "proofs").glob("0x*.json"))  # refused before anchoring
+
+
+def test_documents_with_batch_proof_files_are_refused_before_anchoring(chain: Chain, tmp_path: Path) -> None:
+    """Batch proof files hold no per-credential file to render from: refused, with the way out."""
+    env, _ = _issue(chain, tmp_path, 1)
+    res = run_cli(["anchor", "--pdf", "a4"], {**env, "REGISTRY_PROOF_FILES": "batch"})
+    assert res.returncode == 1 and "registry proofs export" in res.stderr
+    assert not list((tmp_path / "data" / "proofs").rglob("0x*"))  # nothing anchored, nothing written
