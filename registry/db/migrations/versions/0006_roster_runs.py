@@ -2,7 +2,7 @@
 
 Revision ID: 0006_roster_runs
 Revises: 0005
-Create Date: 2026-12-08 10:00:00
+Create Date: 2026-12-01 14:00:00
 """
 
 from collections.abc import Sequence

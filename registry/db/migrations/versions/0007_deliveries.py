@@ -2,7 +2,7 @@
 
 Revision ID: 0007_deliveries
 Revises: 0005 (re-chained after 0006_roster_runs at merge)
-Create Date: 2026-12-02 10:00:00
+Create Date: 2026-12-01 14:20:00
 """
 
 from collections.abc import Sequence
