@@ -32,7 +32,12 @@ def _say_to_stderr(quiet: bool) -> Any:
 
 
 def issue(
-    paths: list[Path] = typer.Argument(..., help="files, folders or JSON Lines files of credentials"),
+    paths: list[Path] = typer.Argument(None, help="files, folders or JSON Lines files of credentials"),
+    template: Path = typer.Option(None, "--template", help="credential template (JSON with placeholders)"),
+    roster: Path = typer.Option(None, "--roster", help="roster of learners: CSV (UTF-8) or XLSX"),
+    key: str = typer.Option(
+        None, "--key", help="roster column identifying a learner (default id, else email)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     workers: int = typer.Option(1, "--workers", min=1, help="processes for parsing/canonicalizing"),
     strict: bool = typer.Option(
@@ -55,10 +60,19 @@ def issue(
     for the signing key); others are rejected with ``issuer_mismatch``. With a signing key
     (REGISTRY_SIGNING_KEYSTORE or REGISTRY_SIGNING_KEY) every unsigned document is signed
     (eddsa-rdfc-2022) and must name the key's DID; documents that arrive signed are kept as they are.
+    With --template and --roster, every roster row becomes one credential (docs/issuers-guide.md);
+    rerunning the same roster issues nothing twice.
     """
     from registry.anchor.context import expected_issuer_id, open_store_from
     from registry.anchor.intake import Intake, source_size
     from registry.db import open_database
+
+    if template is not None or roster is not None or not paths:
+        from registry.cli.rosters import issue_roster_command
+
+        issue_roster_command(paths, template, roster, key, as_json, workers, strict, allow_vc1, sign,
+                             require_signature)  # fmt: skip
+        return
 
     s = settings(strict=strict, allow_vc1=allow_vc1)
     issuer_id = expected_issuer_id(s)  # before anything is opened: a config error changes nothing
@@ -191,6 +205,7 @@ def anchor(
     from registry.anchor.context import build_pipeline
     from registry.anchor.keepsakes import KeepsakeWriter, options_from
     from registry.anchor.manage import finish_pending
+    from registry.cli.rosters import anchor_progress
     from registry.db import open_database
 
     s = settings(
@@ -212,7 +227,7 @@ def anchor(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     db = open_database(settings=s)
-    with db.lock("anchor", wait=False):
+    with db.lock("anchor", wait=False), anchor_progress(s, shown=not (watch or as_json or quiet)):
         pipe = build_pipeline(s, db, say=_say_to_stderr(quiet), stop=stop, node_timeout=node_timeout)
         pipe.keepsakes = KeepsakeWriter(keep) if keep is not None else None
         finish_pending(pipe)
@@ -290,14 +305,15 @@ def status(
     as_json: bool = typer.Option(False, "--json"),
     offline: bool = typer.Option(False, "--offline", help="do not ask the chain"),
 ) -> None:
-    """Where credentials and batches stand."""
+    """Where credentials and batches stand; roster runs and corrections."""
     from registry.anchor import manage
+    from registry.cli.rosters import print_roster_status, roster_status
     from registry.db import open_database
 
     s = settings()
     db = open_database(settings=s)
     if digest is None:
-        data = manage.overview(db)
+        data = {**manage.overview(db), **roster_status(db)}
     else:
         d = manage.parse_digests([digest])[0]
         pipe = None
@@ -315,6 +331,8 @@ def status(
         print_json(data)
         return
     _print_status(data)
+    if digest is None:
+        print_roster_status(data)
 
 
 def _print_status(data: dict[str, Any]) -> None:

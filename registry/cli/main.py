@@ -41,7 +41,7 @@ def _root(
 for _area in (admin, issuing, verifying, auditing, dev, delivering, keepsakes):
     _area.register(app)
 issuing.register_status_lists(app)  # issue 13: replaces revoke/suspend/reinstate (with --file)
-rosters.register(app)  # issue 15: issue --roster, anchor/status wrappers, preview, discard, reissue
+rosters.register(app)  # issue 15: template new, preview, discard, reissue
 issuing.register_proofs(app)  # issue 16: registry proofs export
 
 

@@ -1,16 +1,19 @@
-"""CLI of issue 15: ``issue --template --roster``, ``template new``, ``preview``, ``discard``,
-``reissue``; ``anchor`` and ``status`` with a progress bar and the roster runs and corrections.
+"""CLI of issue 15: ``template new``, ``preview``, ``discard``, ``reissue``, and the roster parts of
+``registry.cli.issuing``'s commands: ``issue --template --roster`` (:func:`issue_roster_command`),
+the progress bar of ``anchor`` (:func:`anchor_progress`) and the roster runs and corrections of
+``status`` (:func:`roster_status`, :func:`print_roster_status`).
 
-``register(app)`` replaces ``issue``, ``anchor`` and ``status`` of ``registry.cli.issuing`` by
-wrappers that hand everything else to them unchanged. Progress bars go to stderr, only when it is
-a terminal and ``--json`` is not given; ``--json`` prints one summary for cron. Exit codes as in
-``registry.cli.issuing`` (2: some rows refused, the others issued).
+Progress bars go to stderr, only when it is a terminal and ``--json`` is not given; ``--json``
+prints one summary for cron. Exit codes as in ``registry.cli.issuing`` (2: some rows refused, the
+others issued).
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,50 +50,21 @@ def _bar(total: int, label: str) -> Any:
 # issue
 
 
-def issue(
-    paths: list[Path] = typer.Argument(None, help="files, folders or JSON Lines files of credentials"),
-    template: Path = typer.Option(None, "--template", help="credential template (JSON with placeholders)"),
-    roster: Path = typer.Option(None, "--roster", help="roster of learners: CSV (UTF-8) or XLSX"),
-    key: str = typer.Option(
-        None, "--key", help="roster column identifying a learner (default id, else email)"
-    ),
-    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
-    workers: int = typer.Option(1, "--workers", min=1, help="processes for parsing/canonicalizing"),
-    strict: bool = typer.Option(
-        None,
-        "--strict/--lenient",
-        help="strict validation: the official OB 3.0 / VC 2.0 JSON Schemas and JSON-LD safe mode",
-    ),
-    allow_vc1: bool = typer.Option(
-        None, "--allow-vc1/--no-allow-vc1", help="accept VC 1.1 credentials (refused by default)"
-    ),
-    sign: bool = typer.Option(
-        True, "--sign/--no-sign", help="sign unsigned documents with the issuer's key when one is configured"
-    ),
-    require_signature: bool = typer.Option(
-        False, "--require-signature", help="fail when no signing key is configured"
-    ),
+def issue_roster_command(
+    paths: list[Path] | None,
+    template: Path | None,
+    roster: Path | None,
+    key: str | None,
+    as_json: bool,
+    workers: int,
+    strict: bool | None,
+    allow_vc1: bool | None,
+    sign: bool,
+    require_signature: bool,
 ) -> None:
-    """Validate, canonicalize, add ids, sign, digest, pin and queue credentials for anchoring.
-
-    With --template and --roster, every roster row becomes one credential (docs/issuers-guide.md);
-    rerunning the same roster issues nothing twice. Otherwise as before: documents from files.
-    """
+    """``registry issue --template --roster`` (``registry.cli.issuing.issue`` hands it over)."""
     if template is None and roster is None:
-        if not paths:
-            raise InputError(
-                "give documents to issue, or --template and --roster", code=ErrorCode.INVALID_INPUT
-            )
-        issuing.issue(
-            paths=paths,
-            as_json=as_json,
-            workers=workers,
-            strict=strict,
-            allow_vc1=allow_vc1,
-            sign=sign,
-            require_signature=require_signature,
-        )
-        return
+        raise InputError("give documents to issue, or --template and --roster", code=ErrorCode.INVALID_INPUT)
     if template is None or roster is None or paths:
         raise InputError(
             "--template and --roster go together, without other files", code=ErrorCode.INVALID_INPUT
@@ -401,55 +375,22 @@ def _print_reissue(result: dict[str, Any], as_json: bool) -> None:
 # anchor with a progress bar, status with roster runs and corrections
 
 
-def anchor(
-    watch: bool = typer.Option(False, "--watch", help="keep running; seal when full or waited long enough"),
-    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
-    batch_size: int = typer.Option(None, "--batch-size", min=1, help="max credentials per batch"),
-    max_wait: float = typer.Option(None, "--max-wait", min=0, help="seconds the oldest may wait (--watch)"),
-    confirmations: int = typer.Option(None, "--confirmations", min=0, help="confirmation depth"),
-    output: Path = typer.Option(None, "--output", help="folder for credentials with proofs"),
-    node_timeout: float = typer.Option(
-        None, "--node-timeout", help="give up after this many seconds without a node (default: wait)"
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress messages"),
-    pdf: str = typer.Option(
-        None, "--pdf", help="also write a certificate 0x<digest>.pdf per credential: a4 or letter"
-    ),
-    badge: str = typer.Option(
-        None, "--badge", help="also write an Open Badges 3.0 baked badge per credential: png or svg"
-    ),
-    qr: bool = typer.Option(None, "--qr", help="also write the link's QR code 0x<digest>.qr.png"),
-) -> None:
-    """Seal queued credentials into batches, anchor them on chain and write the proof files
-    (and with --pdf / --badge / --qr the documents people keep; REGISTRY_PUBLIC_URL is the link)."""
-    kw: dict[str, Any] = dict(
-        watch=watch,
-        as_json=as_json,
-        batch_size=batch_size,
-        max_wait=max_wait,
-        confirmations=confirmations,
-        output=output,
-        node_timeout=node_timeout,
-        quiet=quiet,
-        pdf=pdf,
-        badge=badge,
-        qr=qr,
-    )
-    bar = None
-    if not (watch or as_json or quiet) and err.is_terminal:
-        bar = _anchor_bar()
+@contextmanager
+def anchor_progress(s: Any, *, shown: bool) -> Iterator[None]:
+    """While ``registry anchor`` runs: a bar over the credentials not anchored yet, on a terminal."""
+    bar = _anchor_bar(s) if shown and err.is_terminal else None
     if bar is None:
-        issuing.anchor(**kw)
+        yield
         return
     progress, stop = bar
     with progress:
         try:
-            issuing.anchor(**kw)
+            yield
         finally:
             stop.set()
 
 
-def _anchor_bar() -> tuple[Any, threading.Event] | None:
+def _anchor_bar(s: Any) -> tuple[Any, threading.Event] | None:
     """A bar over the credentials not anchored yet, advanced by polling the database."""
     from sqlalchemy import func, select
 
@@ -457,7 +398,7 @@ def _anchor_bar() -> tuple[Any, threading.Event] | None:
     from registry.db.models import credentials_table as t
     from registry.db.states import CredentialState
 
-    db = open_database(settings=settings())
+    db = open_database(settings=s)
     q = select(func.count()).where(t.c.status != CredentialState.ANCHORED)
 
     def left() -> int:
@@ -482,31 +423,16 @@ def _anchor_bar() -> tuple[Any, threading.Event] | None:
     return progress, stop
 
 
-def status(
-    digest: str = typer.Argument(None, help="one credential digest (0x…); none: the overview"),
-    as_json: bool = typer.Option(False, "--json"),
-    offline: bool = typer.Option(False, "--offline", help="do not ask the chain"),
-) -> None:
-    """Where credentials and batches stand; roster runs and corrections."""
-    if digest is not None:
-        issuing.status(digest=digest, as_json=as_json, offline=offline)
-        return
-    from registry.anchor import manage
-    from registry.db import open_database
+def roster_status(db: Any) -> dict[str, Any]:
+    """The roster runs and pending corrections, for ``registry status``."""
     from registry.roster.correct import pending_corrections
     from registry.roster.records import runs_overview
 
-    db = open_database(settings=settings())
-    try:
-        data = manage.overview(db)
-        data["roster_runs"] = runs_overview(db)
-        data["corrections"] = pending_corrections(db)
-    finally:
-        db.close()
-    if as_json:
-        print_json(data)
-        return
-    issuing._print_status(data)
+    return {"roster_runs": runs_overview(db), "corrections": pending_corrections(db)}
+
+
+def print_roster_status(data: dict[str, Any]) -> None:
+    """Print :func:`roster_status`'s part of ``registry status``."""
     out = Console(highlight=False, soft_wrap=True, markup=False)
     for r in data["roster_runs"]:
         states = ", ".join(f"{v} {k}" for k, v in sorted(r["credentials"].items())) or "no credentials"
@@ -522,10 +448,7 @@ def status(
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands; ``issue``, ``anchor`` and ``status`` replace issuing's."""
-    app.command("issue")(issue)
-    app.command("anchor")(anchor)
-    app.command("status")(status)
+    """Add this area's commands (``issue --template --roster`` is issuing's ``issue``)."""
     app.command("preview")(preview)
     app.command("discard")(discard)
     app.command("reissue")(reissue)
