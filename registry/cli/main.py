@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from registry.cli import admin, auditing, dev, issuing, verifying
+from registry.cli import admin, auditing, dev, indexing, issuing, verifying
 from registry.cli.common import state
 from registry.errors import ExitCode, RegistryError
 
@@ -38,7 +38,7 @@ def _root(
         os.environ["REGISTRY_CONFIG"] = config
 
 
-for _area in (admin, issuing, verifying, auditing, dev):
+for _area in (admin, issuing, verifying, auditing, dev, indexing):
     _area.register(app)
 issuing.register_status_lists(app)  # issue 13: replaces revoke/suspend/reinstate (with --file)
 

@@ -93,6 +93,10 @@ class SharedIndex(Lookups):
             self._state_at = now
         return self._state
 
+    def note_state(self, row: Any) -> None:
+        """A state row just read (by the replica sync): reused as :meth:`state`'s."""
+        self._state, self._state_at = row, time.monotonic()
+
     # -- the Lookups backend --------------------------------------------------------------------------
     def _found(self, digest: bytes, allowed: set[str] | None) -> list[Place]:
         if not self.bind():
@@ -238,6 +242,7 @@ class ReplicaSync:
             self.seq = reads.last_seq(source)  # older events are already in every answer it reads
             self.reader.drop_cached()
         st = reads.source_row(source)  # before the events: every event of that sync is recorded
+        self.index.note_state(st)
         rows = reads.events_after(source, self.seq, self.batch)
         contracts = set(self.reader.contracts)
         for r in rows:
