@@ -3,6 +3,7 @@ the follower lease (with ``REGISTRY_INDEX_FOLLOW=auto``: the worker holding the 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from registry.index.follower import FollowerLease
@@ -26,6 +27,16 @@ class ReplicaRuntime:
         if self.lease is not None:
             self.lease.start()
         self.sync.start()
+
+    def wait_synced(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the first state of a follower that has read the chain in
+        full (a fresh worker then answers at once; a long first sync does not hold the start)."""
+        end = time.monotonic() + timeout
+        while self.sync.reader.synced_at is None:
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.05)
+        return True
 
     def stop(self) -> None:
         """Stop the threads and let go of the follower lock."""

@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -26,6 +27,9 @@ from registry.verify.problems import install_handlers
 from registry.verify.routes import install_routes
 from registry.verify.session import VerificationSession
 from registry.verify.verifier import Verifier
+
+STARTUP_SYNC_WAIT = 10.0
+"""Seconds a starting worker waits for the shared follower's first full sync before it serves."""
 
 DESCRIPTION = (
     "Verify blockchain-anchored credentials. Every answer lists each check in plain "
@@ -52,6 +56,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             runtime.start()
+            await anyio.to_thread.run_sync(runtime.wait_synced, STARTUP_SYNC_WAIT)
         elif follow:
             reader.start_following()
         try:
