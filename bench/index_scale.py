@@ -52,6 +52,7 @@ from registry.core.formats import Manifest, format_registry  # noqa: E402
 from registry.core.merkle import MerkleTree  # noqa: E402
 from registry.ipfs import LocalStore  # noqa: E402
 
+CLI = [sys.executable, "-c", "from registry.cli.main import run; run()"]
 SAMPLE_PER_BATCH = 200  # known digests kept per batch for the lookups
 
 
@@ -164,7 +165,8 @@ print(json.dumps({"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time
 
 def build(env: dict[str, str]) -> dict[str, Any]:
     """Run a follower in a child process until every anchored batch is indexed."""
-    out = subprocess.run([sys.executable, "-c", CHILD_BUILD], env=env, capture_output=True, text=True, check=False)
+    cmd = [sys.executable, "-c", CHILD_BUILD]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -230,7 +232,7 @@ class Follow:
 
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from registry.cli.main import run; run()", "index", "follow", "--retry", "0.5"],
+            [*CLI, "index", "follow", "--retry", "0.5"],
             env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 
@@ -250,8 +252,7 @@ class Serve:
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from registry.cli.main import run; run()", "serve", "--port", str(self.port),
-             "--log-level", "warning"],
+            [*CLI, "serve", "--port", str(self.port), "--log-level", "warning"],
             env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 120
@@ -328,8 +329,9 @@ def run_engine(engine: str, args: argparse.Namespace, tmp: Path) -> None:
             try:
                 rss0 = server.rss_mib()
                 res = asyncio.run(load(server.port, bodies, 4, None, total=args.requests))
-                emit(engine=engine, figure="worker", credentials=chain.count, endpoint="POST /api/v1/verify (bare)",
-                     rss_ready_mib=rss0, rss_after_mib=server.rss_mib(), **res)
+                emit(engine=engine, figure="worker", credentials=chain.count,
+                     endpoint="POST /api/v1/verify (bare)", rss_ready_mib=rss0,
+                     rss_after_mib=server.rss_mib(), **res)
             finally:
                 server.stop()
                 follower.stop()
@@ -339,7 +341,8 @@ def run_engine(engine: str, args: argparse.Namespace, tmp: Path) -> None:
             try:
                 for s in servers:  # warm each replica's chain cache
                     asyncio.run(load(s.port, bodies, 4, None, total=len(bodies)))
-                results = asyncio.run(_spread([s.port for s in servers], bodies, args.connections, args.seconds))
+                ports = [s.port for s in servers]
+                results = asyncio.run(_spread(ports, bodies, args.connections, args.seconds))
                 emit(engine=engine, figure="replicas", replicas=n, credentials=chain.count,
                      connections=args.connections, endpoint="POST /api/v1/verify (bare)", **results)
             finally:

@@ -63,7 +63,7 @@ def _status() -> None:
     out = []
     with idb.engine.connect() as conn:
         for row in conn.execute(select(sources).order_by(sources.c.id)).all():
-            counts = dict(
+            counts: dict[Any, Any] = dict(
                 conn.execute(
                     select(batches.c.state, func.count())
                     .where(batches.c.source == row.id, ~batches.c.dropped)

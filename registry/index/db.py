@@ -75,13 +75,14 @@ class FollowerLock:
     def __init__(self, idb: IndexDB, source_key: str) -> None:
         self.idb = idb
         self.key = source_key
-        self._conn: Any = None
+        self._conn: Any = None  # PostgreSQL: kept open between tries (no connection per try)
+        self._pg_held = False
         self._fd: int | None = None
 
     @property
     def held(self) -> bool:
         """True while this object holds the lock."""
-        return self._conn is not None or self._fd is not None
+        return self._pg_held or self._fd is not None
 
     def try_acquire(self) -> bool:
         """Take the lock if nobody holds it; True when taken (or already held)."""
@@ -90,14 +91,18 @@ class FollowerLock:
         if self.idb.postgres:
             import psycopg
 
-            dsn = make_url(self.idb.url).set(drivername="postgresql").render_as_string(hide_password=False)
-            conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_advisory_key(self.key),)).fetchone()
-            if not (row and row[0]):
-                conn.close()
-                return False
-            self._conn = conn
-            return True
+            if self._conn is None or self._conn.closed:
+                url = make_url(self.idb.url).set(drivername="postgresql")
+                dsn = url.render_as_string(hide_password=False)
+                self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+            try:
+                key = (_advisory_key(self.key),)
+                row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", key).fetchone()
+            except Exception:
+                self.release()
+                raise
+            self._pg_held = bool(row and row[0])
+            return self._pg_held
         path = self._lock_path()
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -119,7 +124,7 @@ class FollowerLock:
         """True while the lock is still ours (PostgreSQL: its connection still answers)."""
         if self._fd is not None:
             return True
-        if self._conn is None:
+        if not self._pg_held:
             return False
         try:
             self._conn.execute("SELECT 1")
@@ -132,8 +137,9 @@ class FollowerLock:
         """Let go of the lock (idempotent)."""
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                self._conn.close()
+                self._conn.close()  # the server releases the session's advisory lock
             self._conn = None
+        self._pg_held = False
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
