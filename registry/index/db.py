@@ -19,11 +19,22 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from registry.db.session import Database
 from registry.index.schema import ensure_schema
 from registry.settings import Settings
+
+SQLITE_CACHE_KIB = 8192
+"""SQLite page cache per connection (the issuer database's is 64 MiB): a worker's memory stays
+small whatever the index's size; the operating system's page cache holds the rest."""
+
+
+def _index_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    cur.close()
 
 
 def index_url(settings: Settings) -> str:
@@ -38,6 +49,8 @@ class IndexDB:
         self.db = Database(url, migrate=False)
         self.engine = self.db.engine
         self.dialect = self.db.dialect
+        if self.dialect == "sqlite":  # after the issuer database's pragmas: this one wins
+            event.listen(self.engine, "connect", _index_pragmas)
         self.url = self.db.url
         with self.db.lock("index-schema"):
             ensure_schema(self.engine)
