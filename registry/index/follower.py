@@ -72,17 +72,28 @@ class IndexFollower:
         reader.resume(int(row.next_block), seen)
         self.writer = SharedIndexWriter(reader, store, self.writes, pending_grace=pending_grace)
         self._events: list[ChainEvent | str] = []
+        self._reorg_from: int | None = None
         self._pruned = 0.0
         reader.listeners.append(self._events.append)
         reader.reorg_listeners.append(self._on_reorg)
         reader.after_poll.append(self.record)
 
     def _on_reorg(self, from_block: int) -> None:
-        self.writes.mark_doubtful(from_block)
+        """Mark the batches from ``from_block`` doubtful (kept to retry if the database fails:
+        the reader does not report the same reorganisation twice)."""
+        self._reorg_from = from_block if self._reorg_from is None else min(self._reorg_from, from_block)
+        self._mark_reorg()
+
+    def _mark_reorg(self) -> None:
+        if self._reorg_from is None:
+            return
+        self.writes.mark_doubtful(self._reorg_from)
         self.writes.record(["Reorg"], {"reorging": True})
+        self._reorg_from = None
 
     def record(self) -> None:
         """After a poll: drop batches a reorg took away, record events, cursor and sync time."""
+        self._mark_reorg()
         r = self.reader
         next_block, seen = r.position()
         dropped = self.writes.settle(next_block)
