@@ -138,9 +138,40 @@ class ErrorCode(StrEnum):
     # status lists derived from the chain (issue 13, part G: registry/status)
     STATUS_INDEX_TAKEN = "status_index_taken", *_OTHER
     STATUS_SIGNING_KEY_MISSING = "status_signing_key_missing", *_CONFIG
+    # delivery by email (issue 15 item 3: registry/deliver)
+    SMTP_UNAVAILABLE = "smtp_unavailable", *_STORE  # server unreachable, TLS failed: nothing sent
+    SMTP_AUTH_FAILED = "smtp_auth_failed", *_CONFIG  # never retried: a wrong password locks accounts
+    DELIVERY_TEMPLATE_INVALID = "delivery_template_invalid", *_CONFIG
     STATUS_LIST_NOT_FOUND = "status_list_not_found", ExitCode.FAILED, 404
     # issue 13 part I (verify-status): the verifier reads credentialStatus (registry.net)
     FETCH_FAILED = "fetch_failed", *_STORE
+    # issue 15 (roster): templates, rosters, preview, discard, corrections (registry/roster)
+    ROSTER_UNREADABLE = "roster_unreadable", *_INPUT
+    ROSTER_ENCODING = "roster_encoding", *_INPUT
+    ROSTER_TOO_LARGE = "roster_too_large", *_INPUT
+    MISSING_COLUMN = "missing_column", *_INPUT
+    BAD_HEADER = "bad_header", *_INPUT
+    BAD_ROW = "bad_row", *_INPUT
+    DUPLICATE_ROW = "duplicate_row", *_INPUT
+    INVALID_CELL = "invalid_cell", *_INPUT
+    EMPTY_CELL = "empty_cell", *_INPUT
+    INVALID_TEMPLATE = "invalid_template", *_INPUT
+    TEMPLATE_REFUSED = "template_refused", *_INPUT
+    ROSTER_ROW_CHANGED = "roster_row_changed", *_INPUT
+    NOT_DISCARDABLE = "not_discardable", ExitCode.FAILED, 409
+    CORRECTION_REFUSED = "correction_refused", ExitCode.FAILED, 409
+    CORRECTION_PENDING = "correction_pending", ExitCode.FAILED, 409
+    # issue 14 items 4-5 (vcapi): W3C VC-API requests and bulk verification (registry.verify.bulk)
+    BAD_REQUEST = "bad_request", ExitCode.INPUT, 400  # a VC-API request the spec calls invalid input
+    BULK_LIMIT = "bulk_limit", ExitCode.INPUT, 413  # too many files / bytes in one bulk verification
+    ARCHIVE_REFUSED = "archive_refused", *_INPUT  # a ZIP (member) that is not opened: bomb, nested, ...
+    # issue 14 item 3 (keepsakes): credentials inside uploaded PDFs and baked badges (registry.keepsakes)
+    CONTAINER_MALFORMED = "container_malformed", *_INPUT
+    CONTAINER_TOO_LARGE = "container_too_large", *_INPUT
+    NO_EMBEDDED_CREDENTIAL = "no_embedded_credential", *_INPUT
+    AMBIGUOUS_EMBEDDED_CREDENTIAL = "ambiguous_embedded_credential", *_INPUT
+    UNSAFE_XML = "unsafe_xml", *_INPUT
+    VC_JWT_NOT_SUPPORTED = "vc_jwt_not_supported", *_INPUT
 
 
 class RegistryError(Exception):
@@ -229,3 +260,12 @@ class DataIntegrityError(InputError):
     """A Data Integrity proof, JSON-LD context, DID or Multikey that cannot be used."""
 
     code = ErrorCode.INVALID_DATA_INTEGRITY_PROOF
+
+
+# delivery by email (issue 15 item 3: registry/deliver)
+
+
+class SmtpError(RegistryError):
+    """The SMTP server cannot be used (unreachable, no TLS, AUTH refused). Never shows the password."""
+
+    code = ErrorCode.SMTP_UNAVAILABLE

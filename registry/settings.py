@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -197,6 +199,149 @@ class Settings(BaseSettings):
         default=False,
         description="read lists under REGISTRY_PUBLIC_URL/status/ from status_lists_dir, not over HTTP",
     )
+    # issue 15 (roster): bounds of `registry issue --template --roster` (registry/roster)
+    roster_max_rows: int = Field(
+        default=100_000, gt=0, le=1_000_000, description="most data rows of a roster"
+    )
+    roster_max_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="largest roster file (CSV, or XLSX compressed)"
+    )
+    # issue 16 item 3 (quorum reads): verification reads from several endpoints that must agree
+    rpc_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="JSON-RPC endpoints of the verifier's chain reads, comma separated; when set they "
+        "replace rpc_url for verification (issuance still uses rpc_url)",
+    )
+    rpc_quorum_minority: bool = Field(
+        default=False, description="allow rpc_quorum <= half the endpoints (two disjoint sets could agree)"
+    )
+    rpc_quorum: int | None = Field(
+        default=None,
+        description="endpoints that must agree (block hash and answer); default a strict majority",
+    )
+
+    @field_validator("rpc_urls", mode="before")
+    @classmethod
+    def _split_rpc_urls(cls, value: Any) -> Any:
+        """``a,b,c`` (the environment's form) as a list; a TOML list as it is."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rpc_urls")
+    @classmethod
+    def _check_rpc_urls(cls, value: list[str]) -> list[str]:
+        """Every entry an http(s) URL, no endpoint twice (the messages never show a URL's secrets)."""
+        from registry.chain.connection import safe_url
+
+        seen: dict[str, int] = {}
+        for i, url in enumerate(value, 1):
+            name = safe_url(url)
+            if name == "<invalid URL>" or not name.startswith(("http://", "https://")):
+                raise PydanticCustomError("rpc_url", f"entry {i} is not an http:// or https:// URL")
+            if name in seen:
+                raise PydanticCustomError(
+                    "rpc_url",
+                    f"entries {seen[name]} and {i} are the same endpoint ({name}): "
+                    "one endpoint must not vote twice",
+                )
+            seen[name] = i
+        return value
+
+    @field_validator("rpc_quorum")
+    @classmethod
+    def _check_rpc_quorum(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """A quorum between 1 and the number of endpoints, and more than half of them unless allowed."""
+        if value is None or "rpc_urls" not in info.data:
+            return value
+        from registry.verify.quorum import check_quorum
+
+        n = len(info.data["rpc_urls"]) or 1
+        if n == 1 and value != 1:
+            raise PydanticCustomError("rpc_quorum", "needs several endpoints in REGISTRY_RPC_URLS")
+        try:
+            check_quorum(n, value, allow_minority=bool(info.data.get("rpc_quorum_minority")))
+        except ValueError as exc:
+            raise PydanticCustomError("rpc_quorum", str(exc)) from None
+        return value
+
+    # issue 14 items 4-5 (vcapi): W3C VC-API and bulk verification (docs/verification.md)
+    vcapi_max_credentials: int = Field(
+        default=50, gt=0, le=1000, description="credentials in one presentation at /presentations/verify"
+    )
+    bulk_max_files: int = Field(
+        default=200,
+        gt=0,
+        le=10_000,
+        description="credentials in one bulk verification (files and ZIP members)",
+    )
+    bulk_max_request_bytes: int = Field(
+        default=16 * 1024 * 1024, gt=0, description="body cap of POST /api/v1/verify/bulk"
+    )
+    bulk_max_file_bytes: int = Field(
+        default=2 * 1024 * 1024, gt=0, description="one file or ZIP member, uncompressed"
+    )
+    bulk_max_total_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="all the files of one bulk verification, uncompressed"
+    )
+    bulk_max_ratio: int = Field(
+        default=100, gt=1, description="a ZIP member expanding more than this many times is refused (bomb)"
+    )
+    bulk_max_concurrent: int = Field(
+        default=2, gt=0, le=64, description="bulk verifications in progress per worker; over it: 503"
+    )
+    # delivery by email (issue 15 item 3: `registry deliver`, docs/delivery.md)
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server host name (needed by `registry deliver`)"
+    )
+    smtp_port: int | None = Field(
+        default=None, gt=0, lt=65536, description="SMTP port (default: 465 for implicit TLS, 587 otherwise)"
+    )
+    smtp_tls: Literal["starttls", "starttls-optional", "implicit", "off"] = Field(
+        default="starttls",
+        description="starttls: STARTTLS required; starttls-optional: used when offered; implicit: TLS from "
+        "the first byte (port 465); off: plain text (loopback or a trusted relay only)",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP AUTH user name (none: no AUTH)")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP AUTH password")
+    smtp_password_file: Path | None = Field(default=None, description="file holding the SMTP password")
+    smtp_ca_bundle: Path | None = Field(
+        default=None, description="PEM file of the CAs trusted for the SMTP server (default: the system's)"
+    )
+    smtp_timeout: float = Field(default=30.0, gt=0, le=600, description="seconds for one SMTP reply")
+    mail_from: str | None = Field(
+        default=None, description='sender of the emails, "Name <address>" or an address (needed by deliver)'
+    )
+    delivery_rate: float = Field(default=5.0, gt=0, description="most messages per second sent")
+    delivery_max_attempts: int = Field(
+        default=5, gt=0, le=100, description="tries of a message (or of the server) before giving up"
+    )
+    delivery_backoff: float = Field(
+        default=30.0, ge=0, description="seconds before the first retry; doubled for each further one"
+    )
+    delivery_template: Path | None = Field(
+        default=None,
+        description="message template (default data_dir/delivery-message.j2 when it exists, else the "
+        "built-in one; `registry deliver --template-new` writes a copy)",
+    )
+    # issue 14 item 3 (keepsakes): documents `registry anchor` writes beside the proof files
+    keepsake_pdf: Literal["a4", "letter"] | None = Field(
+        default=None, description="write a certificate PDF 0x<digest>.pdf of this paper size per credential"
+    )
+    keepsake_badge: Literal["png", "svg"] | None = Field(
+        default=None, description="write an Open Badges 3.0 baked badge 0x<digest>.png or .svg per credential"
+    )
+    keepsake_qr: bool = Field(default=False, description="write the link's QR code 0x<digest>.qr.png")
+    keepsake_font: Path | None = Field(
+        default=None, description="TrueType font of certificates and badges (default: Debian's DejaVu Sans)"
+    )
+    # issue 16 item 4 (issuance throughput): what the pipeline writes per batch (docs/issuing.md)
+    proof_files: Literal["each", "batch"] = Field(
+        default="each",
+        description="each: one proof file per credential (<output_dir>/0x<digest>.json); batch: one "
+        "JSON Lines file per batch (<output_dir>/batches/0x<root>.jsonl), per-credential files on "
+        "demand with `registry proofs export`",
+    )
     # issue 16: the shared digest index (registry/index, docs/verification.md)
     index_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the shared digest index; default data_dir/index.db"
@@ -248,6 +393,11 @@ class Settings(BaseSettings):
     def resolved_status_lists_dir(self) -> Path:
         """Folder of the published status lists (issue 13)."""
         return self.status_lists_dir or self.data_dir / "status-lists"
+
+    @property
+    def resolved_delivery_template(self) -> Path:
+        """The message template file of ``registry deliver`` (issue 15; may not exist: built-in then)."""
+        return self.delivery_template or self.data_dir / "delivery-message.j2"
 
 
 def load_settings(**overrides: Any) -> Settings:

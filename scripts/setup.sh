@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine: Python venv with the locked packages, the pinned
 # node tools (npm ci), and with --test the Debian packages the tests need: chromium for the
-# browser tests, postgresql for the throwaway server the PostgreSQL tests start (tests/pg_server.py).
+# browser tests, fonts-dejavu-core for the certificate PDFs, postgresql for the throwaway server
+# the PostgreSQL tests start (tests/pg_server.py).
 # Re-running it does nothing when everything is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +52,11 @@ if [[ $WANT_TEST == 1 ]]; then
   if ! command -v chromium >/dev/null; then
     echo "setup: installing Debian chromium for the browser tests" >&2
     apt_install chromium
+  fi
+  if [[ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]]; then
+    # the font certificates and badges embed (`registry anchor --pdf/--badge`, tests/keepsakes)
+    echo "setup: installing Debian fonts-dejavu-core for the certificate PDFs" >&2
+    apt_install fonts-dejavu-core
   fi
   if ! pg_server_tools; then
     # the tests start their own throwaway server (initdb + pg_ctl); no system cluster is made

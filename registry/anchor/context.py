@@ -97,6 +97,7 @@ def pipeline_config(settings: Settings, **overrides: Any) -> PipelineConfig:
         confirmations=settings.confirmations,
         finality=settings.finality,
         start_block=settings.start_block,
+        proof_files=settings.proof_files,
     )
     for k, v in overrides.items():
         if v is not None:

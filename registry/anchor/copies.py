@@ -26,6 +26,7 @@ from registry.core.canonical import canonical_bytes, sha256
 from registry.db import utcnow
 from registry.db.models import batches_table, copies_table, credentials_table
 from registry.db.states import BatchState
+from registry.errors import RegistryError
 
 
 def proofs_key(extra_proof: str | None) -> bytes | None:
@@ -44,18 +45,20 @@ def copy_name(digest: bytes, proofs_digest: bytes) -> str:
 def write_pending(pipe: Any) -> int:
     """Write every copy whose credential's batch is done and whose file is not written yet.
 
-    The anchor proof is read from the credential's own proof file (written and synced before its
-    batch was marked done), so a copy carries exactly the anchor proof the credential carries.
+    The anchor proof is read from the credential's own proof file, or its line of the batch's
+    proof file (``proof_files = "batch"``), written and synced before its batch was marked done,
+    so a copy carries exactly the anchor proof the credential carries.
     Returns the number of files written.
     """
-    from registry.anchor.pipeline import _checked, _with_proof, _write_files
+    from registry.anchor.pipeline import _checked, _with_proof, _write_files, batch_file, read_batch_line
     from registry.core.formats import split_proofs
     from registry.ipfs.local import sync_filesystem
 
     c, t, b = copies_table, credentials_table, batches_table
     with pipe.db.engine.connect() as conn:
         rows = conn.execute(
-            select(c.c.id, c.c.digest, c.c.proofs_digest, c.c.extra_proof, t.c.document, t.c.cid)
+            select(c.c.id, c.c.digest, c.c.proofs_digest, c.c.extra_proof, t.c.document, t.c.cid,
+                   b.c.root, t.c.leaf_index)
             .select_from(c.join(t, t.c.digest == c.c.digest).join(b, b.c.id == t.c.batch_id))
             .where(c.c.written_at.is_(None), b.c.status == BatchState.DONE)
             .order_by(c.c.id)
@@ -66,12 +69,17 @@ def write_pending(pipe: Any) -> int:
     files: list[tuple[Path, bytes]] = []
     moves: list[tuple[Path, Path]] = []
     ids: list[int] = []
-    for copy_id, digest, proofs_digest, extra, document, cid in rows:
+    for copy_id, digest, proofs_digest, extra, document, cid, root, leaf in rows:
         digest = bytes(digest)
         original = out_dir / f"0x{digest.hex()}.json"
         try:
-            _, anchors, _ = split_proofs(json.loads(original.read_bytes()))
-        except (OSError, ValueError) as exc:
+            if not original.exists() and batch_file(out_dir, root).exists():  # proof_files = "batch"
+                original = batch_file(out_dir, root)
+                written = read_batch_line(original, int(leaf))
+            else:
+                written = original.read_bytes()
+            _, anchors, _ = split_proofs(json.loads(written))
+        except (OSError, ValueError, RegistryError) as exc:
             pipe.say(
                 f"signed copy of 0x{digest.hex()} not written: cannot read {original} ({exc}); "
                 "it is written by a run with the same output folder"

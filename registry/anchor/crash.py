@@ -5,11 +5,18 @@ point of that name, the way a power cut or the OOM killer would: no cleanup, no 
 ``after-intake``, ``after-seal``, ``after-pin``, ``after-sign``, ``after-broadcast``,
 ``after-mined``, ``mid-proofs`` (the stage matrix every run passes), and ``after-reorg`` (reached
 only when a reorg removed an anchor; the finality tests use it), and ``mid-copies`` (signed
-copies' files renamed, not yet marked written; tests/pipeline/test_pipeline_signing.py). Unset (the
-normal case) the check costs one dict lookup.
+copies' files renamed, not yet marked written; tests/pipeline/test_pipeline_signing.py), and
+``mid-keepsakes`` (certificates and badges written to temporary files, not yet renamed;
+tests/pipeline/test_pipeline_keepsakes.py), and ``after-correction-anchored`` (``registry reissue``:
+the correction anchored, the old credential not revoked yet; tests/roster). Unset (the
+normal case) the check costs one dict lookup. ``registry deliver`` has :data:`DELIVERY_STAGES`
+(tests/delivery/test_deliver_crash.py): ``deliver-mid-data`` (message body sent, ``sending`` not
+committed), ``deliver-before-end`` (``sending`` committed, end of data not sent),
+``deliver-after-reply`` (the server's 250 read, ``sent`` not committed).
 
 ``REGISTRY_TEST_PAUSE_AT=<stage>:<folder>`` makes the process stop at the pause point of that name
-(``before-queue``: intake, between the duplicate check and the insert), write
+(``before-queue``: intake, between the duplicate check and the insert; ``before-seal``: the sealer,
+between reading the queue and moving it into a batch), write
 ``<folder>/<pid>.ready`` and wait until ``<folder>/go`` exists (at most 120 s): the concurrency
 tests line two real processes up at the same point.
 """
@@ -32,6 +39,7 @@ STAGES = (
     "mid-proofs",
 )
 REORG_STAGES = ("after-reorg",)
+DELIVERY_STAGES = ("deliver-mid-data", "deliver-before-end", "deliver-after-reply")  # issue 15
 
 
 def crash_point(stage: str) -> None:

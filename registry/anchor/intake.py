@@ -122,10 +122,12 @@ class IntakeReport:
     duplicate: int = 0
     rejected: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step (prepare, pin, db)
+    keep_accepted: bool = True  # False: accepted outcomes only counted (memory flat in the run's size)
 
     def add(self, o: Outcome) -> None:
         """Record one outcome."""
-        self.outcomes.append(o)
+        if self.keep_accepted or o.status != "accepted":
+            self.outcomes.append(o)
         setattr(self, o.status, getattr(self, o.status) + 1)
 
     def to_json(self) -> dict[str, Any]:
@@ -443,15 +445,21 @@ class Intake:
         *,
         on_bytes: Callable[[int], None] | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
+        keep_accepted: bool = True,
     ) -> IntakeReport:
-        """Take in every document under ``paths``; return the report."""
-        return self.run_items(iter_items(paths, on_bytes), on_outcome=on_outcome)
+        """Take in every document under ``paths``; return the report (``keep_accepted=False``: the
+        accepted documents are counted and given to ``on_outcome``, not kept in the report)."""
+        return self.run_items(iter_items(paths, on_bytes), on_outcome=on_outcome, keep_accepted=keep_accepted)
 
     def run_items(
-        self, items: Iterable[Item | Outcome], *, on_outcome: Callable[[Outcome], None] | None = None
+        self,
+        items: Iterable[Item | Outcome],
+        *,
+        on_outcome: Callable[[Outcome], None] | None = None,
+        keep_accepted: bool = True,
     ) -> IntakeReport:
         """Take in documents given as items (e.g. generated in memory)."""
-        report = IntakeReport()
+        report = IntakeReport(keep_accepted=keep_accepted)
 
         def emit(o: Outcome) -> None:
             report.add(o)
@@ -598,16 +606,12 @@ class Intake:
         now = utcnow()
         new_rows = [_row(p, now) for _, p in sorted(fresh.items())]
         pause_point("before-queue")
-        with self.db.begin() as conn:
-            inserted = {
-                bytes(r[0])
-                for r in conn.execute(
-                    _insert_ignore(self.db).returning(credentials_table.c.digest), new_rows
-                ).all()
-            }
-            placed = [p for p in fresh.values() if p.allocation is not None and p.digest in inserted]
-            if placed:  # in the same transaction: no credential is queued without its places
-                bind_in(conn, [p.allocation for p in placed if p.allocation], [p.digest for p in placed])
+        inserted = None
+        if self.db.dialect == "sqlite":
+            with contextlib.suppress(_Conflict):
+                inserted = self._insert_sqlite(new_rows, fresh)
+        if inserted is None:
+            inserted = self._insert_returning(new_rows, fresh)
         self._time("db", t0)
         lost = [p for p in fresh.values() if p.digest not in inserted]
         raced = self._known([k for p in lost for k in (p.source_digest, p.digest)]) if lost else {}
@@ -631,6 +635,43 @@ class Intake:
                 digest=final[idx],
                 reason="queued at the same time by another run: " + prior.where(),
             )
+
+    def _insert_returning(self, new_rows: list[dict[str, Any]], fresh: dict[int, Prepared]) -> set[bytes]:
+        """Insert the rows (a conflicting one is skipped) with the status places of those inserted,
+        in one transaction; the digests really inserted (``RETURNING``)."""
+        with self.db.begin() as conn:
+            inserted = {
+                bytes(r[0])
+                for r in conn.execute(
+                    _insert_ignore(self.db).returning(credentials_table.c.digest), new_rows
+                ).all()
+            }
+            self._bind_places(conn, fresh, inserted)
+        return inserted
+
+    def _insert_sqlite(self, new_rows: list[dict[str, Any]], fresh: dict[int, Prepared]) -> set[bytes]:
+        """SQLite: the same insert as one driver-level ``executemany`` (no per-row SQLAlchemy
+        processing). When fewer rows than given were inserted (another run queued some of them
+        first) the transaction is rolled back (:class:`_Conflict`) and the ``RETURNING`` path
+        says which rows are whose."""
+        if not new_rows:
+            return set()
+        queued_at = _sqlite_time(self.db, new_rows[0]["queued_at"])
+        params = [tuple(queued_at if k == "queued_at" else r[k] for k in _ROW_KEYS) for r in new_rows]
+        with self.db.begin() as conn:
+            res = conn.exec_driver_sql(_SQLITE_INSERT, params)
+            if res.rowcount != len(params):
+                raise _Conflict
+            inserted = {r["digest"] for r in new_rows}
+            self._bind_places(conn, fresh, inserted)
+        return inserted
+
+    @staticmethod
+    def _bind_places(conn: Any, fresh: dict[int, Prepared], inserted: set[bytes]) -> None:
+        """In the insert's transaction: no credential is queued without its status places."""
+        placed = [p for p in fresh.values() if p.allocation is not None and p.digest in inserted]
+        if placed:
+            bind_in(conn, [p.allocation for p in placed if p.allocation], [p.digest for p in placed])
 
     def _insert_copies(self, copies: dict[int, Prepared], out: list[Outcome | None]) -> None:
         """Record signed versions of bodies already issued (``credential_copies``): each gets its
@@ -801,6 +842,23 @@ def _row(p: Prepared, now: Any) -> dict[str, Any]:
         "extra_proof": p.extra_proof,
         "document": p.canonical,
     }
+
+
+_ROW_KEYS = ("digest", "source_digest", "cid", "credential_id", "kind", "name", "source", "status",
+             "queued_at", "extra_proof", "document")
+_SQLITE_INSERT = (f"INSERT INTO credentials ({', '.join(_ROW_KEYS)}) "
+                  f"VALUES ({', '.join('?' * len(_ROW_KEYS))}) ON CONFLICT DO NOTHING")
+
+
+class _Conflict(Exception):
+    """Some rows of a chunk were already in the database: roll back, insert again with RETURNING."""
+
+
+def _sqlite_time(db: Database, value: Any) -> Any:
+    """``value`` as the SQLite dialect stores a ``queued_at`` (the column type's bind processor)."""
+    col = credentials_table.c.queued_at
+    process = col.type.bind_processor(db.engine.dialect)
+    return process(value) if process is not None else value
 
 
 def _duplicate_reason(p: Prepared, prior: Known) -> str:

@@ -307,6 +307,12 @@ def credential_status(db: Database, digest: bytes, *, pipe: Pipeline | None = No
     if pipe is not None:
         proof_file = pipe.cfg.output_dir / f"0x{digest.hex()}.json"
         out["proof_file"] = str(proof_file) if proof_file.exists() else None
+        if out["proof_file"] is None and b is not None and c.leaf_index is not None:
+            from registry.anchor.pipeline import batch_file
+
+            lines = batch_file(pipe.cfg.output_dir, b.root)  # proof_files = "batch"
+            if lines.exists():
+                out["proof_file"] = f"{lines} line {c.leaf_index + 1} (`registry proofs export`)"
         try:
             code = pipe.contract.credential_status(pipe.address, digest)
             out["chain"] = {"credential_status": CredentialStatus.word_of(code)}

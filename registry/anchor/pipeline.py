@@ -35,7 +35,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,7 +47,7 @@ from sqlalchemy import select, update
 from sqlmodel import col
 from web3 import Web3
 
-from registry.anchor.crash import crash_point
+from registry.anchor.crash import crash_point, pause_point
 from registry.anchor.txmanager import GWEI, Lost, Mined, TxManager, is_node_down
 from registry.chain.contract import RegistryContract, decode_revert, is_revert
 from registry.chain.finality import FinalityRule, FinalityView, is_final, read_view, resolve_rule
@@ -85,6 +85,7 @@ class PipelineConfig:
     poll_interval: float = 0.25
     node_timeout: float | None = None  # give up after this long without a node (None: never)
     start_block: int = 0  # the registry's deployment block: event scans start there
+    proof_files: str = "each"  # "each": 0x<digest>.json per credential; "batch": one JSON Lines file
 
 
 @dataclass
@@ -119,6 +120,10 @@ def _rfc3339(d: datetime) -> str:
     if d.tzinfo is None:
         d = d.replace(tzinfo=UTC)
     return d.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _QueueChanged(Exception):
+    """Fewer credentials were still queued than the sealer read (a discard won the race)."""
 
 
 class Pipeline:
@@ -162,6 +167,7 @@ class Pipeline:
         self._parked: dict[int, float] = {}  # failed batch id -> monotonic time it may be retried
         self._failures_in_run: dict[int, int] = {}
         self.after_round: Callable[[], bool] | None = None  # --watch: e.g. status list publication
+        self.keepsakes: Any = None  # a registry.anchor.keepsakes.KeepsakeWriter (--pdf, --badge, --qr)
 
     def __repr__(self) -> str:
         return f"Pipeline(issuer={self.address}, registry={self.registry_ref})"
@@ -215,31 +221,51 @@ class Pipeline:
                     break
             digests = [bytes(r[1]) for r in rows]
             tree = MerkleTree.build(digests)
-            with self.db.begin() as conn:
-                batch_id = conn.execute(
-                    batches_table.insert().values(
-                        root=tree.root,
-                        count=len(rows),
-                        status=BatchState.SEALED,
-                        issuer=self.address,
-                        registry_ref=self.registry_ref,
-                        sealed_at=utcnow(),
-                        attempts=0,
-                    )
-                ).inserted_primary_key[0]  # type: ignore[index]
+            pause_point("before-seal")
+            try:
+                batch_id = self._seal_rows(rows, tree)
+            except _QueueChanged:  # `registry discard` dropped some of them meanwhile: read again
+                self.say("queued credentials changed while sealing (discarded?); sealing again")
+                continue
+            made.append(int(batch_id))
+            self.report.sealed += 1
+            self.say(f"sealed batch {batch_id}: {len(rows)} credentials, root 0x{tree.root.hex()}")
+            crash_point("after-seal")
+        return made
+
+    def _seal_rows(self, rows: Any, tree: MerkleTree) -> int:
+        """Insert the batch and move ``rows`` into it in one transaction (all still queued, or
+        nothing: :class:`_QueueChanged`)."""
+        t = credentials_table
+        with self.db.begin() as conn:
+            batch_id = conn.execute(
+                batches_table.insert().values(
+                    root=tree.root,
+                    count=len(rows),
+                    status=BatchState.SEALED,
+                    issuer=self.address,
+                    registry_ref=self.registry_ref,
+                    sealed_at=utcnow(),
+                    attempts=0,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            first, last = int(rows[0][0]), int(rows[-1][0])
+            if last - first + 1 == len(rows):  # consecutive ids (the usual case): one statement
+                res = conn.execute(
+                    t.update()
+                    .where(t.c.id >= first, t.c.id <= last, t.c.status == CredentialState.QUEUED)
+                    .values(batch_id=batch_id, leaf_index=t.c.id - first, status=CredentialState.SEALED)
+                )
+            else:
                 res = conn.execute(
                     t.update()
                     .where(t.c.id == _bind("b_id"), t.c.status == CredentialState.QUEUED)
                     .values(batch_id=batch_id, leaf_index=_bind("b_leaf"), status=CredentialState.SEALED),
                     [{"b_id": r[0], "b_leaf": i} for i, r in enumerate(rows)],
                 )
-                if res.rowcount != len(rows):
-                    raise RegistryError("queued credentials changed while sealing (another sealer?)")
-            made.append(int(batch_id))
-            self.report.sealed += 1
-            self.say(f"sealed batch {batch_id}: {len(rows)} credentials, root 0x{tree.root.hex()}")
-            crash_point("after-seal")
-        return made
+            if res.rowcount != len(rows):
+                raise _QueueChanged  # rolls the batch back
+        return int(batch_id)
 
     # ---------------------------------------------------------------------------------------
     # batch steps
@@ -483,9 +509,14 @@ class Pipeline:
                 .values(status=BatchState.MINED, done_at=None)
             )
             copy_files = copies.withdraw(conn, int(batch.id))  # type: ignore[arg-type]
-        for name in [f"0x{d.hex()}.json" for d in digests] + copy_files:
+        from registry.anchor.keepsakes import names_of
+
+        documents = [n for d in digests for n in names_of(f"0x{d.hex()}")]  # before the proofs they show
+        for name in documents + [f"0x{d.hex()}.json" for d in digests] + copy_files:
             with contextlib.suppress(FileNotFoundError):
                 (self.cfg.output_dir / name).unlink()
+        with contextlib.suppress(FileNotFoundError):  # proof_files = "batch" (or an earlier such run)
+            batch_file(self.cfg.output_dir, batch.root).unlink()
         sync_filesystem(self.cfg.output_dir)
         self.say(f"batch {batch.id}: {len(digests)} proof files withdrawn until the batch is final again")
 
@@ -564,13 +595,21 @@ class Pipeline:
             ).all()
         out_dir = self.cfg.output_dir
         out_dir.mkdir(parents=True, exist_ok=True)
-        moves = self._write_proof_files(batch, rows, common)
-        # one sync for the whole batch, then the atomic renames, then one more sync: no proof
-        # file is ever visible half-written, and all are durable before the batch is marked done
-        sync_filesystem(out_dir)
-        for tmp, final in moves:
+        if self.cfg.proof_files == "batch":
+            # one file for the batch: written, fsynced, renamed, its folder fsynced
+            tmp, final = self._write_batch_file(batch, rows, common)
             os.replace(tmp, final)
-        sync_filesystem(out_dir)
+            _fsync_dir(final.parent)
+            where = str(final)
+        else:
+            moves = self._write_proof_files(batch, rows, common)
+            # one sync for the whole batch, then the atomic renames, then one more sync: no proof
+            # file is ever visible half-written, and all are durable before the batch is marked done
+            sync_filesystem(out_dir)
+            for tmp, dest in moves:
+                os.replace(tmp, dest)
+            sync_filesystem(out_dir)
+            where = f"{len(rows)} proof files in {out_dir}"
         with self.db.begin() as conn:
             conn.execute(
                 t.update()
@@ -583,8 +622,51 @@ class Pipeline:
                 .values(status=BatchState.DONE, done_at=utcnow())
             )
         self._report_anchored(batch, len(rows), "0x" + batch.tx_hash.hex())
-        self.say(f"batch {batch.id}: {len(rows)} proof files written to {out_dir}")
+        self.say(f"batch {batch.id}: {len(rows)} credentials with their proofs written ({where})")
+        if self.keepsakes is not None:  # their certificates and badges: after the proofs are durable
+            self.keepsakes.proofs_written(r[1] for r in rows)
         return True
+
+    def _proof_documents(
+        self, batch: Batch, rows: Sequence[Any], common: dict[str, Any]
+    ) -> Iterator[tuple[str, bytes]]:
+        """Every credential of the batch with its anchor proof, in leaf order: (0x digest, bytes).
+
+        The first proof of every batch is decoded and its path checked against the root.
+        """
+        tree = self._tree(batch)
+        paths = tree.all_proofs()
+        encoder = BatchEncoder("0x" + batch.root.hex(), common)
+        for n, (leaf, digest, cid, extra, document) in enumerate(rows):
+            digest_hex = "0x" + bytes(digest).hex()
+            proof = encoder.proof_json(digest_hex, cid, paths[leaf])
+            if n == 0:  # the format is public: check the first of every batch by decoding it
+                self._check_first_proof(batch, json.loads(proof))
+            body = _checked(document, digest) if document is not None else None
+            if body is None:  # rows from before migration 0002, or a damaged copy: the store has it
+                body = self.store.get(cid)
+            yield digest_hex, (_with_proof_json(body, proof) if extra is None
+                               else _with_proof(body, json.loads(proof), extra))
+
+    def _write_batch_file(
+        self, batch: Batch, rows: Sequence[Any], common: dict[str, Any]
+    ) -> tuple[Path, Path]:
+        """``proof_files = "batch"``: every credential with its proof as one JSON Lines file (line
+        n+1 is leaf n), written to a temporary file and fsynced; (temporary, final) names. The
+        first half is on disk before the ``mid-proofs`` crash point."""
+        final = batch_file(self.cfg.output_dir, batch.root)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.tmp")  # same name on a rerun: no leftovers
+        half = len(rows) // 2
+        with open(tmp, "wb") as fh:
+            for n, (_, data) in enumerate(self._proof_documents(batch, rows, common)):
+                if n == half and n:
+                    fh.flush()
+                    crash_point("mid-proofs")
+                fh.write(data + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return tmp, final
 
     def _write_proof_files(
         self, batch: Batch, rows: Sequence[Any], common: dict[str, Any]
@@ -594,18 +676,14 @@ class Pipeline:
         A thread creates the files while this one builds them; the first half is on disk before
         the ``mid-proofs`` crash point.
         """
-        tree = self._tree(batch)
-        paths = tree.all_proofs()
         out_dir = self.cfg.output_dir
-        root_hex = "0x" + batch.root.hex()
         half = len(rows) // 2
-        encoder = BatchEncoder(root_hex, common)
         pool = ThreadPoolExecutor(PROOF_WRITERS)  # file creation (kernel time) overlaps building
         pending: list[Future[None]] = []
         moves: list[tuple[Path, Path]] = []  # (temporary file, final name)
         group: list[tuple[Path, bytes]] = []
         try:
-            for n, (leaf, digest, cid, extra, document) in enumerate(rows):
+            for n, (digest_hex, data) in enumerate(self._proof_documents(batch, rows, common)):
                 if n == half and n:
                     if group:
                         pending.append(pool.submit(_write_files, group))
@@ -613,17 +691,8 @@ class Pipeline:
                     for f in pending:
                         f.result()
                     crash_point("mid-proofs")
-                digest_hex = "0x" + bytes(digest).hex()
-                proof = encoder.proof_json(digest_hex, cid, paths[leaf])
-                if n == 0:  # the format is public: check the first of every batch by decoding it
-                    self._check_first_proof(batch, json.loads(proof))
-                body = _checked(document, digest) if document is not None else None
-                if body is None:  # rows from before migration 0002, or a damaged copy: the store has it
-                    body = self.store.get(cid)
                 tmp = out_dir / f".{digest_hex}.json.tmp"  # same name on a rerun: no leftovers
                 moves.append((tmp, out_dir / f"{digest_hex}.json"))
-                data = (_with_proof_json(body, proof) if extra is None
-                        else _with_proof(body, json.loads(proof), extra))
                 group.append((tmp, data))
                 if len(group) >= PROOF_GROUP:
                     pending.append(pool.submit(_write_files, group))
@@ -766,6 +835,8 @@ class Pipeline:
             from registry.anchor import copies
 
             copies.write_pending(self)  # signed copies of credentials whose batch is done
+            if self.keepsakes is not None:
+                self.keepsakes.write_due(self.cfg.output_dir, self.say)
         return not pending and all(b.id in self._parked for b in self.open_batches())
 
     def run_once(self) -> AnchorReport:
@@ -811,6 +882,28 @@ def proof_dict(
     :func:`registry.core.anchor_suite.encode_anchor_proof`, and every batch decodes its first proof.
     """
     return BatchEncoder(root_hex, common).proof(digest_hex, cid, path)
+
+
+def batch_file(output_dir: Path, root: bytes) -> Path:
+    """The JSON Lines proof file of the batch with ``root`` (``proof_files = "batch"``)."""
+    return output_dir / "batches" / f"0x{bytes(root).hex()}.jsonl"
+
+
+def read_batch_line(path: Path, leaf: int) -> bytes:
+    """Line ``leaf + 1`` of a batch proof file (the credential at that leaf), without the newline."""
+    with open(path, "rb") as fh:
+        for n, line in enumerate(fh):
+            if n == leaf:
+                return line.rstrip(b"\n")
+    raise RegistryError(f"{path} has no line {leaf + 1}", code=ErrorCode.CORRUPT)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _bind(name: str) -> Any:

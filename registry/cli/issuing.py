@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from registry.cli.common import print_json, settings
-from registry.errors import ExitCode
+from registry.errors import ConfigError, ExitCode
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 PROGRESS_MIN_BYTES = 256 * 1024
@@ -178,15 +178,31 @@ def anchor(
         None, "--node-timeout", help="give up after this many seconds without a node (default: wait)"
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress messages"),
+    pdf: str = typer.Option(
+        None, "--pdf", help="also write a certificate 0x<digest>.pdf per credential: a4 or letter"
+    ),
+    badge: str = typer.Option(
+        None, "--badge", help="also write an Open Badges 3.0 baked badge per credential: png or svg"
+    ),
+    qr: bool = typer.Option(None, "--qr", help="also write the link's QR code 0x<digest>.qr.png"),
 ) -> None:
-    """Seal queued credentials into batches, anchor them on chain and write the proof files."""
+    """Seal queued credentials into batches, anchor them on chain and write the proof files
+    (and with --pdf / --badge / --qr the documents people keep; REGISTRY_PUBLIC_URL is the link)."""
     from registry.anchor.context import build_pipeline
+    from registry.anchor.keepsakes import KeepsakeWriter, options_from
     from registry.anchor.manage import finish_pending
     from registry.db import open_database
 
     s = settings(
         batch_size=batch_size, batch_max_wait=max_wait, confirmations=confirmations, output_dir=output
     )
+    keep = options_from(s, pdf=pdf, badge=badge, qr=qr)  # a missing setting fails before anything runs
+    if keep is not None and s.proof_files == "batch":
+        raise ConfigError(
+            "certificates, badges and QR codes are made from the per-credential proof files, which "
+            "REGISTRY_PROOF_FILES=batch does not write: anchor without --pdf/--badge/--qr, then run "
+            "`registry proofs export` and `registry keepsakes --all`"
+        )
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -198,6 +214,7 @@ def anchor(
     db = open_database(settings=s)
     with db.lock("anchor", wait=False):
         pipe = build_pipeline(s, db, say=_say_to_stderr(quiet), stop=stop, node_timeout=node_timeout)
+        pipe.keepsakes = KeepsakeWriter(keep) if keep is not None else None
         finish_pending(pipe)
         report = pipe.watch() if watch else pipe.run_once()
     db.close()
@@ -452,3 +469,38 @@ def register_status_lists(app: typer.Typer) -> None:
     lists = typer.Typer(help="W3C Bitstring Status Lists derived from the chain.", no_args_is_help=True)
     lists.command("publish")(status_lists_publish)
     app.add_typer(lists, name="status-lists")
+
+
+# ------------------------------------------------------------------------------------------------
+# issue 16 item 4: per-credential proof files from the batch proof files (REGISTRY_PROOF_FILES=batch)
+
+
+def proofs_export(
+    batch: list[int] = typer.Option(None, "--batch", help="only these batch ids (repeatable)"),
+    out: Path = typer.Option(None, "--out", help="folder for the files (default: the proofs folder)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Write 0x<digest>.json for every credential of the done batches, from their batch proof files."""
+    from registry.anchor.export import export_proofs
+    from registry.db import open_database
+
+    s = settings()
+    db = open_database(settings=s)
+    try:
+        report = export_proofs(db, s.resolved_output_dir, dest=out, batch_ids=batch or None)
+    finally:
+        db.close()
+    if as_json:
+        print_json(report.to_json())
+        return
+    print(f"{report.written} proof files written, {report.unchanged} unchanged, "
+          f"from {len(report.batches)} batch file(s)")
+    if report.missing:
+        print(f"done batches without a batch proof file (written one file per credential): {report.missing}")
+
+
+def register_proofs(app: typer.Typer) -> None:
+    """Add ``registry proofs export``."""
+    proofs = typer.Typer(help="Proof files of anchored credentials.", no_args_is_help=True)
+    proofs.command("export")(proofs_export)
+    app.add_typer(proofs, name="proofs")

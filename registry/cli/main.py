@@ -12,7 +12,17 @@ import sys
 
 import typer
 
-from registry.cli import admin, auditing, dev, indexing, issuing, verifying
+from registry.cli import (
+    admin,
+    auditing,
+    delivering,
+    dev,
+    indexing,
+    issuing,
+    keepsakes,
+    rosters,
+    verifying,
+)
 from registry.cli.common import state
 from registry.errors import ExitCode, RegistryError
 
@@ -38,9 +48,11 @@ def _root(
         os.environ["REGISTRY_CONFIG"] = config
 
 
-for _area in (admin, issuing, verifying, auditing, dev, indexing):
+for _area in (admin, issuing, verifying, auditing, dev, delivering, keepsakes, indexing):
     _area.register(app)
 issuing.register_status_lists(app)  # issue 13: replaces revoke/suspend/reinstate (with --file)
+rosters.register(app)  # issue 15: issue --roster, anchor/status wrappers, preview, discard, reissue
+issuing.register_proofs(app)  # issue 16: registry proofs export
 
 
 def run() -> None:

@@ -3,6 +3,7 @@
 ``verify`` uses the same verification session as the service (:mod:`registry.verify.session`),
 prints every check and exits 0 only when the credential is valid (1 when it is not or the
 configuration is wrong, 3 when it cannot be decided now, 2 for unreadable input).
+With several files, a folder or a ZIP archive it prints one table (:mod:`.bulk_verifying`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,16 @@ _ICONS = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "-"}
 
 
 def _verify(
-    file: Path = typer.Argument(..., help="credential JSON file ('-' reads standard input)"),
-    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
-    rpc_url: str | None = typer.Option(None, "--rpc-url", help="EVM JSON-RPC URL"),
+    files: list[Path] = typer.Argument(
+        ...,
+        help="credential files: JSON, certificate PDFs or baked PNG/SVG badges ('-' reads standard "
+        "input); several files, folders or ZIP archives give one table",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON (several: one array)"),
+    as_csv: bool = typer.Option(False, "--csv", help="print the table as CSV"),
+    rpc_url: str | None = typer.Option(
+        None, "--rpc-url", help="EVM JSON-RPC URL (one endpoint: replaces REGISTRY_RPC_URLS)"
+    ),
     contract: str | None = typer.Option(None, "--contract", help="registry contract address"),
     trusted: list[str] | None = typer.Option(
         None, "--trusted", help="trusted registry eip155:<chainId>:<address> (repeatable)"
@@ -40,7 +48,9 @@ def _verify(
         help="a did:web issuer whose DID document cannot be fetched is indeterminate",
     ),
 ) -> None:
-    """Verify a credential file against the chain; exit 0 only when it is valid."""
+    """Verify credential files against the chain; exit 0 only when every one is valid."""
+    from registry.cli import bulk_verifying
+    from registry.verify.bulk import is_zip
     from registry.verify.result import Status
     from registry.verify.session import VerificationSession
 
@@ -52,23 +62,34 @@ def _verify(
         verify_require_signature=True if require_signature else None,
         verify_require_did_web=True if require_domain else None,
     )
-    try:
-        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {file}: {exc.strerror}", code="unreadable_file") from None
+    if rpc_url:  # one endpoint named on the command line replaces REGISTRY_RPC_URLS for this run
+        s = s.model_copy(update={"rpc_urls": [], "rpc_quorum": None})
+    data = None
+    if len(files) == 1 and not files[0].is_dir() and not as_csv:
+        file = files[0]
+        try:
+            data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {file}: {exc.strerror}", code="unreadable_file") from None
+    if data is None or is_zip(data):  # several files, a folder or an archive: one table
+        with VerificationSession(s) as session:
+            code = bulk_verifying.run(files, session, s, as_json=as_json, as_csv=as_csv, stdin=data)
+        if code:
+            sys.exit(code)
+        return
     with VerificationSession(s) as session:  # the session `registry serve` uses: same trust, same errors
         result = session.verify(data)
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:
-        _print_result(result)
+        _print_result(result, s.public_url)
     # sys.exit, not typer.Exit: the CLI frame runs click with standalone_mode=False, which turns
     # typer.Exit into a return value that is then dropped (exit code 0)
     if result.status is not Status.valid:
         sys.exit(EXIT_INDETERMINATE if result.status is Status.indeterminate else EXIT_NOT_VALID)
 
 
-def _print_result(result: object) -> None:
+def _print_result(result: object, public_url: str | None = None) -> None:
     from rich.console import Console
 
     from registry.verify.result import CHECK_TITLES, VerificationResult
@@ -79,6 +100,10 @@ def _print_result(result: object) -> None:
         result.status.value, "red" if result.status.value in ("invalid", "revoked") else "yellow"
     )
     con.print(f"[bold {colour}]{result.status.value.upper()}[/] — {result.summary}")
+    if result.source is not None:  # a PDF's attachment or a baked badge's credential
+        con.print(result.source.note, markup=False)
+    for line in status_lines(result, public_url):
+        con.print(line, markup=False)
     if result.credential is not None:
         for label, value in credential_lines(result.credential):
             con.print(f"{label}: {value}", markup=False)
@@ -95,6 +120,27 @@ def _print_result(result: object) -> None:
             f"{c.status.value}]: {c.message}",
             markup=False,
         )
+
+
+def status_lines(result: object, public_url: str | None = None) -> list[str]:
+    """When and why a revoked or suspended credential changed status, and what replaces it (the
+    permanent link of the replacement when ``public_url`` is set)."""
+    from registry.verify.qr import verification_link
+    from registry.verify.result import VerificationResult
+
+    assert isinstance(result, VerificationResult)
+    d = result.status_detail
+    if d is None:
+        return []
+    what = {"batch": "batch revoked"}.get(d.scope, d.status)
+    when = f" on {d.at.replace('T', ' ').replace('Z', ' UTC')}" if d.at else ""
+    why = f": {d.reason}" if d.reason else ": (no reason given)" if d.status == "revoked" else ""
+    lines = [f"{what}{when}{why} (transaction {d.transaction}, block {d.block})"]
+    if d.replaced_by:
+        who = result.issuer.address if result.issuer else None
+        link = f" — {verification_link(public_url, d.replaced_by, who)}" if public_url else ""
+        lines.append(f"replaced by: {d.replaced_by}{link}")
+    return lines
 
 
 def credential_lines(c: object) -> list[tuple[str, str]]:

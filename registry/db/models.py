@@ -208,3 +208,127 @@ class StatusListVersion(SQLModel, table=True):
 
 status_allocations_table = StatusAllocation.__table__  # type: ignore[attr-defined]
 status_list_versions_table = StatusListVersion.__table__  # type: ignore[attr-defined]
+
+
+# -- rosters and corrections (issue 15, migration 0006_roster_runs) -------------------------------
+
+
+class RosterSecret(SQLModel, table=True):
+    """The issuer's roster secret (one row, id 1): the HMAC key that derives each roster row's
+    credential ``id``, so the same row gives the same credential while nobody without the key can
+    guess an id (and so confirm a guessed credential against the public digests)."""
+
+    __tablename__ = "roster_secret"
+
+    id: int | None = Field(default=None, primary_key=True)
+    secret: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    created_at: datetime = Field(sa_column=_ts(False))
+
+
+class RosterRun(SQLModel, table=True):
+    """One ``registry issue --template --roster`` run (or the corrected row of a ``reissue``)."""
+
+    __tablename__ = "roster_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="issue", max_length=16)  # issue | correction
+    template_name: str = Field(max_length=1024)
+    template_digest: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    roster_name: str = Field(max_length=1024)
+    roster_sha256: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    key_column: str = Field(max_length=256)
+    rows: int = 0
+    ok: int = 0  # issued now or before (duplicates included)
+    errors: int = 0
+    started_at: datetime = Field(sa_column=_ts(False))
+    finished_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class RosterRow(SQLModel, table=True):
+    """One row of a roster run: the credential it became, or why it did not.
+
+    ``status``: ``issued`` (``digest`` queued now or before; whether it is queued, sealed or
+    anchored is the credential's own state), ``error`` (``code``, ``column_name``, ``message``) or
+    ``discarded`` (its queued credential was dropped by ``registry discard``). ``content_digest``
+    is the sha256 of the rendered document without its ``id``: a later run of the same template
+    whose row renders otherwise is a changed row, not a new credential. ``recipient_email`` is
+    where delivery sends the credential.
+    """
+
+    __tablename__ = "roster_rows"
+    __table_args__ = (
+        Index("ix_roster_rows_run_row", "run_id", "row_number"),
+        Index("ix_roster_rows_identity", "template_digest", "row_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="roster_runs.id")
+    row_number: int
+    row_key: str | None = Field(default=None, max_length=1024)
+    template_digest: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    status: str = Field(max_length=16)  # issued | error | discarded
+    outcome: str = Field(max_length=16)  # accepted | duplicate | rejected | invalid
+    digest: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True, index=True))
+    content_digest: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
+    recipient_email: str | None = Field(default=None, max_length=320)
+    recipient_name: str | None = Field(default=None, max_length=1024)
+    code: str | None = Field(default=None, max_length=64)
+    column_name: str | None = Field(default=None, max_length=256)
+    message: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(sa_column=_ts(False))
+
+
+class Correction(SQLModel, table=True):
+    """``registry reissue``: ``old_digest`` is replaced by ``new_digest``.
+
+    ``status``: ``anchoring`` (the new credential is queued; the old one is revoked once it is
+    anchored), ``revoking`` (the revocation with ``reason`` is being sent) or ``done``. A crash at
+    any point is finished by running the same ``registry reissue`` again.
+    """
+
+    __tablename__ = "corrections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    old_digest: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    new_digest: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, index=True))
+    reason: str = Field(max_length=4096)
+    status: str = Field(default="anchoring", max_length=16)
+    created_at: datetime = Field(sa_column=_ts(False))
+    done_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+roster_secret_table = RosterSecret.__table__  # type: ignore[attr-defined]
+roster_runs_table = RosterRun.__table__  # type: ignore[attr-defined]
+roster_rows_table = RosterRow.__table__  # type: ignore[attr-defined]
+corrections_table = Correction.__table__  # type: ignore[attr-defined]
+# -- delivery by email (issue 15, migration 0007_deliveries) ---------------------------------------
+
+
+class Delivery(SQLModel, table=True):
+    """The email of one anchored credential to its recipient (``registry deliver``).
+
+    ``status`` is a :class:`registry.db.states.DeliveryState`. ``edition`` numbers the messages
+    the issuer asked for (1, then one more per ``--resend`` of a message that may have arrived);
+    the Message-ID is ``<0x<digest>.<edition>@<sender's domain>>``, the same for every retry of
+    one edition. ``attempts`` counts temporary failures of the current edition.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_status_id", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    recipient: str | None = Field(default=None, max_length=320)
+    status: str = Field(default="pending", max_length=16)
+    edition: int = Field(default=1, sa_column=Column(BigInteger, nullable=False, server_default="1"))
+    message_id: str | None = Field(default=None, max_length=255)
+    attempts: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_code: int | None = None
+    last_response: str | None = Field(default=None, sa_column=Column(Text))  # server's answer or reason
+    created_at: datetime = Field(sa_column=_ts(False))
+    updated_at: datetime = Field(sa_column=_ts(False))
+    sent_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+deliveries_table = Delivery.__table__  # type: ignore[attr-defined]

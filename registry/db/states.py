@@ -16,6 +16,11 @@ check the code against it (``tests/pipeline/test_pipeline_states.py``).
   ``replaced`` by a higher-fee twin, ``dropped`` when another transaction took the nonce; back to
   ``broadcast`` when a reorg removed its block.
 * revocation (a status change request): ``pending`` → ``submitted`` → ``confirmed`` | ``failed``.
+* delivery (issue 15, ``registry deliver``): ``pending`` → ``sending`` (end of data about to go to
+  the SMTP server, committed first) → ``sent``; a temporary failure back to ``pending`` (or
+  ``failed`` after the last attempt), a permanent one to ``bounced`` / ``refused``; ``sending``
+  found by a later run, or a connection lost after the end of data, becomes ``unknown`` (never
+  re-sent on its own: docs/delivery.md); ``--resend`` / ``--mark-sent`` are the manual moves.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ __all__ = [
     "BatchState",
     "ChainMirror",
     "CredentialState",
+    "DeliveryState",
     "RevocationState",
     "StatusAction",
     "TxKind",
@@ -152,6 +158,36 @@ TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
         _R.CONFIRMED: frozenset(),
         _R.FAILED: frozenset(),
     },
+}
+
+
+# -- delivery (issue 15, registry deliver) ---------------------------------------------------------
+
+
+class DeliveryState(StrEnum):
+    """``deliveries.status``."""
+
+    PENDING = "pending"  # to be sent (again, once next_attempt_at has passed)
+    SENDING = "sending"  # end of data about to be sent; the server's answer not recorded yet
+    SENT = "sent"  # the server accepted the message (250 to the end of data)
+    UNKNOWN = "unknown"  # a `sending` row left by a dead run, or a connection lost after the end of data
+    BOUNCED = "bounced"  # permanent (5xx) answer to MAIL or to the end of data
+    REFUSED = "refused"  # permanent (5xx) answer to RCPT: the recipient address is refused
+    NO_ADDRESS = "no_address"  # no usable recipient address
+    FAILED = "failed"  # temporary failures until the last attempt, or a local problem (file missing)
+
+
+_D = DeliveryState
+_DELIVERY_MANUAL = frozenset({_D.PENDING})  # `registry deliver --resend`
+TRANSITIONS[DeliveryState] = {
+    _D.PENDING: frozenset({_D.SENDING, _D.PENDING, _D.BOUNCED, _D.REFUSED, _D.NO_ADDRESS, _D.FAILED}),
+    _D.SENDING: frozenset({_D.SENT, _D.UNKNOWN, _D.BOUNCED, _D.PENDING, _D.FAILED}),
+    _D.UNKNOWN: frozenset({_D.SENT, _D.PENDING}),  # --mark-sent / --resend: the issuer decides
+    _D.SENT: _DELIVERY_MANUAL,
+    _D.BOUNCED: _DELIVERY_MANUAL,
+    _D.REFUSED: _DELIVERY_MANUAL,
+    _D.NO_ADDRESS: _DELIVERY_MANUAL,
+    _D.FAILED: _DELIVERY_MANUAL,
 }
 
 

@@ -17,6 +17,7 @@ runs between the chain read and :func:`finish`, only for the DID the chain shows
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -55,6 +56,7 @@ from registry.verify.index import DigestIndex, Resolution
 from registry.verify.prepared import Prepared
 from registry.verify.reader import ChainView
 from registry.verify.result import CHECK_NAMES, SUMMARIES, AnchorInfo, IssuerInfo, Status, VerificationResult
+from registry.verify.status_detail import due, explain
 from registry.verify.verdict import Finding, Outcome, verdict
 
 __all__ = [
@@ -78,7 +80,10 @@ __all__ = [
     "status_part",
     "verify_credential",
     "verify_digest",
+    "with_status_detail",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class ListSource(Protocol):
@@ -100,9 +105,13 @@ class ChainSource(Protocol):
 
 
 def prepare_document(
-    data: bytes | str | Mapping[str, Any], config: VerifyConfig, index: DigestIndex | None = None
+    data: bytes | str | Mapping[str, Any],
+    config: VerifyConfig,
+    index: DigestIndex | None = None,
+    issuer: str | None = None,
 ) -> Prepared:
-    """Run the local checks (format, integrity, Merkle inclusion, trusted registry)."""
+    """Run the local checks (format, integrity, Merkle inclusion, trusted registry); a document
+    without a proof is placed through the index (``issuer``: in this issuer's batches only)."""
     fmt, parsed, info = format_check(data, config)
     if parsed is None:
         return Prepared(findings=(fmt,), info=info)
@@ -119,7 +128,8 @@ def prepare_document(
     claims["signatures"] = signed_proofs(parsed.body, parsed.others, digest, parsed.info.issuer)
     claims["status_entries"], claims["status_problem"] = entries_of(parsed.body)
     if proof is None:
-        return place_by_index(Prepared(findings=(fmt, integrity), digest=digest, **claims), config, index)
+        bare = Prepared(findings=(fmt, integrity), digest=digest, **claims)
+        return place_by_index(bare, config, index, issuer)
     chain_id, contract = parse_registry(proof.registry)
     trusted = trusted_registry_check(chain_id, contract, config)
     ok = trusted.outcome is Outcome.passed
@@ -222,10 +232,19 @@ def chain_part(
         return ChainPart([skipped(name, f"Not checked because {why}.") for name in CHAIN_CHECK_NAMES])
     if view is None:
         reason = error_.message if error_ is not None else "no chain reader is configured"
-        return ChainPart([error(name, f"Could not read the chain: {reason}") for name in CHAIN_CHECK_NAMES])
+        extra = _quorum_details(error_)
+        return ChainPart(
+            [error(name, f"Could not read the chain: {reason}", **extra) for name in CHAIN_CHECK_NAMES]
+        )
     findings = chain_findings(prep, view, config)
     issuer = _issuer_info(view, prep) if view.lookup.batch_exists else None
     return ChainPart(findings, _anchor_info(prep, view, config), issuer)
+
+
+def _quorum_details(error_: ChainError | None) -> dict[str, Any]:
+    """What each chain endpoint did, when a quorum read failed (``endpoints``: name → what)."""
+    endpoints = error_.details.get("endpoints") if error_ is not None else None
+    return {"endpoints": dict(endpoints)} if isinstance(endpoints, dict) else {}
 
 
 def _anchor_info(prep: Prepared, view: ChainView, config: VerifyConfig) -> AnchorInfo:
@@ -416,7 +435,8 @@ def verify_credential(
     view, error = run_chain(prep, reader)
     did = resolve_issuer(prep, view, resolver)
     read = status_lists(prep, view, lists)
-    return finish(prep, view, error, config, now or datetime.now(UTC), did, read)
+    result = finish(prep, view, error, config, now or datetime.now(UTC), did, read)
+    return with_status_detail(result, prep, view, reader)
 
 
 def verify_digest(
@@ -431,4 +451,24 @@ def verify_digest(
     config = _config(settings)
     prep = prepare_digest(digest, config, index, issuer)
     view, error = run_chain(prep, reader)
-    return finish(prep, view, error, config, now or datetime.now(UTC))
+    return with_status_detail(finish(prep, view, error, config, now or datetime.now(UTC)), prep, view, reader)
+
+
+def with_status_detail(
+    result: VerificationResult, prep: Prepared, view: ChainView | None, source: object | None
+) -> VerificationResult:
+    """``result`` with when and why it is revoked or suspended (:mod:`.status_detail`), read from
+    ``source`` (a reader with ``status_history``) only for such a verdict; a failed read leaves the
+    result as it is (the verdict never depends on it)."""
+    if not due(result, view) or not hasattr(source, "status_history"):
+        return result
+    assert view is not None and prep.root is not None and prep.digest is not None
+    try:
+        detail = explain(view, prep.root, prep.digest, source, result.status)  # type: ignore[arg-type]
+    except ChainError as exc:
+        log.warning("cannot read when and why the credential changed status: %s", exc.message)
+        return result
+    except Exception:  # the explanation is extra: whatever happens, the verdict stands
+        log.exception("unexpected failure reading when and why the credential changed status")
+        return result
+    return result.model_copy(update={"status_detail": detail})

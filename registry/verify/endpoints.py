@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -18,13 +19,15 @@ from pydantic import BaseModel
 
 from registry.core.formats import format_timestamp
 from registry.errors import ChainError, NotFoundError, RegistryError
-from registry.verify.core import prepare_digest
+from registry.verify.core import Prepared, prepare_digest, prepare_document
 from registry.verify.page import static_page
 from registry.verify.problems import problem
 from registry.verify.qr import qr_svg, verification_link
 from registry.verify.reader import ChainReader
 from registry.verify.responses import bound_result, result_response
 from registry.verify.result import Status
+from registry.verify.stored import stored_document
+from registry.verify.uploads import with_source
 from registry.verify.verifier import Verifier
 
 HEX32 = r"^0x[0-9a-fA-F]{64}$"
@@ -102,10 +105,11 @@ async def link_page(
     """The permanent verification link: the digest verified through the index on every visit."""
     verifier = _verifier(request)
     who = to_checksum_address(issuer) if issuer else None
-    prep = prepare_digest(bytes.fromhex(digest[2:]), verifier.config, verifier.index, who)
+    prep, missing = await link_prepared(verifier, bytes.fromhex(digest[2:]), who)
     result = bound_result(await verifier.verify(prep))
     status = 404 if prep.local_failed else 503 if result.status is Status.indeterminate else 200
     preset = {
+        "stored": missing or "",
         "root": "../",
         "public": public_base(request),
         "link": verification_link(public_base(request), digest, who),
@@ -113,6 +117,29 @@ async def link_page(
         "result": result.model_dump(mode="json"),
     }
     return _html("index.html", PAGE_HEADERS, preset, status)
+
+
+async def link_prepared(verifier: Verifier, digest: bytes, issuer: str | None) -> tuple[Prepared, str | None]:
+    """The link's verification, prepared in a thread (:func:`link_prepared_sync`)."""
+    return await anyio.to_thread.run_sync(link_prepared_sync, verifier, digest, issuer)
+
+
+def link_prepared_sync(verifier: Verifier, digest: bytes, issuer: str | None) -> tuple[Prepared, str | None]:
+    """The registry's stored copy of the document when the content store holds it (so the page
+    shows what it says, and its issuer and dates are checked), else the bare digest; with why
+    the document is not shown."""
+    cap = verifier.settings.max_document_bytes
+    data, missing = stored_document(verifier.index.store, digest, cap)
+    if data is not None:
+        prep = prepare_document(data, verifier.config, verifier.index, issuer)
+        if prep.digest == digest and prep.proof is None:
+            return replace(prep, stored_copy=True), None
+        missing = (
+            "the stored copy cannot be read as a credential"
+            if prep.digest is None
+            else "the stored copy does not match the digest"
+        )
+    return prepare_digest(digest, verifier.config, verifier.index, issuer), missing
 
 
 async def link_qr(
@@ -144,9 +171,10 @@ async def verify(request: Request) -> Response:
 
 
 async def verify_file(
-    request: Request, file: UploadFile = File(..., description="credential JSON file")
+    request: Request,
+    file: UploadFile = File(..., description="credential JSON file, or a PDF or baked PNG/SVG carrying one"),
 ) -> Response:
-    """Verify an uploaded credential file."""
+    """Verify an uploaded credential file (JSON, a certificate PDF or an OB 3.0 baked badge)."""
     verifier = _verifier(request)
     cap = verifier.settings.max_request_bytes
     data = await file.read(cap + 1)
@@ -154,8 +182,9 @@ async def verify_file(
         err = RegistryError(f"file is over the {cap}-byte cap", code="request_too_large")
         err.http_status = 413
         raise err
-    prep = await verifier.prepare_async(data)
-    return result_response(await verifier.verify(prep))
+    upload = await verifier.unwrap_async(data)
+    prep = await verifier.prepare_async(upload.data)
+    return result_response(with_source(await verifier.verify(prep), upload))
 
 
 async def credential(

@@ -20,6 +20,10 @@ MULTIPART_TYPES = ("multipart/form-data",)
 CONTENT_TYPES: dict[str, tuple[str, ...]] = {
     "/api/v1/verify": JSON_TYPES,
     "/api/v1/verify/file": MULTIPART_TYPES,
+    # issue 14 items 4-5 (vcapi): the W3C VC-API and bulk verification
+    "/credentials/verify": JSON_TYPES,
+    "/presentations/verify": JSON_TYPES,
+    "/api/v1/verify/bulk": MULTIPART_TYPES,
 }
 
 
@@ -42,10 +46,13 @@ class RequestGuard:
     form parsing into a 400), the guard drops the app's answer and sends its own.
     """
 
-    def __init__(self, app: Any, max_bytes: int, body_timeout: float = 30.0) -> None:
+    def __init__(
+        self, app: Any, max_bytes: int, body_timeout: float = 30.0, path_caps: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.body_timeout = body_timeout
+        self.path_caps = dict(path_caps or {})  # a larger (or smaller) body cap for some paths
 
     async def __call__(
         self,
@@ -73,13 +80,13 @@ class RequestGuard:
                     ),
                 )
                 return
+        max_bytes = self.path_caps.get(path or "", self.max_bytes)
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.strip().isdigit() and int(value) > self.max_bytes:
-                await _refuse(scope, send, self._too_large(path), close=True)
+            if name == b"content-length" and value.strip().isdigit() and int(value) > max_bytes:
+                await _refuse(scope, send, self._too_large(path, max_bytes), close=True)
                 return
         state = _GuardState()
         deadline = anyio.current_time() + self.body_timeout
-        max_bytes = self.max_bytes
 
         async def guarded_receive() -> Any:
             if state.body_done:
@@ -94,7 +101,7 @@ class RequestGuard:
             if message["type"] == "http.request":
                 state.seen += len(message.get("body", b""))
                 if state.seen > max_bytes:
-                    state.failure = self._too_large(path)
+                    state.failure = self._too_large(path, max_bytes)
                     raise _Refused()
                 state.body_done = not message.get("more_body", False)
             elif message["type"] == "http.disconnect":
@@ -118,8 +125,9 @@ class RequestGuard:
         elif state.failure is not None and not state.started:
             await _refuse(scope, send, state.failure, close=True)
 
-    def _too_large(self, path: str | None) -> JSONResponse:
-        return problem(413, "request_too_large", f"request body is over the {self.max_bytes}-byte cap", path)
+    def _too_large(self, path: str | None, cap: int | None = None) -> JSONResponse:
+        cap = self.max_bytes if cap is None else cap
+        return problem(413, "request_too_large", f"request body is over the {cap}-byte cap", path)
 
 
 class _GuardState:

@@ -38,6 +38,7 @@ class Prepared:
     signatures: tuple[SignedProof, ...] = ()  # the proofs other than the anchor, ready to check
     status_entries: tuple[Entry, ...] = ()  # the document's BitstringStatusListEntry items
     status_problem: str | None = None  # why its credentialStatus cannot be read
+    stored_copy: bool = False  # the registry's stored copy (canonical body, no proofs), not a holder's file
 
     @property
     def checks(self) -> list[Check]:

@@ -29,7 +29,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from eth_utils import to_checksum_address
@@ -47,8 +47,17 @@ from registry.chain.schema import (
     topic_of_address,
 )
 from registry.errors import ChainError
+from registry.verify.status_detail import CREDENTIAL_EVENTS, KeyCut, StatusEvent, StatusHistory
+
+if TYPE_CHECKING:
+    from registry.verify.quorum import QuorumClient
 
 log = logging.getLogger(__name__)
+
+MAX_STATUS_LOGS = 1000
+"""Most status events (or their blocks) read to explain one revocation or suspension."""
+MAX_REASON_DATA = 64 * 1024
+"""A revocation's log data longer than this is not decoded (its reason is not shown)."""
 
 MAX_ANCHOR_DATA = 1024
 """``BatchAnchored`` data longer than this (count + a CID of some 900 characters) is not decoded."""
@@ -286,7 +295,7 @@ class ChainReader:
 
     def __init__(
         self,
-        rpc_url: str,
+        rpc_url: str | Sequence[str],
         contracts: Iterable[str] = (),
         *,
         timeout: float = 10.0,
@@ -298,9 +307,17 @@ class ChainReader:
         tip_blocks: int = 8,
         clock: Callable[[], float] = time.monotonic,
         finality: str = "depth",
+        quorum: int | None = None,
+        allow_minority: bool = False,
     ) -> None:
-        self.rpc = RpcClient(rpc_url, timeout=timeout)
-        self.url = safe_url(rpc_url)
+        # several URLs: every read goes through a quorum of them (registry/verify/quorum.py)
+        if isinstance(rpc_url, str):
+            self.rpc: RpcClient | QuorumClient = RpcClient(rpc_url, timeout=timeout)
+        else:
+            from registry.verify.quorum import client_for
+
+            self.rpc = client_for(rpc_url, quorum=quorum, timeout=timeout, allow_minority=allow_minority)
+        self.url = self.rpc.url
         self.contracts: list[str] = [str(to_checksum_address(c)) for c in contracts]
         self.staleness = staleness
         self.clock = clock
@@ -591,6 +608,71 @@ class ChainReader:
                 out.append(ev.anchor)
         return sorted(out, key=lambda a: (a.block_number, a.log_index))
 
+    # -- status history (when and why a credential is revoked or suspended) ---------------------
+    def status_history(
+        self,
+        contract: str,
+        issuer: str,
+        scope: str,
+        *,
+        root: bytes,
+        digest: bytes,
+        start: int,
+        head: int,
+        since: int,
+    ) -> StatusHistory:
+        """The status events of one credential (``scope="credential"``: issuer + digest) or batch
+        (``"batch"``: root + issuer) in blocks ``start..head``, with the issuer's key cut-off log
+        when ``since`` is set and the timestamps of the events' blocks (by block hash).
+
+        Every query names the exact topics and a bounded block range, read in chunks of
+        ``log_chunk`` blocks; a history of more than ``MAX_STATUS_LOGS`` events or blocks is a
+        ``ChainError`` (nothing shown rather than a guess)."""
+        contract, issuer = str(to_checksum_address(contract)), _addr(issuer)
+        who = topic_of_address(issuer)
+        topics: list[Any]
+        if scope == "batch":
+            topics = [EVENTS["BatchRevoked"].topic, "0x" + root.hex(), who]
+        else:
+            topics = [[EVENTS[n].topic for n in CREDENTIAL_EVENTS], who, "0x" + digest.hex()]
+        events = [_status_event(e, contract) for e in self._status_logs(contract, topics, start, head)]
+        cut = None
+        if since:
+            logs = self._status_logs(contract, [EVENTS["IssuerKeyRevoked"].topic, who], start, head)
+            if not logs:  # without it the key's changes cannot be told from the manager's
+                raise ChainError("the issuer's IssuerKeyRevoked event is not in the blocks read")
+            first = min((_status_event(e, contract) for e in logs), key=lambda e: e.position)
+            cut = KeyCut(first.block_number, first.log_index, since)
+        return StatusHistory(scope, tuple(events), cut, self._block_times({e.block_hash for e in events}))
+
+    def _status_logs(self, contract: str, topics: list[Any], start: int, head: int) -> list[Any]:
+        """``eth_getLogs`` of ``topics`` over ``start..head`` in chunks, in chain order, bounded."""
+        out: list[Any] = []
+        for lo in range(max(start, 0), head + 1, max(1, self.log_chunk)):
+            hi = min(head, lo + self.log_chunk - 1)
+            self.stats["log_queries"] += 1
+            query = {"address": contract, "fromBlock": hex(lo), "toBlock": hex(hi), "topics": topics}
+            logs = self.rpc.call("eth_getLogs", [query])
+            if not isinstance(logs, list):
+                raise ChainError("malformed eth_getLogs answer from the chain node")
+            out.extend(logs)
+            if len(out) > MAX_STATUS_LOGS:
+                raise ChainError(f"more than {MAX_STATUS_LOGS} status events: not read")
+        return out
+
+    def _block_times(self, hashes: set[str]) -> dict[str, int]:
+        """The timestamps of blocks by hash, in one batch (at most ``MAX_STATUS_LOGS`` blocks)."""
+        wanted = sorted(hashes)
+        if len(wanted) > MAX_STATUS_LOGS:
+            raise ChainError(f"status events in more than {MAX_STATUS_LOGS} blocks: not read")
+        blocks = self.rpc.batch([("eth_getBlockByHash", [h, False]) for h in wanted])
+        times = {}
+        for h, blk in zip(wanted, blocks, strict=True):
+            if not isinstance(blk, dict) or str(blk.get("hash", "")).lower() != h:
+                raise ChainError("malformed eth_getBlockByHash answer from the chain node")
+            times[h] = _hex_int(blk.get("timestamp"), "block timestamp")
+        return times
+
     # -- event following --------------------------------------------------------------------------
     def _invalidate(self, ev: ChainEvent) -> None:
         with self._lock:
@@ -815,6 +897,32 @@ class SharedAnchors(Protocol):
     def of_root(self, contract: str, root: bytes) -> list[AnchorEvent]:
         """Every anchor of a root in a contract."""
         ...
+
+
+def _status_event(entry: Any, contract: str) -> StatusEvent:
+    """One status log of ``contract`` (its reason decoded, at most ``MAX_REASON_DATA`` bytes)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("topics"), list) or not entry["topics"]:
+        raise ChainError("malformed log from the chain node")
+    spec = EVENTS_BY_TOPIC.get(str(entry["topics"][0]).lower())
+    try:
+        if spec is None or to_checksum_address(entry["address"]) != contract:
+            raise ChainError("the chain node answered a log that was not asked for")
+        tb = [_hex_bytes(t, "log topic") for t in entry["topics"][1:]]
+        data = _hex_bytes(entry.get("data", "0x"), "log data")
+        block = _hex_int(entry["blockNumber"], "log block number")
+        idx = _hex_int(entry.get("logIndex", "0x0"), "log index")
+        block_hash, tx = str(entry["blockHash"]).lower(), str(entry["transactionHash"]).lower()
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ChainError("malformed log from the chain node") from exc
+    reason = None
+    if "reason" in spec.data_names:
+        if len(data) > MAX_REASON_DATA:
+            reason = "(a reason too long to show)"
+        else:
+            reason = str(spec.decode_args(tb, data).get("reason", ""))
+    else:
+        spec.decode_args(tb)  # the indexed arguments are well-formed
+    return StatusEvent(spec.name, block, idx, block_hash, tx, reason)
 
 
 def _addr(address: str) -> str:

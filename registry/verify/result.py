@@ -154,6 +154,32 @@ class CredentialSummary(BaseModel):
     )
 
 
+class StatusDetail(BaseModel):
+    """When and why the credential is revoked or suspended: the chain event that set the
+    effective status (a status change the contract ignores is never shown)."""
+
+    status: str = Field(description="revoked or suspended")
+    scope: str = Field(description="credential (its own status) or batch (the whole batch revoked)")
+    at: str | None = Field(default=None, description="RFC 3339 UTC time of the event's block")
+    reason: str | None = Field(
+        default=None, description="the issuer's reason, as plain text (controls removed, bounded)"
+    )
+    replaced_by: str | None = Field(
+        default=None, description="digest of the credential that replaces this one (reason 'replaced by 0x…')"
+    )
+    replaced_note: str | None = Field(default=None, description="the text after 'replaced by 0x…:'")
+    transaction: str
+    block: int
+
+
+class SourceInfo(BaseModel):
+    """Where the verified credential came from when it was not posted as JSON (issue 14, item 3)."""
+
+    kind: str = Field(description="pdf (an attached file), png or svg (an Open Badges 3.0 baked badge)")
+    embedded: str | None = Field(default=None, description="the attachment's name, or the chunk / element")
+    note: str = Field(description="one sentence for people")
+
+
 class VerificationResult(BaseModel):
     """What a verifier gets back: ``verified`` is true only when ``status`` is ``valid``."""
 
@@ -167,6 +193,12 @@ class VerificationResult(BaseModel):
     checked_at: str = Field(description="RFC 3339 UTC time the verdict applies to")
     credential: CredentialSummary | None = Field(
         default=None, description="what the presented document claims (absent for a bare digest)"
+    )
+    status_detail: StatusDetail | None = Field(
+        default=None, description="for a revoked or suspended credential: when and why, from the chain"
+    )
+    source: SourceInfo | None = Field(
+        default=None, description="the PDF or baked badge the credential was taken from (absent for JSON)"
     )
 
     def check(self, name: str) -> Check:

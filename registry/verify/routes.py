@@ -17,7 +17,8 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Route
 
-from registry.verify import did_documents, endpoints
+from registry.verify import bulk_endpoint, did_documents, endpoints, vcapi
+from registry.verify.bulk import BulkReport
 from registry.verify.endpoints import BatchView, IssuerView
 from registry.verify.problems import PROBLEM_RESPONSES, RESULT_503, Problem
 from registry.verify.result import VerificationResult
@@ -49,6 +50,145 @@ _VERIFY_BODY = {
 }
 _RESULT = {"response_model": VerificationResult, "responses": {**RESULT_503, **PROBLEM_RESPONSES}}
 _RECORD_ERRORS = {404: {"model": Problem}, 503: {"model": Problem}, **PROBLEM_RESPONSES}
+
+# -- issue 14 items 4-5 (vcapi): the W3C VC-API and bulk verification --------------------------------
+BULK_PATH = "/api/v1/verify/bulk"
+_BOOL = {"type": "boolean"}
+_VCAPI_400 = {
+    400: {"model": Problem, "description": "invalid input", "content": {"application/problem+json": {}}},
+    413: PROBLEM_RESPONSES[413],
+}
+_VCAPI_CREDENTIAL_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["verifiableCredential"],
+                    "properties": {
+                        "verifiableCredential": {"type": "object", "additionalProperties": True},
+                        "options": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "returnResults": _BOOL,
+                                "returnProblemDetails": _BOOL,
+                                "returnCredential": _BOOL,
+                            },
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+_VP_OPTIONS = {
+    "type": "object",
+    "properties": {
+        "challenge": {"type": "string"},
+        "domain": {"type": "string"},
+        "returnPresentation": _BOOL,
+    },
+}
+_VCAPI_PRESENTATION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["verifiablePresentation"],
+                            "properties": {
+                                "verifiablePresentation": {"type": "object", "additionalProperties": True},
+                                "options": _VP_OPTIONS,
+                            },
+                        },
+                        {
+                            "type": "object",
+                            "required": ["presentation"],
+                            "properties": {"presentation": {"type": "object", "additionalProperties": True}},
+                        },
+                    ]
+                }
+            }
+        },
+    }
+}
+_BULK_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                }
+            }
+        },
+    }
+}
+VCAPI_ROUTES: tuple[RouteSpec, ...] = (
+    RouteSpec(
+        "/credentials/verify",
+        vcapi.verify_credential,
+        ("POST",),
+        {
+            "response_model": vcapi.CredentialVerification,
+            "responses": {
+                **_VCAPI_400,
+                503: {"model": vcapi.CredentialVerification, "description": "cannot be checked now"},
+            },
+            "summary": "W3C VC-API: verify a credential (VerifyCredentialRequest); 200 whatever the verdict",
+            "openapi_extra": _VCAPI_CREDENTIAL_BODY,
+        },
+        plain=True,
+    ),
+    RouteSpec(
+        "/presentations/verify",
+        vcapi.verify_presentation,
+        ("POST",),
+        {
+            "response_model": vcapi.PresentationVerification,
+            "responses": {
+                **_VCAPI_400,
+                503: {"model": vcapi.PresentationVerification, "description": "cannot be checked now"},
+            },
+            "summary": "W3C VC-API: verify a presentation's proof (challenge, domain) and each credential",
+            "openapi_extra": _VCAPI_PRESENTATION_BODY,
+        },
+        plain=True,
+    ),
+    RouteSpec(
+        BULK_PATH,
+        bulk_endpoint.verify_bulk,
+        ("POST",),
+        {
+            "response_model": BulkReport,
+            "responses": {
+                400: {
+                    "model": Problem,
+                    "description": "no files",
+                    "content": {"application/problem+json": {}},
+                },
+                413: {
+                    "model": Problem,
+                    "description": "too many files or bytes",
+                    "content": {"application/problem+json": {}},
+                },
+                503: {"model": Problem, "description": "too many bulk verifications in progress"},
+            },
+            "summary": "Verify several files (multipart `files`: credentials or ZIP archives) into one table",
+            "openapi_extra": _BULK_BODY,
+        },
+        plain=True,
+    ),
+)
 
 ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec(
@@ -139,6 +279,7 @@ ROUTES: tuple[RouteSpec, ...] = (
             },
         },
     ),
+    *VCAPI_ROUTES,
     RouteSpec("/healthz", endpoints.healthz, options={"summary": "Liveness: the process answers"}),
     RouteSpec(
         "/readyz",

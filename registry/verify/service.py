@@ -24,7 +24,7 @@ from registry.chain.connection import redact_client_logs
 from registry.settings import Settings, load_settings
 from registry.verify.middleware import ConcurrencyLimit, RequestGuard
 from registry.verify.problems import install_handlers
-from registry.verify.routes import install_routes
+from registry.verify.routes import BULK_PATH, install_routes
 from registry.verify.session import VerificationSession
 from registry.verify.verifier import Verifier
 
@@ -82,7 +82,12 @@ def create_app(
     install_routes(app)
     # the last added is the outermost: CORS (so refusals carry its headers), then the
     # concurrency limit, then the request guard (content type, size, body timeout, disconnects)
-    app.add_middleware(RequestGuard, max_bytes=settings.max_request_bytes, body_timeout=settings.body_timeout)
+    app.add_middleware(
+        RequestGuard,
+        max_bytes=settings.max_request_bytes,
+        body_timeout=settings.body_timeout,
+        path_caps={BULK_PATH: settings.bulk_max_request_bytes},
+    )
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
     if settings.cors_origins:
         app.add_middleware(

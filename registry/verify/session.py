@@ -22,7 +22,15 @@ from registry.dids.resolver import DidResolver
 from registry.errors import ChainError, ConfigError, RegistryError
 from registry.settings import Settings
 from registry.verify.config import VerifyConfig
-from registry.verify.core import Prepared, finish, prepare_document, resolve_issuer, run_chain, status_lists
+from registry.verify.core import (
+    Prepared,
+    finish,
+    prepare_document,
+    resolve_issuer,
+    run_chain,
+    status_lists,
+    with_status_detail,
+)
 from registry.verify.index import DigestIndex
 from registry.verify.reader import ChainReader
 from registry.verify.result import VerificationResult
@@ -35,12 +43,14 @@ def build_reader(settings: Settings, config: VerifyConfig | None = None) -> Chai
     """A reader of the settings' node following every trusted contract of ``config``."""
     contracts = sorted({a for _, a in config.trusted}) if config is not None else []
     return ChainReader(
-        settings.rpc_url,
+        settings.rpc_urls or settings.rpc_url,  # several: quorum reads (registry/verify/quorum.py)
         contracts,
         timeout=settings.rpc_timeout,
         staleness=settings.cache_staleness,
         from_block=settings.start_block,
         finality=settings.finality,
+        quorum=settings.rpc_quorum,
+        allow_minority=settings.rpc_quorum_minority,
     )
 
 
@@ -131,12 +141,20 @@ class VerificationSession:
         return prep
 
     def verify(self, data: bytes, now: datetime | None = None) -> VerificationResult:
-        """Verify one document now (or at ``now``)."""
+        """Verify one document now (or at ``now``): a credential JSON, or a PDF or baked PNG/SVG
+        carrying one (:mod:`registry.verify.uploads`; the result's ``source`` says so)."""
+        from registry.verify.uploads import unwrap, with_source
+
+        upload = unwrap(data, self.settings)
+        return with_source(self._verify(upload.data, now), upload)
+
+    def _verify(self, data: bytes, now: datetime | None) -> VerificationResult:
         prep = self.prepare(data)
         view, error = run_chain(prep, self.reader)
         did = resolve_issuer(prep, view, self.resolver)
         lists = status_lists(prep, view, self.lists)
-        return finish(prep, view, error, self.config, now or datetime.now(UTC), did, lists)
+        result = finish(prep, view, error, self.config, now or datetime.now(UTC), did, lists)
+        return with_status_detail(result, prep, view, self.reader)
 
     def close(self) -> None:
         """Stop following the chain and close its connections (and the DID resolver's)."""

@@ -38,6 +38,7 @@ from registry.verify.metrics import Metrics
 from registry.verify.reader import ChainView
 from registry.verify.result import VerificationResult
 from registry.verify.session import VerificationSession
+from registry.verify.status_detail import DetailCache, due, explain
 from registry.verify.verdict import Finding
 
 log = logging.getLogger("registry.verify.service")
@@ -120,6 +121,8 @@ class Verifier:
         self._dids = anyio.CapacityLimiter(self.settings.did_web_max_concurrency)
         self.lists = session.lists
         self._lists = anyio.CapacityLimiter(self.settings.status_fetch_max_concurrency)
+        self.details = DetailCache(ttl=max(self.settings.cache_staleness, 1.0))
+        self._details = anyio.CapacityLimiter(2)  # status event reads at a time (revoked/suspended only)
 
     def _memoisable(self, prep: Prepared) -> bool:
         """Only local successes with a proof are kept: failures are cheap to redo and an attacker
@@ -141,6 +144,16 @@ class Verifier:
             )
         self._remember(key, body, prep)
         return prep
+
+    async def unwrap_async(self, data: bytes) -> Any:
+        """The credential inside an uploaded PDF or baked PNG/SVG (JSON passes through unchanged),
+        taken out in the bounded thread pool; an :class:`registry.keepsakes.extract.Extracted`."""
+        from registry.keepsakes.extract import sniff
+        from registry.verify.uploads import unwrap
+
+        if sniff(data) == "json":
+            return unwrap(data, self.settings)
+        return await anyio.to_thread.run_sync(unwrap, data, self.settings, limiter=self._cpu)
 
     def _remember(self, key: bytes, body: bytes, prep: Prepared) -> None:
         if self._memoisable(prep):
@@ -252,6 +265,31 @@ class Verifier:
             parts.signature = (key, signature_part(prep, view, self.config, did))
         return parts.signature[1]
 
+    async def explained(
+        self, prep: Prepared, view: ChainView | None, result: VerificationResult
+    ) -> VerificationResult:
+        """``result`` with when and why it is revoked or suspended: kept explanations on the event
+        loop, otherwise one bounded read of the status events in a thread (never for a valid
+        credential); a failed read leaves the result without it."""
+        if not due(result, view):
+            return result
+        assert view is not None and prep.root is not None and prep.digest is not None
+        key = DetailCache.key(view, prep.root, prep.digest, result.status)
+        found, detail = self.details.get(key)
+        if not found:
+            try:
+                detail = await anyio.to_thread.run_sync(
+                    explain, view, prep.root, prep.digest, self.reader, result.status, limiter=self._details
+                )
+            except ChainError as exc:
+                log.warning("cannot read when and why the credential changed status: %s", exc.message)
+                return result
+            except Exception:  # the explanation is extra: whatever happens, the verdict stands
+                log.exception("unexpected failure reading when and why the credential changed status")
+                return result
+            self.details.put(key, detail)
+        return result.model_copy(update={"status_detail": detail}) if detail is not None else result
+
     async def verify(self, prep: Prepared) -> VerificationResult:
         """Chain read + verdict, with metrics."""
         t0 = time.perf_counter()
@@ -259,6 +297,7 @@ class Verifier:
         did = await self.did(prep, view)
         lists = await self.status_lists(prep, view)
         result = self.finish(prep, view, error, datetime.now(UTC), did, lists)
+        result = await self.explained(prep, view, result)
         self.metrics.latency.observe(time.perf_counter() - t0)
         self.metrics.verifications.labels(result.status.value).inc()
         return result

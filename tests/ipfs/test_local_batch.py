@@ -1,4 +1,5 @@
-"""LocalStore.put_many: one filesystem sync per batch, same atomicity and integrity as put."""
+"""LocalStore.put_many with one file per object (``packs=False``): one filesystem sync per batch,
+same atomicity and integrity as put. The default, packs, is tested in test_local_packs.py."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ from registry.ipfs.base import put_many
 
 def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def local_store(tmp_path: Path) -> LocalStore:
+    """A store writing one file per object."""
+    return LocalStore(tmp_path / "store", packs=False)
 
 
 def test_put_many_stores_in_order_and_leaves_no_temporary_files(local_store: LocalStore) -> None:
@@ -67,7 +74,7 @@ def test_failed_sync_leaves_nothing_under_a_final_name(
 
 
 def test_oversized_object_refuses_the_batch_before_writing(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path / "s", max_bytes=10)
+    store = LocalStore(tmp_path / "s", max_bytes=10, packs=False)
     with pytest.raises(InputError) as info:
         store.put_many([b"small", b"x" * 11])
     assert info.value.code == "object_too_large"

@@ -156,3 +156,49 @@ def test_node_restart_mid_run(db_url: str, tmp_path: Path) -> None:
         db.close()
     finally:
         node.stop()
+
+
+@pytest.mark.parametrize("stage", ["after-intake", "after-mined", "mid-proofs"])
+def test_sigkill_with_batch_proof_files_then_rerun_and_export(
+    crash_chain: Chain, db_url: str, tmp_path: Path, stage: str
+) -> None:
+    """``REGISTRY_PROOF_FILES=batch``: one JSON Lines file per batch, complete or absent after a
+    kill; ``registry proofs export`` then writes every per-credential file, which verifies."""
+    import json
+
+    chain = _fresh_registry(crash_chain)
+    data = tmp_path / "data"
+    env = issuer_env(chain.url, chain.registry.address, chain.issuer.key.hex(), data, db_url,
+                     batch_size=BATCH, proof_files="batch")
+    docs = tmp_path / "docs.jsonl"
+    write_docs(docs, DOCS, seed=f"crash-batch-{stage}-{db_url[:6]}", with_id=False)
+    crash_env = {**env, "REGISTRY_TEST_CRASH_AT": stage}
+    first = run_cli(["issue", str(docs)], crash_env if stage == "after-intake" else env)
+    if stage == "after-intake":
+        assert first.returncode == -signal.SIGKILL, first.stderr
+        assert run_cli(["issue", str(docs)], env).returncode == 0
+    else:
+        assert first.returncode == 0, first.stderr
+        killed = run_cli(["anchor"], crash_env)
+        assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+        batch_dir = data / "proofs" / "batches"
+        for f in batch_dir.glob("0x*.jsonl"):  # a file under its final name is complete
+            assert len(f.read_bytes().splitlines()) in (1, BATCH)
+    done = run_cli(["anchor", "--json"], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    out = data / "proofs"
+    assert not list(out.glob("0x*.json"))  # batch mode: no per-credential file yet
+    lines = sorted(ln for f in (out / "batches").glob("0x*.jsonl") for ln in f.read_bytes().splitlines())
+    assert len(lines) == DOCS and not list((out / "batches").glob(".*.tmp"))
+    exported = run_cli(["proofs", "export", "--json"], env)
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    assert json.loads(exported.stdout)["written"] == DOCS
+    db = open_database(db_url)
+    with db.session() as s:
+        expected = {"0x" + c.digest.hex() for c in s.scalars(select(Credential))}
+    db.close()
+    assert sorted(f.read_bytes() for f in out.glob("0x*.json")) == lines  # the same bytes
+    assert_exactly_once(chain, out, expected, open_store_from(load_settings(data_dir=data)))
+    again = run_cli(["proofs", "export", "--json"], env)
+    assert json.loads(again.stdout)["unchanged"] == DOCS

@@ -268,3 +268,29 @@ def test_audit_reports_not_final_and_done_batches_the_chain_lost(
     assert run_cli(["anchor", "-q"], env).returncode == 0
     slow_chain.rpc("anvil_mine", "0x2")
     assert json.loads(run_cli(audit, env).stdout)["ok"]
+
+
+def test_reorg_after_done_withdraws_the_batch_proof_file(slow_chain: Chain, tmp_path: Path) -> None:
+    """``proof_files = "batch"``: the batch's JSON Lines file is withdrawn with the anchor and
+    written again (naming the new block) once the batch is final again."""
+    from registry.anchor.pipeline import batch_file
+
+    db_url = f"sqlite:///{tmp_path / 'r.db'}"
+    pipe, db, _ = _issued(slow_chain, tmp_path, db_url, 4, finality="depth", proof_files="batch")
+    snap = slow_chain.rpc("evm_snapshot")
+    pipe.run_once()
+    batch = pipe._batch(1)
+    path = batch_file(pipe.cfg.output_dir, batch.root)
+    old = path.read_bytes().splitlines()
+    assert batch.status == "done" and len(old) == 4 and _proof_files(pipe) == []
+    assert {_verdict(slow_chain, ln) for ln in old} == {"valid"}
+    slow_chain.rpc("evm_revert", snap)
+    slow_chain.rpc("anvil_mine", "0x3")
+    again = build_pipeline(issuer_settings(slow_chain, tmp_path / "data", db_url, finality="depth",
+                                           proof_files="batch"), db)
+    assert again.reconcile() == 1
+    assert not path.exists()  # no file names a transaction the chain does not have
+    again.run_once()
+    new = path.read_bytes().splitlines()
+    assert {_verdict(slow_chain, ln) for ln in new} == {"valid"} and new != old
+    assert {_verdict(slow_chain, ln) for ln in old} == {"invalid"}

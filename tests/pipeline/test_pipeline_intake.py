@@ -140,3 +140,16 @@ def test_issue_cli_summary_json_and_exit_code(tmp_path: Path) -> None:
     assert data["results"][0]["status"] == "duplicate" and data["results"][0]["digest"].startswith("0x")
     status = run_cli(["status", "--json"], env)
     assert status.returncode == 0 and json.loads(status.stdout)["credentials"] == {"queued": 1}
+
+
+def test_keep_accepted_false_counts_without_keeping(tmp_path: Path) -> None:
+    """A large run keeps only the outcomes that need attention; the accepted are counted and
+    still given to ``on_outcome``."""
+    intake, _ = _intake(f"sqlite:///{tmp_path / 'r.db'}", tmp_path)
+    jl = tmp_path / "docs.jsonl"
+    jl.write_text("".join(json.dumps(badge(i, seed="keep")) + "\n" for i in range(5)) + "{oops\n")
+    seen: list[str] = []
+    report = intake.run([jl], keep_accepted=False, on_outcome=lambda o: seen.append(o.status))
+    assert (report.accepted, report.rejected) == (5, 1)
+    assert [o.status for o in report.outcomes] == ["rejected"]
+    assert seen == ["accepted"] * 5 + ["rejected"]

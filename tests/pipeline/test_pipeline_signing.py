@@ -462,3 +462,39 @@ def test_reorg_withdraws_signed_copies_and_rewrites_them(tmp_path: Path) -> None
         db.close()
     finally:
         base.node.stop()
+
+
+def test_signed_copies_with_batch_proof_files(chain: Chain, tmp_path: Path) -> None:
+    """``proof_files = "batch"``: a signed copy takes its anchor proof from the credential's line
+    of the batch file (no per-credential file), and `registry status` names that line."""
+    from registry.anchor.manage import credential_status
+    from registry.anchor.pipeline import batch_file
+
+    chain = _did_chain(chain)
+    s = issuer_settings(chain, tmp_path / "data", f"sqlite:///{tmp_path / 'r.db'}", batch_size=10,
+                        proof_files="batch")
+    db = open_database(settings=s)
+    store = open_store_from(s)
+    original = _did_badge(7)
+    signed = {**original, "proof": [create_proof(original, SEED, KEY.verification_method,
+                                                 "2026-01-01T00:00:00Z")]}
+    path = _write(tmp_path / "a.jsonl", [_did_badge(6), original, signed])
+    report = Intake(db, store, signer=KEY, issuer_id=KEY.did).run([path])
+    assert [o.status for o in report.outcomes] == ["accepted", "accepted", "accepted"]
+    digest = report.outcomes[1].digest
+    assert digest is not None
+    pipe = build_pipeline(s, db)
+    assert pipe.run_once().credentials == 2
+    out_dir = s.resolved_output_dir
+    assert not (out_dir / f"{digest}.json").exists()
+    (root,) = [bytes.fromhex(b["root"][2:]) for b in pipe.report.anchored_batches]
+    lines = batch_file(out_dir, root).read_bytes().splitlines()
+    (line,) = [ln for ln in lines
+               if "0x" + sha256(canonical_bytes(split_proofs(json.loads(ln))[0])).hex() == digest]
+    (copy,) = out_dir.glob(f"{digest}-*.json")
+    _, anchors, others = split_proofs(json.loads(copy.read_bytes()))
+    assert anchors == split_proofs(json.loads(line))[1] and others == signed["proof"]
+    _check_signed(copy)
+    status = credential_status(db, bytes.fromhex(digest[2:]), pipe=pipe)
+    assert status["proof_file"].startswith(str(batch_file(out_dir, root)) + " line ")
+    db.close()
