@@ -48,9 +48,12 @@ class _Count:
 class SharedIndex(Lookups):
     """The digest index of a worker: reads of the shared database (``reader`` names the chain)."""
 
-    def __init__(self, idb: IndexDB, reader: ChainReader, *, pending_grace: float = 600.0) -> None:
+    def __init__(
+        self, idb: IndexDB, reader: ChainReader, *, pending_grace: float = 600.0, store: object | None = None
+    ) -> None:
         self.idb = idb
         self.reader = reader
+        self.store = store  # this worker's content store (stored documents), not read for the index
         self.reads = IndexReads(idb)
         self.pending_grace = pending_grace
         self.spec: SourceSpec | None = None
@@ -138,12 +141,6 @@ class SharedIndex(Lookups):
         return self.reads.of_root(self.source, contract, root)
 
     # -- readiness and reports --------------------------------------------------------------------------
-    @property
-    def store(self) -> object | None:
-        """Truthy when the follower reads manifests from a content store (None: it has none)."""
-        st = self.state()
-        return True if st is not None and st.has_store else None
-
     def _rows(self, state: str) -> list[Any]:
         if not self.bind():
             return []

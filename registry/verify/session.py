@@ -121,8 +121,12 @@ class VerificationSession:
             from registry.index.db import open_index
             from registry.index.replica import SharedIndex
 
+            store = self._store if self._store is not None else open_content_store(self.settings)
             self._index = SharedIndex(
-                open_index(self.settings), self.reader, pending_grace=self.settings.index_pending_grace
+                open_index(self.settings),
+                self.reader,
+                pending_grace=self.settings.index_pending_grace,
+                store=store,
             )
         elif self._index is None:
             store = self._store if self._store is not None else open_content_store(self.settings)
