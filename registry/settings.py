@@ -342,6 +342,21 @@ class Settings(BaseSettings):
         "JSON Lines file per batch (<output_dir>/batches/0x<root>.jsonl), per-credential files on "
         "demand with `registry proofs export`",
     )
+    # issue 16: the shared digest index (registry/index, docs/verification.md)
+    index_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the shared digest index; default data_dir/index.db"
+    )
+    index_follow: Literal["auto", "off"] = Field(
+        default="auto",
+        description="auto: one `registry serve` worker (the holder of the follower lock) follows the "
+        "chain and writes the index; off: only `registry index follow` does",
+    )
+    index_poll_interval: float = Field(
+        default=0.5, gt=0, le=60, description="seconds between a worker's reads of the follower's events"
+    )
+    index_pending_grace: float = Field(
+        default=600.0, ge=0, description="seconds a missing manifest holds readiness back"
+    )
 
     @classmethod
     def settings_customise_sources(

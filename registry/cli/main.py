@@ -12,7 +12,17 @@ import sys
 
 import typer
 
-from registry.cli import admin, auditing, delivering, dev, issuing, keepsakes, rosters, verifying
+from registry.cli import (
+    admin,
+    auditing,
+    delivering,
+    dev,
+    indexing,
+    issuing,
+    keepsakes,
+    rosters,
+    verifying,
+)
 from registry.cli.common import state
 from registry.errors import ExitCode, RegistryError
 
@@ -38,7 +48,7 @@ def _root(
         os.environ["REGISTRY_CONFIG"] = config
 
 
-for _area in (admin, issuing, verifying, auditing, dev, delivering, keepsakes):
+for _area in (admin, issuing, verifying, auditing, dev, delivering, keepsakes, indexing):
     _area.register(app)
 issuing.register_status_lists(app)  # issue 13: replaces revoke/suspend/reinstate (with --file)
 rosters.register(app)  # issue 15: template new, preview, discard, reissue

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from registry.core.cid import parse_cid
 from registry.core.formats import Manifest, format_registry, issuer_id_matches
@@ -70,12 +71,86 @@ class Resolution:
     anchors: list[AnchorEvent] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Place:
+    """One batch listing a digest: its key, the digest's leaf (input) index, the batch's anchor,
+    and ``ref``, what the index that found it needs to rebuild the Merkle path."""
+
+    key: Key
+    leaf: int
+    anchor: AnchorEvent
+    ref: Any = None
+
+
 def _short(text: str, n: int = 80) -> str:
     return text if len(text) <= n else text[:n] + f"… ({len(text)} characters)"
 
 
-class DigestIndex:
-    """Maps credential digests to the anchored batches that contain them."""
+class Lookups:
+    """The bare-lookup rule (module docstring) over any index: in memory here, in a database in
+    :mod:`registry.index.replica`. Subclasses give :meth:`_found`, :meth:`_uri` and :meth:`_path`."""
+
+    def _found(self, digest: bytes, allowed: set[str] | None) -> list[Place]:
+        """Every batch listing ``digest`` in the ``allowed`` contracts (None: any), any order."""
+        raise NotImplementedError
+
+    def _uri(self, contract: str, issuer: str) -> str | None:
+        """The registered URI of an anchoring issuer, None when not known yet."""
+        raise NotImplementedError
+
+    def _path(self, place: Place) -> list[bytes]:
+        """The Merkle path of the digest at ``place``."""
+        raise NotImplementedError
+
+    def _sorted_places(self, digest: bytes, contracts: Iterable[str] | None) -> list[Place]:
+        allowed = None if contracts is None else set(contracts)
+        found = self._found(digest, allowed)
+        return sorted(found, key=lambda p: (p.anchor.block_number, p.anchor.log_index))
+
+    def places(self, digest: bytes, contracts: Iterable[str] | None = None) -> list[tuple[Key, int]]:
+        """Every indexed (batch, leaf index) listing ``digest`` in the given contracts, oldest first."""
+        return [(p.key, p.leaf) for p in self._sorted_places(digest, contracts)]
+
+    def resolve(
+        self,
+        digest: bytes,
+        contracts: Iterable[str] | None = None,
+        *,
+        claimed_issuer: str | None = None,
+        issuer: str | None = None,
+    ) -> Resolution:
+        """The one batch that answers a bare lookup (see the module docstring for the rule)."""
+        found = self._sorted_places(digest, contracts)
+        if issuer is not None:
+            found = [p for p in found if p.key[1] == issuer]
+        latest: dict[tuple[str, str], Place] = {}
+        for p in found:  # oldest first: the latest batch of each issuer wins within that issuer
+            latest[(p.key[0], p.key[1])] = p
+        if not latest:
+            return Resolution("none")
+        groups = list(latest.values())
+        anchors = [p.anchor for p in groups]
+        if len(groups) > 1 and claimed_issuer is not None:
+            uris = [self._uri(p.key[0], p.key[1]) for p in groups]
+            if any(u is None for u in uris):
+                return Resolution("unknown_issuer", anchors=anchors)
+            groups = [
+                g for g, u in zip(groups, uris, strict=True) if issuer_id_matches(claimed_issuer, u or "")
+            ]
+            if not groups:
+                return Resolution("mismatch", anchors=anchors)
+        if len(groups) > 1:
+            return Resolution("conflict", anchors=anchors)
+        place = groups[0]
+        return Resolution("hit", IndexHit(place.anchor, self._path(place)), anchors)
+
+    def find(self, digest: bytes, contracts: list[str] | None = None) -> IndexHit | None:
+        """The batch holding ``digest`` when exactly one issuer anchored it, else None."""
+        return self.resolve(digest, contracts).hit
+
+
+class DigestIndex(Lookups):
+    """Maps credential digests to the anchored batches that contain them (in memory)."""
 
     def __init__(
         self,
@@ -112,18 +187,28 @@ class DigestIndex:
             return
         anchor = ev.anchor
         key = (anchor.contract, anchor.issuer, anchor.root)
-        with self._lock:
-            if key in self.batches:
-                return
-            self.batches[key] = anchor
+        if self._known(key, anchor):
+            return
         why = self._reference_problem(anchor)
         if why is not None:
             self._reject(key, anchor, why)
             return
+        self._mark_pending(key, anchor)
+        self._load(key, anchor)
+
+    def _known(self, key: Key, anchor: AnchorEvent) -> bool:
+        """True when the batch was seen before; else remember it (its manifest is read next)."""
+        with self._lock:
+            if key in self.batches:
+                return True
+            self.batches[key] = anchor
+        return False
+
+    def _mark_pending(self, key: Key, anchor: AnchorEvent) -> None:
+        """The batch's manifest is not indexed yet."""
         with self._lock:
             self.pending[key] = anchor
             self._pending_since[key] = self.clock()
-        self._load(key, anchor)
 
     @staticmethod
     def _reference_problem(anchor: AnchorEvent) -> str | None:
@@ -176,6 +261,11 @@ class DigestIndex:
         except ChainError as exc:  # the chain id could not be read: retry later
             log.info("manifest %s not checked yet: %s", cid, exc)
             return
+        self._keep(key, anchor, tree)
+        self._learn_issuer(anchor.contract, anchor.issuer)
+
+    def _keep(self, key: Key, anchor: AnchorEvent, tree: MerkleTree) -> None:
+        """Index a checked batch's tree: every digest it lists now points at it."""
         with self._lock:
             self.trees[key] = tree
             for i, d in enumerate(tree.digests):
@@ -186,7 +276,6 @@ class DigestIndex:
                     places.append((key, i))
             self.pending.pop(key, None)
             self._pending_since.pop(key, None)
-        self._learn_issuer(anchor.contract, anchor.issuer)
 
     def _check(self, anchor: AnchorEvent, data: bytes) -> MerkleTree:
         """The manifest's tree, after checking it against its anchor; ``InputError`` if it does not fit."""
@@ -221,8 +310,11 @@ class DigestIndex:
                 log.info("issuer %s not read yet: %s", issuer, exc)
                 return
         if rec.registered:
-            with self._lock:
-                self.uris[(contract, issuer)] = rec.uri
+            self._keep_uri(contract, issuer, rec.uri)
+
+    def _keep_uri(self, contract: str, issuer: str, uri: str) -> None:
+        with self._lock:
+            self.uris[(contract, issuer)] = uri
 
     def sync(self) -> None:
         """Retry manifests that could not be read before, and issuer records not read yet."""
@@ -246,48 +338,16 @@ class DigestIndex:
         return self.reader.follower_fresh() and self.store is not None and self.blocking() == 0
 
     # -- lookups --------------------------------------------------------------------------------
-    def places(self, digest: bytes, contracts: Iterable[str] | None = None) -> list[tuple[Key, int]]:
-        """Every indexed (batch, leaf index) listing ``digest`` in the given contracts, oldest first."""
-        allowed = None if contracts is None else set(contracts)
+    def _found(self, digest: bytes, allowed: set[str] | None) -> list[Place]:
         with self._lock:
-            found = [p for p in self.digests.get(digest, ()) if allowed is None or p[0][0] in allowed]
-            anchors = {k: self.batches[k] for k, _ in found}
-        return sorted(found, key=lambda p: (anchors[p[0]].block_number, anchors[p[0]].log_index))
-
-    def resolve(
-        self,
-        digest: bytes,
-        contracts: Iterable[str] | None = None,
-        *,
-        claimed_issuer: str | None = None,
-        issuer: str | None = None,
-    ) -> Resolution:
-        """The one batch that answers a bare lookup (see the module docstring for the rule)."""
-        found = self.places(digest, contracts)
-        if issuer is not None:
-            found = [p for p in found if p[0][1] == issuer]
-        latest: dict[tuple[str, str], tuple[Key, int]] = {}
-        for p in found:  # oldest first: the latest batch of each issuer wins within that issuer
-            latest[(p[0][0], p[0][1])] = p
-        if not latest:
-            return Resolution("none")
-        groups = list(latest.values())
-        anchors = [self.batches[k] for k, _ in groups]
-        if len(groups) > 1 and claimed_issuer is not None:
-            uris = [self.uris.get((k[0], k[1])) for k, _ in groups]
-            if any(u is None for u in uris):
-                return Resolution("unknown_issuer", anchors=anchors)
-            groups = [
-                g for g, u in zip(groups, uris, strict=True) if issuer_id_matches(claimed_issuer, u or "")
+            return [
+                Place(k, i, self.batches[k])
+                for k, i in self.digests.get(digest, ())
+                if allowed is None or k[0] in allowed
             ]
-            if not groups:
-                return Resolution("mismatch", anchors=anchors)
-        if len(groups) > 1:
-            return Resolution("conflict", anchors=anchors)
-        key, i = groups[0]
-        tree = self.trees[key]
-        return Resolution("hit", IndexHit(self.batches[key], tree.proof(i)), anchors)
 
-    def find(self, digest: bytes, contracts: list[str] | None = None) -> IndexHit | None:
-        """The batch holding ``digest`` when exactly one issuer anchored it, else None."""
-        return self.resolve(digest, contracts).hit
+    def _uri(self, contract: str, issuer: str) -> str | None:
+        return self.uris.get((contract, issuer))
+
+    def _path(self, place: Place) -> list[bytes]:
+        return self.trees[place.key].proof(place.leaf)

@@ -29,7 +29,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from eth_utils import to_checksum_address
@@ -347,6 +347,9 @@ class ChainReader:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.stats = {"hits": 0, "misses": 0, "errors": 0, "events": 0, "reorgs": 0, "log_queries": 0}
+        # issue 16 (registry/index): reorg hooks of a shared follower, anchors known to a replica
+        self.reorg_listeners: list[Callable[[int], None]] = []
+        self.shared_anchors: SharedAnchors | None = None
 
     # -- basics ---------------------------------------------------------------------------------
     def close(self) -> None:
@@ -500,6 +503,9 @@ class ChainReader:
         up to ``next_block``, only the blocks after it (the event is not among those it read);
         a full-range query is left only to readers that never followed (the one-shot CLI).
         """
+        shared = self._shared_anchor(contract, issuer, root)
+        if shared is not None:
+            return shared
         ranges: list[tuple[int, str]] = []
         if proof_block is not None and self.from_block <= proof_block <= head:
             ranges.append((proof_block, hex(proof_block)))
@@ -569,6 +575,8 @@ class ChainReader:
         contract = str(to_checksum_address(contract))
         with self._lock:
             found = [a for (c, _, r), a in self._anchors.items() if c == contract and r == root]
+        if not found and self.shared_anchors is not None:
+            found = self.shared_anchors.of_root(contract, root)
         return sorted(found, key=lambda a: (a.block_number, a.log_index))
 
     def recent_anchors(self, contract: str, root: bytes) -> list[AnchorEvent]:
@@ -803,6 +811,8 @@ class ChainReader:
                 self.next_block = max(self.from_block, self._seen[0] - self.reorg_depth)
                 self._seen = None
                 self.stats["reorgs"] += 1
+                for hook in self.reorg_listeners:
+                    hook(self.next_block)
         return head, head_hash
 
     def start_following(self, interval: float | None = None) -> None:
@@ -836,6 +846,57 @@ class ChainReader:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+    # -- shared follower (issue 16, registry/index) -----------------------------------------------
+    def _shared_anchor(self, contract: str, issuer: str, root: bytes) -> AnchorEvent | None:
+        """The anchor the shared follower recorded for a batch (a replica's reader), cached."""
+        if self.shared_anchors is None:
+            return None
+        found = self.shared_anchors.anchor(contract, issuer, root)
+        if found is not None:
+            with self._lock:
+                self._anchors[(contract, issuer, root)] = found
+        return found
+
+    def position(self) -> tuple[int, tuple[int, str] | None]:
+        """The follower's position: the next block to read and the last block read by hash."""
+        return self.next_block, self._seen
+
+    def resume(self, next_block: int, seen: tuple[int, str] | None) -> None:
+        """Continue following from a recorded position (a restarted shared follower)."""
+        with self._poll_lock:
+            self.next_block = max(self.from_block, next_block)
+            self._seen = seen
+
+    def apply_event(self, ev: ChainEvent) -> None:
+        """Drop the cached answers an event another process read can change (a replica)."""
+        self._invalidate(ev)
+
+    def drop_cached(self) -> None:
+        """Drop every cached answer and known anchor (a reorganisation another process saw)."""
+        with self._lock:
+            self._epoch += 1
+            self._cache.clear()
+            self._anchors.clear()
+            self._issuers.clear()
+
+    def adopt(self, head: int | None, next_block: int, synced_at: float | None) -> None:
+        """Take a shared follower's state as this reader's (its clock's ``synced_at``)."""
+        self.head = head
+        self.next_block = next_block
+        self.synced_at = synced_at
+
+
+class SharedAnchors(Protocol):
+    """Anchors a shared follower recorded (``registry.index.replica.SharedIndex``)."""
+
+    def anchor(self, contract: str, issuer: str, root: bytes) -> AnchorEvent | None:
+        """The anchor of one issuer's batch, or None."""
+        ...
+
+    def of_root(self, contract: str, root: bytes) -> list[AnchorEvent]:
+        """Every anchor of a root in a contract."""
+        ...
 
 
 def _status_event(entry: Any, contract: str) -> StatusEvent:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -25,6 +27,9 @@ from registry.verify.problems import install_handlers
 from registry.verify.routes import BULK_PATH, install_routes
 from registry.verify.session import VerificationSession
 from registry.verify.verifier import Verifier
+
+STARTUP_SYNC_WAIT = 10.0
+"""Seconds a starting worker waits for the shared follower's first full sync before it serves."""
 
 DESCRIPTION = (
     "Verify blockchain-anchored credentials. Every answer lists each check in plain "
@@ -42,18 +47,24 @@ def create_app(
     """Build the FastAPI app on ``session`` (by default, one opened from the settings)."""
     redact_client_logs()  # the HTTP client logs full request URLs: keep provider keys out of logs
     if session is None:
-        session = VerificationSession(settings or load_settings(), store=store)
+        session = VerificationSession(settings or load_settings(), store=store, shared_index=True)
     settings = session.settings
     reader = session.reader
+    runtime = _runtime(session) if follow else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if follow:
+        if runtime is not None:
+            runtime.start()
+            await anyio.to_thread.run_sync(runtime.wait_synced, STARTUP_SYNC_WAIT)
+        elif follow:
             reader.start_following()
         try:
             yield
         finally:
-            if follow:
+            if runtime is not None:
+                runtime.stop()
+            elif follow:
                 reader.stop()
 
     app = FastAPI(
@@ -87,6 +98,15 @@ def create_app(
             max_age=600,
         )
     return app
+
+
+def _runtime(session: VerificationSession) -> Any:
+    """The shared index's threads of this worker (None for a session with an in-memory index)."""
+    if not session.shared_index:
+        return None
+    from registry.index.runtime import ReplicaRuntime
+
+    return ReplicaRuntime(session)
 
 
 def app_from_env() -> FastAPI:

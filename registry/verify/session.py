@@ -87,8 +87,13 @@ def open_content_store(settings: Settings) -> object | None:
 class VerificationSession:
     """Trust, chain reader, digest index and content store of one verifier."""
 
-    def __init__(self, settings: Settings, *, store: object | None = None) -> None:
-        """Resolve the trusted registries and make the reader; raises ``ConfigError``."""
+    def __init__(
+        self, settings: Settings, *, store: object | None = None, shared_index: bool = False
+    ) -> None:
+        """Resolve the trusted registries and make the reader; raises ``ConfigError``.
+
+        ``shared_index``: read the shared digest index (``REGISTRY_INDEX_URL``, written by one
+        follower: :mod:`registry.index`) instead of building one in memory (the service does)."""
         self.settings = settings
         self.reader = build_reader(settings)
         try:
@@ -98,14 +103,32 @@ class VerificationSession:
             raise
         self.reader.contracts = sorted({str(a) for _, a in self.config.trusted})
         self._store = store
-        self._index: DigestIndex | None = None
+        self.shared_index = shared_index
+        self._index: DigestIndex | Any = None
         self.resolver = DidResolver.from_settings(settings)
         self.lists = StatusListReader.from_settings(settings, self.resolver)
 
     @property
-    def index(self) -> DigestIndex:
-        """The digest index (made at first use: the content store is opened then)."""
-        if self._index is None:
+    def store_override(self) -> object | None:
+        """The content store given to the session, if any (else the settings' is opened)."""
+        return self._store
+
+    @property
+    def index(self) -> Any:
+        """The digest index (made at first use): the shared one, or in memory (the content store
+        is opened then)."""
+        if self._index is None and self.shared_index:
+            from registry.index.db import open_index
+            from registry.index.replica import SharedIndex
+
+            store = self._store if self._store is not None else open_content_store(self.settings)
+            self._index = SharedIndex(
+                open_index(self.settings),
+                self.reader,
+                pending_grace=self.settings.index_pending_grace,
+                store=store,
+            )
+        elif self._index is None:
             store = self._store if self._store is not None else open_content_store(self.settings)
             self._index = DigestIndex(self.reader, store)
         return self._index
@@ -142,6 +165,9 @@ class VerificationSession:
         self.reader.close()
         self.resolver.close()
         self.lists.close()
+        idb = getattr(self._index, "idb", None)
+        if idb is not None:
+            idb.close()
 
     def __enter__(self) -> VerificationSession:
         return self
