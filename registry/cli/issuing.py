@@ -31,6 +31,32 @@ def _say_to_stderr(quiet: bool) -> Any:
     return say
 
 
+def open_intake(s: Any, workers: int, sign: bool, require_signature: bool) -> tuple[Any, Any, Any, str]:
+    """The issuer database, content store and :class:`Intake` of ``registry issue`` (rosters too),
+    and the issuer id every document must name; configuration errors before anything is opened."""
+    from registry.anchor.context import expected_issuer_id, open_store_from
+    from registry.anchor.intake import Intake
+    from registry.db import open_database
+
+    issuer_id = expected_issuer_id(s)
+    signer = _signer(s, sign, require_signature, issuer_id)
+    db = open_database(settings=s)
+    store = open_store_from(s)
+    intake = Intake(
+        db,
+        store,
+        max_bytes=s.max_document_bytes,
+        max_depth=s.max_depth,
+        strict=s.strict,
+        workers=workers,
+        issuer_id=issuer_id,
+        allow_vc1=s.allow_vc1,
+        signer=signer,
+        status=_status_places(s),
+    )
+    return db, store, intake, issuer_id
+
+
 def issue(
     paths: list[Path] = typer.Argument(None, help="files, folders or JSON Lines files of credentials"),
     template: Path = typer.Option(None, "--template", help="credential template (JSON with placeholders)"),
@@ -63,9 +89,7 @@ def issue(
     With --template and --roster, every roster row becomes one credential (docs/issuers-guide.md);
     rerunning the same roster issues nothing twice.
     """
-    from registry.anchor.context import expected_issuer_id, open_store_from
-    from registry.anchor.intake import Intake, source_size
-    from registry.db import open_database
+    from registry.anchor.intake import source_size
 
     if template is not None or roster is not None or not paths:
         from registry.cli.rosters import issue_roster_command
@@ -75,22 +99,7 @@ def issue(
         return
 
     s = settings(strict=strict, allow_vc1=allow_vc1)
-    issuer_id = expected_issuer_id(s)  # before anything is opened: a config error changes nothing
-    signer = _signer(s, sign, require_signature, issuer_id)
-    db = open_database(settings=s)
-    store = open_store_from(s)
-    intake = Intake(
-        db,
-        store,
-        max_bytes=s.max_document_bytes,
-        max_depth=s.max_depth,
-        strict=s.strict,
-        workers=workers,
-        issuer_id=issuer_id,
-        allow_vc1=s.allow_vc1,
-        signer=signer,
-        status=_status_places(s),
-    )
+    db, store, intake, _issuer_id = open_intake(s, workers, sign, require_signature)
     total = source_size(paths)
     if total >= PROGRESS_MIN_BYTES and not as_json:
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn

@@ -73,7 +73,7 @@ def issue_roster_command(
 
     s = settings(strict=strict, allow_vc1=allow_vc1)
     tpl, table = _load(s, template, roster)
-    db, store, intake, issuer_id = _intake(s, workers, sign, require_signature)
+    db, store, intake, issuer_id = issuing.open_intake(s, workers, sign, require_signature)
     bar = _bar(len(table.rows) + len(table.problems), "issuing rows")
     try:
         if bar is not None:
@@ -111,30 +111,6 @@ def _load(s: Any, template: Path, roster: Path) -> Any:
     return load_template(str(template), data), read_roster(
         roster, max_rows=s.roster_max_rows, max_bytes=s.roster_max_bytes
     )
-
-
-def _intake(s: Any, workers: int, sign: bool, require_signature: bool) -> Any:
-    from registry.anchor.context import expected_issuer_id, open_store_from
-    from registry.anchor.intake import Intake
-    from registry.db import open_database
-
-    issuer_id = expected_issuer_id(s)
-    signer = issuing._signer(s, sign, require_signature, issuer_id)
-    db = open_database(settings=s)
-    store = open_store_from(s)
-    intake = Intake(
-        db,
-        store,
-        max_bytes=s.max_document_bytes,
-        max_depth=s.max_depth,
-        strict=s.strict,
-        workers=workers,
-        issuer_id=issuer_id,
-        allow_vc1=s.allow_vc1,
-        signer=signer,
-        status=issuing._status_places(s),
-    )
-    return db, store, intake, issuer_id
 
 
 def _print_roster(report: Any) -> None:
@@ -284,7 +260,7 @@ def reissue(
 
     old_d = parse_digests([old])[0]
     s = settings()
-    db, store, intake, issuer_id = _intake(s, 1, True, False)
+    db, store, intake, issuer_id = issuing.open_intake(s, 1, True, False)
     try:
         p = correct.recorded(db, old_d)
         if p is None:
